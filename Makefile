@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each builds .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The CPU build of torch lies in /opt/wheels on these machines; pip's defaults reach the rest.
+WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: install test test-slow demo bench serve portal clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(WHEELS) -c constraints.txt -e ".[all,dev]"
+	touch $@
+
+test: install
+	$(PY) -m pytest
+
+test-slow: install
+	$(PY) -m pytest -m slow
+
+demo: install
+	$(VENV)/bin/prefmarket demo
+
+bench: install
+	$(PY) -m bench
+
+serve: install
+	$(VENV)/bin/prefmarket serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
