@@ -1,0 +1,17 @@
+"""The auction rules: one pure, vectorised core for the live market and the simulator.
+
+Economists call it directly::
+
+    from market.mechanisms import clear
+    result = clear("budget_feasible", asks, values=values, budget=20.0)
+    result.winners, result.payments
+
+The live market calls the same function on asks in cents and turns the payments into
+whole cents with :func:`payments_to_cents`, so what the simulator measures is what
+annotators get.
+"""
+
+from market.mechanisms.cents import payments_to_cents
+from market.mechanisms.clearing import RULES, TRUTHFUL_RULES, Clearing, MechanismError, clear
+
+__all__ = ["RULES", "TRUTHFUL_RULES", "Clearing", "MechanismError", "clear", "payments_to_cents"]
