@@ -105,7 +105,7 @@ def clear(rule: str, asks, *, values=None, budget=None, quality=None, price=None
         out = rules.first_price(a, v, b)
         return Clearing(rule, out.winners, out.payments, out.threshold, out.reason, v.size)
 
-    q = as_quality(quality, a.size) if rule.startswith("quality_") else np.ones(a.size)
+    q = as_quality(quality, a.size) if rule.startswith("quality_") else None
     budget_feasible = rule.endswith("budget_feasible")
     if not budget_feasible and np.isfinite(b) and v.size and v[0] > 0:
         v = v[: int(np.floor(b / v[0] + 1e-9))]

@@ -10,19 +10,37 @@ from __future__ import annotations
 import numpy as np
 
 
+def argsort_ties_by_index(x: np.ndarray) -> np.ndarray:
+    """``argsort`` with equal values in index order.
+
+    numpy's stable sort is about 4x slower than its default (vectorised, unstable) one on
+    floats, so sort fast and then re-sort only the runs of equal values by index.
+    """
+    order = np.argsort(x)
+    s = x[order]
+    same = s[1:] == s[:-1]
+    if same.any():
+        in_run = np.zeros(x.size, dtype=bool)
+        in_run[1:] |= same
+        in_run[:-1] |= same
+        pos = np.flatnonzero(in_run)
+        run = np.cumsum(np.concatenate(([True], ~same)))[pos]  # run id of each tied position
+        key = run.astype(np.int64) * x.size + order[pos]
+        order[pos] = order[pos][np.argsort(key)]
+    return order
+
+
 def cheapest(eff: np.ndarray, count: int) -> np.ndarray:
     """Indices of the ``count + 1`` smallest entries of ``eff`` in (value, index) order."""
     n = eff.size
     take = min(count + 1, n)
     if take == 0:
         return np.empty(0, dtype=np.int64)
-    if take < n:
-        kth = np.partition(eff, take - 1)[take - 1]
-        candidates = np.flatnonzero(eff <= kth)  # ascending index, so a stable sort keeps ties by index
-    else:
-        candidates = np.arange(n)
-    order = candidates[np.argsort(eff[candidates], kind="stable")]
-    return order[:take]
+    if take == n:
+        return argsort_ties_by_index(eff)
+    kth = np.partition(eff, take - 1)[take - 1]
+    candidates = np.flatnonzero(eff <= kth)
+    return candidates[argsort_ties_by_index(eff[candidates])][:take]
 
 
 def prefix_length(ok: np.ndarray) -> int:

@@ -2,8 +2,8 @@
 
 Procurement: the requester buys labels, annotators sell. Every unit offered is treated
 as a bidder. ``values`` are the values of the units demanded, sorted in descending order
-(their count is the demand); ``budget`` may be ``inf``; ``quality`` is all ones for the
-plain rules.
+(their count is the demand); ``budget`` may be ``inf``; ``quality`` is ``None`` for the
+plain rules (every unit counts as quality 1, and we skip the arithmetic).
 
 The truthful rules here share one shape: rank units by effective ask ``e = a / q``,
 take the longest prefix whose k-th ask passes a test that only tightens as k grows, and
@@ -79,14 +79,15 @@ def uniform_threshold(asks, values, budget, quality, *, budget_feasible: bool) -
     (budget-feasible; Q_k = k for the plain rule). Each winner is paid
     q_i * min(e_(K+1), v_(K)[, B / Q_K]).
     """
-    eff = asks / quality
+    eff = asks if quality is None else asks / quality
     kmax = min(asks.size, values.size)
     order = cheapest(eff, kmax)
     e = eff[order]
     value_cap = values[:kmax]
     value_ok = e[:kmax] <= value_cap
     if budget_feasible:
-        share = budget / np.cumsum(quality[order[:kmax]])
+        admitted = np.arange(1, kmax + 1) if quality is None else np.cumsum(quality[order[:kmax]])
+        share = budget / admitted
         ok = value_ok & (e[:kmax] <= share)
     else:
         ok = value_ok
@@ -99,4 +100,5 @@ def uniform_threshold(asks, values, budget, quality, *, budget_feasible: bool) -
     if budget_feasible:
         threshold = min(threshold, share[k - 1])
     winners = order[:k]
-    return Outcome(winners, quality[winners] * threshold, float(threshold), reason)
+    payments = np.full(k, threshold) if quality is None else quality[winners] * threshold
+    return Outcome(winners, payments, float(threshold), reason)
