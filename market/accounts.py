@@ -1,0 +1,77 @@
+"""Accounts and bearer tokens.
+
+A token is ``pm_`` + 32 random bytes (url-safe); the database keeps only its sha256, so a
+leaked database does not leak working credentials. A token is shown exactly once, when
+created. An account may hold several tokens (portal, bot, worker); ``new_token`` adds one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlmodel import Session, select
+
+from market.errors import Invalid, NotFound, Unauthorized
+from market.tables import ROLES, Account, ApiToken
+
+TOKEN_PREFIX = "pm_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _issue(session: Session, account: Account) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(account_id=account.id, token_hash=hash_token(token)))
+    session.flush()
+    return token
+
+
+def create_account(session: Session, name: str, role: str) -> tuple[Account, str]:
+    """Create an account and its first token; returns ``(account, token)``. Caller commits."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid("name: must be 1 to 200 characters")
+    if role not in ROLES:
+        raise Invalid(f"role: must be one of {', '.join(ROLES)} (got {role!r})")
+    account = Account(name=name, role=role)
+    session.add(account)
+    session.flush()
+    return account, _issue(session, account)
+
+
+def new_token(session: Session, account_id: int) -> str:
+    """Issue another token for an existing account. Caller commits."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return _issue(session, account)
+
+
+def authenticate(session: Session, token: str | None) -> Account:
+    """The account a bearer token belongs to, or Unauthorized."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise Unauthorized("missing or malformed bearer token")
+    digest = hash_token(token)
+    row = session.exec(
+        select(Account, ApiToken.token_hash).join(ApiToken, ApiToken.account_id == Account.id).where(
+            ApiToken.token_hash == digest
+        )
+    ).first()
+    if row is None or not hmac.compare_digest(row[1], digest):
+        raise Unauthorized("invalid bearer token")
+    return row[0]
+
+
+def annotator_quality(account: Account) -> float:
+    """The annotator's label quality q in (0, 1] as the mechanisms use it.
+
+    1.0 until quality control (gold questions, agreement) writes posteriors to
+    ``Account.quality``; clipped into (0, 1] so a bad estimate cannot break clearing."""
+    q = float(account.quality if account.quality is not None else 1.0)
+    if not (q > 0.0):  # also catches NaN
+        return 1e-3
+    return min(q, 1.0)

@@ -1,0 +1,125 @@
+"""The FastAPI application factory and its error handling.
+
+Every error leaves as ``{"detail": "<message>"}``: domain problems with their own status
+(4xx, see ``market.errors``), validation errors as 422 with each offending field named
+(``body.ask_cents: ...``), races caught by a database constraint as 409, a busy SQLite
+as 503, and anything unexpected as a plain 500 without a traceback (it is logged).
+
+Deadlines are enforced lazily by the routes (see ``market.round``); ``sweep_interval_s``
+adds a background thread that also settles overdue rounds when nobody is calling.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from market import db
+from market import round as rounds
+from market.errors import MarketProblem
+
+log = logging.getLogger("market.api")
+
+DESCRIPTION = """\
+prefmarket buys pairwise preference labels at auction. Requesters fund campaigns and
+upload items; annotators place sealed bids (price per label in **integer cents**,
+capacity in labels) on open rounds, label the pairs they win and are paid per accepted
+label. Auth: `Authorization: Bearer <token>`. Errors: `{"detail": "<message>"}`.
+"""
+
+
+def _field(loc) -> str:
+    return ".".join(str(p) for p in loc) if loc else "body"
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":
+            msg = "the body is not valid JSON"
+        parts.append(f"{_field(err.get('loc'))}: {msg}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MarketProblem)
+    async def _problem(_: Request, exc: MarketProblem):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError):
+        log.info("integrity error turned into 409: %s", exc.orig)
+        return JSONResponse({"detail": "conflict: a concurrent request changed the same object; retry"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_: Request, exc: OperationalError):
+        log.warning("database error: %s", exc.orig)
+        return JSONResponse({"detail": "the database is busy; retry shortly"}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception):
+        log.exception("unexpected error")
+        return JSONResponse({"detail": "internal error (logged); nothing was changed"}, status_code=500)
+
+
+def _sweeper(engine: Engine, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                if rounds.touch_due(session):
+                    session.commit()
+        except Exception:  # keep sweeping; the next request settles lazily anyway
+            log.exception("round sweeper failed")
+
+
+def create_app(
+    engine: Engine | None = None,
+    *,
+    database_url: str | None = None,
+    sweep_interval_s: float | None = None,
+) -> FastAPI:
+    """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``)."""
+    engine = engine or db.make_engine(database_url)
+    db.init_db(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        thread = None
+        if sweep_interval_s:
+            thread = threading.Thread(target=_sweeper, args=(engine, sweep_interval_s, stop), daemon=True)
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    app = FastAPI(
+        title="prefmarket",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={401: {"description": "missing or invalid token"}},
+    )
+    app.state.engine = engine
+    install_error_handlers(app)
+
+    from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
+
+    for module in (health, accounts, campaigns, round_routes, assignments):
+        app.include_router(module.router, prefix="/v1")
+    return app

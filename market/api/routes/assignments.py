@@ -1,0 +1,50 @@
+"""The annotator's work: assignments to label, and label submission (which pays)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response
+
+from market import assignment, label
+from market.api.deps import Annotator, SessionDep
+from market.api.schemas import AssignmentOut, LabelIn, LabelOut
+from market.tables import Assignment, Label
+
+router = APIRouter(tags=["assignments"])
+
+
+def label_out(lab: Label, a: Assignment, *, replayed: bool = False) -> LabelOut:
+    out = LabelOut.model_validate(lab)
+    out.paid_cents = a.price_cents if lab.accepted else 0
+    out.replayed = replayed
+    return out
+
+
+@router.get("/assignments", response_model=list[AssignmentOut])
+def my_assignments(session: SessionDep, account: Annotator,
+                   state: Literal["open", "done", "released"] | None = None):
+    """Your assignments with the prompt and both completions (open ones are still to label)."""
+    rows = assignment.my_assignments(session, account, state)
+    session.commit()
+    return [
+        AssignmentOut(
+            id=a.id, round_id=a.round_id, campaign_id=a.campaign_id, item_id=a.item_id, prompt=it.prompt,
+            completion_a=it.completion_a, completion_b=it.completion_b, price_cents=a.price_cents, state=a.state,
+            deadline=a.deadline, label=label_out(lab, a) if lab is not None else None,
+        )
+        for a, it, lab in rows
+    ]
+
+
+@router.post("/assignments/{assignment_id}/label", response_model=LabelOut, status_code=201,
+             responses={200: {"model": LabelOut, "description": "replay of an earlier submission with the same key"}})
+def submit_label(assignment_id: int, body: LabelIn, session: SessionDep, account: Annotator, response: Response):
+    """Label an assignment (a, b or tie); you are paid its price at once. Idempotent by key."""
+    lab, created = label.submit_label(session, account, assignment_id, body.choice, body.confidence,
+                                      body.idempotency_key)
+    session.commit()
+    a = session.get(Assignment, lab.assignment_id)
+    if not created:
+        response.status_code = 200
+    return label_out(lab, a, replayed=not created)

@@ -1,0 +1,194 @@
+"""Campaigns and what hangs off them: items, scores, rounds opening, money, export, evaluations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from market import bid, campaign, evaluation, export, items, ledger, limits, summary
+from market import round as rounds
+from market.api.deps import CurrentAccount, Requester, SessionDep
+from market.api.routes.rounds import round_out
+from market.api.schemas import (
+    CampaignBidOut,
+    CampaignCreate,
+    CampaignOut,
+    CompletionsIn,
+    EvaluationIn,
+    EvaluationOut,
+    ItemOut,
+    LedgerOut,
+    OpenRoundIn,
+    RoundOut,
+    ScoresIn,
+    SummaryOut,
+    UpdatedOut,
+    UploadOut,
+)
+from market.errors import Invalid, MarketProblem
+
+router = APIRouter(tags=["campaigns"])
+
+
+class TooLarge(MarketProblem):
+    status = 413
+
+
+async def jsonl_body(request: Request) -> str:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.MAX_UPLOAD_BYTES:
+        raise TooLarge(f"body: uploads are limited to {limits.MAX_UPLOAD_BYTES} bytes; split the file")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limits.MAX_UPLOAD_BYTES:
+            raise TooLarge(f"body: uploads are limited to {limits.MAX_UPLOAD_BYTES} bytes; split the file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"body: not UTF-8 text (byte {exc.start})") from None
+
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {
+                "schema": {"type": "string"},
+                "examples": {
+                    "pair": {"value": '{"prompt": "Review Up", "completion_a": "Lovely.", "completion_b": "Meh."}\n'},
+                    "trl": {"value": '{"prompt": "Review Up", "chosen": "Lovely.", "rejected": "Meh."}\n'},
+                    "hh": {"value": '{"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello!", '
+                           '"rejected": "\\n\\nHuman: Hi\\n\\nAssistant: Go away."}\n'},
+                    "prompt": {"value": '{"prompt": "Write a short positive review of Up."}\n'},
+                },
+            }
+        },
+    }
+}
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+def create_campaign(body: CampaignCreate, session: SessionDep, account: Requester):
+    """Create and fund a campaign (the whole budget is posted to its ledger account)."""
+    c = campaign.create_campaign(session, account, **body.model_dump())
+    session.commit()
+    return c
+
+
+@router.get("/campaigns", response_model=list[CampaignOut])
+def list_campaigns(session: SessionDep, account: CurrentAccount):
+    return campaign.list_campaigns(session, account)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+def get_campaign(campaign_id: int, session: SessionDep, account: CurrentAccount):
+    return campaign.get_campaign(session, account, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/items", response_model=UploadOut, status_code=201, openapi_extra=UPLOAD_DOC)
+def upload_items(campaign_id: int, session: SessionDep, account: Requester, text: Annotated[str, Depends(jsonl_body)]):
+    """Import JSONL (trl, pair, hh or prompt format); a bad line names itself and nothing is imported."""
+    c = campaign.require_owner(session, account, campaign_id)
+    n, fmt = items.import_items(session, c, text)
+    session.commit()
+    return UploadOut(campaign_id=c.id, imported=n, format=fmt)
+
+
+@router.get("/campaigns/{campaign_id}/items", response_model=list[ItemOut])
+def list_items(
+    campaign_id: int,
+    session: SessionDep,
+    account: CurrentAccount,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=limits.MAX_UPLOAD_LINES)] = None,
+):
+    c = campaign.get_campaign(session, account, campaign_id)
+    return items.list_items(session, c, offset=offset, limit=limit)
+
+
+@router.put("/campaigns/{campaign_id}/completions", response_model=UpdatedOut)
+def set_completions(campaign_id: int, body: CompletionsIn, session: SessionDep, account: CurrentAccount):
+    """Write the policy's two completions for items (frozen once offered or labelled)."""
+    c = campaign.get_campaign(session, account, campaign_id)
+    n = items.set_completions(session, c, [(r.item_id, r.completion_a, r.completion_b) for r in body.completions])
+    session.commit()
+    return UpdatedOut(updated=n)
+
+
+@router.put("/campaigns/{campaign_id}/scores", response_model=UpdatedOut)
+def post_scores(campaign_id: int, body: ScoresIn, session: SessionDep, account: CurrentAccount):
+    """Write acquisition scores; the next round offers the highest-scored items first."""
+    c = campaign.get_campaign(session, account, campaign_id)
+    scores = {}
+    for r in body.scores:
+        if r.item_id in scores:
+            raise Invalid(f"scores: item_id {r.item_id} appears twice")
+        scores[r.item_id] = r.score
+    n = items.set_scores(session, c, scores)
+    session.commit()
+    return UpdatedOut(updated=n)
+
+
+@router.post("/campaigns/{campaign_id}/rounds", response_model=RoundOut, status_code=201)
+def open_round(campaign_id: int, session: SessionDep, account: Requester, body: OpenRoundIn | None = None):
+    """Open a sealed-bid round over the best available items."""
+    r = rounds.open_round(session, account, campaign_id, body.duration_s if body else None)
+    session.commit()
+    return round_out(session, r, account)
+
+
+@router.get("/campaigns/{campaign_id}/summary", response_model=SummaryOut)
+def campaign_summary(campaign_id: int, session: SessionDep, account: CurrentAccount):
+    c = campaign.get_campaign(session, account, campaign_id)
+    if rounds.touch_campaign(session, c.id):
+        session.commit()
+    return summary.campaign_summary(session, c)
+
+
+@router.get("/campaigns/{campaign_id}/export", response_class=PlainTextResponse,
+            responses={200: {"content": {"application/x-ndjson": {}}}})
+def export_labels(campaign_id: int, session: SessionDep, account: CurrentAccount, include_ties: bool = False):
+    """Accepted labels as TRL JSONL: prompt, chosen, rejected, item_id, label_id, confidence, annotator_id."""
+    c = campaign.get_campaign(session, account, campaign_id)
+    body = export.to_jsonl(export.export_rows(session, c, include_ties=include_ties))
+    return PlainTextResponse(body, media_type="application/x-ndjson")
+
+
+@router.get("/campaigns/{campaign_id}/ledger", response_model=LedgerOut)
+def campaign_ledger(campaign_id: int, session: SessionDep, account: CurrentAccount):
+    """Every posting of the campaign, and its books re-derived from them."""
+    c = campaign.require_owner(session, account, campaign_id)
+    from sqlmodel import select
+
+    from market.tables import LedgerEntry
+
+    entries = session.exec(select(LedgerEntry).where(LedgerEntry.campaign_id == c.id).order_by(LedgerEntry.id)).all()
+    return {"campaign_id": c.id, "books": ledger.books(session, c.id).as_dict(), "entries": entries}
+
+
+@router.get("/campaigns/{campaign_id}/bids", response_model=list[CampaignBidOut])
+def campaign_bids(campaign_id: int, session: SessionDep, account: CurrentAccount):
+    """Bids of the campaign's closed rounds only (for counterfactual replay)."""
+    c = campaign.require_owner(session, account, campaign_id)
+    return [
+        CampaignBidOut(round_id=r.id, annotator_id=b.annotator_id, ask_cents=b.ask_cents, capacity=b.capacity,
+                       quality=b.quality, won_units=b.won_units)
+        for b, r in bid.closed_bids(session, c)
+    ]
+
+
+@router.post("/campaigns/{campaign_id}/evaluations", response_model=EvaluationOut, status_code=201)
+def post_evaluation(campaign_id: int, body: EvaluationIn, session: SessionDep, account: CurrentAccount):
+    c = campaign.get_campaign(session, account, campaign_id)
+    ev = evaluation.add_evaluation(session, c, **body.model_dump())
+    session.commit()
+    return ev
+
+
+@router.get("/campaigns/{campaign_id}/evaluations", response_model=list[EvaluationOut])
+def list_evaluations(campaign_id: int, session: SessionDep, account: CurrentAccount):
+    c = campaign.get_campaign(session, account, campaign_id)
+    return evaluation.list_evaluations(session, c)

@@ -1,0 +1,112 @@
+"""Rounds (list, read, close, settle) and the caller's sealed bid on one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session, col, select
+
+from market import bid as bids
+from market import round as rounds
+from market.api.deps import Annotator, CurrentAccount, Requester, SessionDep
+from market.api.schemas import BidIn, BidOut, RoundOut
+from market.tables import Account, Campaign, Round
+
+router = APIRouter(tags=["rounds"])
+
+
+def round_out(session: Session, r: Round, viewer: Account, *, campaign: Campaign | None = None,
+              past: list[int] | None = None) -> RoundOut:
+    """What a caller may see of a round: never anyone's bids; bid count for owner/admin only."""
+    campaign = campaign or session.get(Campaign, r.campaign_id)
+    if past is None:
+        past = rounds.past_clearing_prices(session, [r.campaign_id])[r.campaign_id]
+    privileged = viewer.role == "admin" or campaign.owner_id == viewer.id
+    return RoundOut(
+        id=r.id, campaign_id=r.campaign_id, campaign_name=campaign.name, state=r.state, rule=r.rule,
+        demand=r.demand, n_items=len(r.item_ids), item_ids=list(r.item_ids), budget_cents=r.budget_cents,
+        max_price_cents=campaign.max_price_cents,
+        posted_price_cents=campaign.posted_price_cents if campaign.rule == "posted_price" else None,
+        opened_at=r.opened_at, deadline=r.deadline, closed_at=r.closed_at, label_deadline=r.label_deadline,
+        settled_at=r.settled_at, clearing_price_cents=r.clearing_price_cents, n_assignments=r.n_assignments,
+        escrowed_cents=r.escrowed_cents, paid_cents=r.paid_cents, released_cents=r.released_cents, reason=r.reason,
+        past_clearing_prices_cents=past, n_bids=r.n_bids if privileged and r.state != "open" else (
+            _count_bids(session, r) if privileged else None),
+    )
+
+
+def _count_bids(session: Session, r: Round) -> int:
+    from sqlalchemy import func
+
+    from market.tables import Bid
+
+    return int(session.exec(select(func.count(Bid.id)).where(Bid.round_id == r.id)).one())
+
+
+@router.get("/rounds", response_model=list[RoundOut])
+def list_rounds(
+    session: SessionDep,
+    account: CurrentAccount,
+    state: Literal["open", "cleared", "labeling", "settled"] | None = None,
+    campaign_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+):
+    """Rounds, newest first (overdue ones are closed or settled first): demand, deadline, past prices."""
+    if rounds.touch_due(session, campaign_id):
+        session.commit()
+    stmt = select(Round).order_by(col(Round.id).desc()).limit(limit)
+    if state is not None:
+        stmt = stmt.where(Round.state == state)
+    if campaign_id is not None:
+        stmt = stmt.where(Round.campaign_id == campaign_id)
+    rows = list(session.exec(stmt).all())
+    cids = sorted({r.campaign_id for r in rows})
+    camps = {c.id: c for c in session.exec(select(Campaign).where(col(Campaign.id).in_(cids)))} if cids else {}
+    past = rounds.past_clearing_prices(session, cids)
+    return [round_out(session, r, account, campaign=camps[r.campaign_id], past=past[r.campaign_id]) for r in rows]
+
+
+@router.get("/rounds/{round_id}", response_model=RoundOut)
+def get_round(round_id: int, session: SessionDep, account: CurrentAccount):
+    r = rounds.touch(session, rounds.get_round(session, round_id))
+    session.commit()
+    return round_out(session, r, account)
+
+
+@router.post("/rounds/{round_id}/close", response_model=RoundOut)
+def close_round(round_id: int, session: SessionDep, account: Requester):
+    """Close bidding now: clear through the campaign's rule, assign items, escrow payments."""
+    r = rounds.close_round(session, account, round_id)
+    session.commit()
+    return round_out(session, r, account)
+
+
+@router.post("/rounds/{round_id}/settle", response_model=RoundOut)
+def settle_round(round_id: int, session: SessionDep, account: Requester):
+    """Release unfinished assignments and return their escrow to the campaign (idempotent)."""
+    r = rounds.settle_round(session, account, round_id)
+    session.commit()
+    return round_out(session, r, account)
+
+
+@router.put("/rounds/{round_id}/bid", response_model=BidOut)
+def place_bid(round_id: int, body: BidIn, session: SessionDep, account: Annotator):
+    """Place or replace your sealed bid while the round is open."""
+    b = bids.place_bid(session, account, round_id, body.ask_cents, body.capacity, body.campaign_id)
+    session.commit()
+    return b
+
+
+@router.delete("/rounds/{round_id}/bid", status_code=204)
+def withdraw_bid(round_id: int, session: SessionDep, account: Annotator):
+    bids.withdraw_bid(session, account, round_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/rounds/{round_id}/bid", response_model=BidOut)
+def my_bid(round_id: int, session: SessionDep, account: Annotator):
+    b = bids.my_bid(session, account, round_id)
+    session.commit()
+    return b

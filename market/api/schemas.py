@@ -1,0 +1,349 @@
+"""Request and response models (pydantic), with the examples shown in /openapi.json.
+
+Money fields are strict integers (``1.5`` or ``"100"`` are refused, so are NaN and
+infinity) and every float that reaches the database must be finite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from market import limits
+
+
+def _utc(d: datetime | None) -> datetime | None:
+    if d is not None and d.tzinfo is None:
+        return d.replace(tzinfo=UTC)
+    return d
+
+
+UTCDatetime = Annotated[datetime, AfterValidator(_utc)]
+PriceCents = Annotated[int, Field(strict=True, ge=1, le=limits.MAX_PRICE_CENTS)]
+BudgetCents = Annotated[int, Field(strict=True, ge=1, le=limits.MAX_BUDGET_CENTS)]
+Seconds = Annotated[float, Field(gt=0, le=limits.MAX_DURATION_S, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+class AccountCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS, examples=["alice"])
+    role: Literal["admin", "requester", "annotator", "worker"] = Field(examples=["annotator"])
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "alice", "role": "annotator"}]})
+
+
+class AccountOut(Out):
+    id: int
+    name: str
+    role: str
+    quality: float
+    created_at: UTCDatetime
+
+
+class AccountCreated(AccountOut):
+    token: str = Field(description="bearer token; shown once, store it now")
+
+
+class TokenOut(BaseModel):
+    account_id: int
+    token: str = Field(description="bearer token; shown once, store it now")
+
+
+# --- campaigns ------------------------------------------------------------------------
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "movie reviews",
+                    "budget_cents": 2000,
+                    "max_price_cents": 50,
+                    "rule": "budget_feasible",
+                    "acquisition": "sharp",
+                    "labels_per_item": 1,
+                    "round_size": 25,
+                    "round_duration_s": 300,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS)
+    budget_cents: BudgetCents = Field(description="the whole campaign budget, integer cents")
+    max_price_cents: PriceCents = Field(description="most the requester pays for one label (cents)")
+    rule: str = Field(description="auction rule: posted_price, first_price, second_price, budget_feasible, "
+                      "quality_second_price or quality_budget_feasible")
+    acquisition: str = Field(default="random", max_length=64)
+    labels_per_item: int = Field(default=1, strict=True, ge=1, le=limits.MAX_LABELS_PER_ITEM)
+    round_size: int = Field(default=50, strict=True, ge=1, le=limits.MAX_ROUND_SIZE, description="items per round")
+    round_budget_cents: Optional[BudgetCents] = None
+    round_duration_s: Seconds = 300.0
+    label_duration_s: Seconds = 3600.0
+    posted_price_cents: Optional[PriceCents] = None
+    worker_id: Optional[int] = None
+
+
+class CampaignOut(Out):
+    id: int
+    owner_id: int
+    name: str
+    budget_cents: int
+    max_price_cents: int
+    rule: str
+    acquisition: str
+    labels_per_item: int
+    round_size: int
+    round_budget_cents: Optional[int]
+    round_duration_s: float
+    label_duration_s: float
+    posted_price_cents: Optional[int]
+    worker_id: Optional[int]
+    status: str
+    created_at: UTCDatetime
+
+
+class UploadOut(BaseModel):
+    campaign_id: int
+    imported: int
+    format: Literal["trl", "pair", "hh", "prompt"]
+
+
+class ItemOut(Out):
+    id: int
+    campaign_id: int
+    position: int
+    prompt: str
+    completion_a: Optional[str]
+    completion_b: Optional[str]
+    score: Optional[float]
+    gold: Optional[str]
+    source_format: str
+    external_id: Optional[str]
+    round_id: Optional[int]
+    n_labels: int
+    n_open: int
+
+
+class CompletionRow(BaseModel):
+    item_id: int
+    completion_a: str = Field(min_length=1, max_length=limits.MAX_TEXT_CHARS)
+    completion_b: str = Field(min_length=1, max_length=limits.MAX_TEXT_CHARS)
+
+
+class CompletionsIn(BaseModel):
+    completions: list[CompletionRow] = Field(
+        min_length=1, examples=[[{"item_id": 1, "completion_a": "A fine film.", "completion_b": "Dull."}]]
+    )
+
+
+class ScoreRow(BaseModel):
+    item_id: int
+    score: FiniteFloat
+
+
+class ScoresIn(BaseModel):
+    scores: list[ScoreRow] = Field(min_length=1, examples=[[{"item_id": 1, "score": 2.31}]])
+
+
+class UpdatedOut(BaseModel):
+    updated: int
+
+
+class SummaryOut(BaseModel):
+    campaign_id: int
+    rule: str
+    budget_cents: int
+    spent_cents: int
+    escrowed_cents: int
+    remaining_cents: int
+    released_cents: int
+    labels: int
+    items: int
+    items_labelled: int
+    rounds: int
+    rounds_by_state: dict[str, int]
+    cost_per_label_cents: Optional[float]
+    balanced: bool
+
+
+class LedgerEntryOut(Out):
+    id: int
+    from_account: str
+    to_account: str
+    cents: int
+    reason: str
+    key: str
+    round_id: Optional[int]
+    assignment_id: Optional[int]
+    label_id: Optional[int]
+    created_at: UTCDatetime
+
+
+class BooksOut(BaseModel):
+    funded_cents: int
+    available_cents: int
+    escrowed_cents: int
+    paid_cents: int
+    released_cents: int
+    n_payments: int
+    balanced: bool
+
+
+class LedgerOut(BaseModel):
+    campaign_id: int
+    books: BooksOut
+    entries: list[LedgerEntryOut]
+
+
+class CampaignBidOut(BaseModel):
+    round_id: int
+    annotator_id: int
+    ask_cents: int
+    capacity: int
+    quality: float
+    won_units: int
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"round_id": 3, "spend_cents": 1200, "win_rate": 0.61, "ci_low": 0.55, "ci_high": 0.67, "n": 200}]
+        }
+    )
+    round_id: Optional[int] = None
+    spend_cents: int = Field(strict=True, ge=0, le=limits.MAX_BUDGET_CENTS)
+    win_rate: Prob
+    ci_low: Prob
+    ci_high: Prob
+    n: int = Field(strict=True, ge=0)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluationOut(Out):
+    id: int
+    campaign_id: int
+    round_id: Optional[int]
+    spend_cents: int
+    win_rate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    metrics: dict[str, Any]
+    created_at: UTCDatetime
+
+
+# --- rounds, bids, assignments, labels -------------------------------------------------
+
+
+class OpenRoundIn(BaseModel):
+    duration_s: Optional[Seconds] = Field(default=None, description="bidding window; campaign default if omitted")
+
+
+class RoundOut(BaseModel):
+    id: int
+    campaign_id: int
+    campaign_name: str
+    state: str
+    rule: str
+    demand: int = Field(description="label units wanted")
+    n_items: int
+    item_ids: list[int]
+    budget_cents: int
+    max_price_cents: int = Field(description="no ask above this can win")
+    posted_price_cents: Optional[int]
+    opened_at: UTCDatetime
+    deadline: UTCDatetime
+    closed_at: Optional[UTCDatetime]
+    label_deadline: Optional[UTCDatetime]
+    settled_at: Optional[UTCDatetime]
+    clearing_price_cents: Optional[int]
+    n_assignments: int
+    escrowed_cents: int
+    paid_cents: int
+    released_cents: int
+    reason: Optional[str]
+    past_clearing_prices_cents: list[int] = Field(description="this campaign's recent clearing prices, oldest first")
+    n_bids: Optional[int] = Field(default=None, description="owner and admin only")
+
+
+class BidIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ask_cents": 12, "capacity": 3}]})
+    ask_cents: PriceCents = Field(description="price per label, integer cents")
+    capacity: int = Field(default=1, strict=True, ge=1, le=limits.MAX_CAPACITY, description="labels offered")
+    campaign_id: Optional[int] = Field(default=None, description="optional check: the round's campaign")
+
+
+class BidOut(Out):
+    id: int
+    round_id: int
+    annotator_id: int
+    ask_cents: int
+    capacity: int
+    won_units: int
+    created_at: UTCDatetime
+    updated_at: UTCDatetime
+
+
+def _lower(v: Any) -> Any:
+    return v.lower() if isinstance(v, str) else v
+
+
+class LabelIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"choice": "a", "confidence": 0.8, "idempotency_key": "a7-1"}]}
+    )
+    choice: Annotated[Literal["a", "b", "tie"], BeforeValidator(_lower)]
+    confidence: Optional[Prob] = None
+    idempotency_key: Optional[str] = Field(default=None, min_length=1, max_length=200)
+
+
+class LabelOut(Out):
+    id: int
+    assignment_id: int
+    item_id: int
+    choice: str
+    confidence: Optional[float]
+    accepted: bool
+    idempotency_key: Optional[str]
+    created_at: UTCDatetime
+    paid_cents: int = 0
+    replayed: bool = False
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    round_id: int
+    campaign_id: int
+    item_id: int
+    prompt: str
+    completion_a: Optional[str]
+    completion_b: Optional[str]
+    price_cents: int
+    state: str
+    deadline: Optional[UTCDatetime]
+    label: Optional[LabelOut] = None
+
+
+class EarningsOut(BaseModel):
+    account_id: int
+    earned_cents: int
+    pending_cents: int
+    labels: int
+    open_assignments: int
+    released_assignments: int
+    by_campaign: dict[int, int]
+
+
+class Problem(BaseModel):
+    detail: str = Field(examples=["ask_cents: must be between 1 and 100000 cents"])

@@ -1,0 +1,201 @@
+"""``MarketClient``: the one way code outside ``market/`` talks to the market (HTTP).
+
+Method names follow docs/contract.md exactly. Every non-2xx answer raises
+``MarketError(status, detail)`` with the server's message; a server that cannot be
+reached raises ``MarketError(0, ...)``.
+
+Tests and in-process demos pass ``transport=``: either an ``httpx`` transport, or a
+ready client object with a ``request`` method, such as FastAPI's ``TestClient(app)``,
+which is then used as is::
+
+    client = MarketClient("http://testserver", token, transport=TestClient(app))
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [httpx.TransportError]
+    try:  # Starlette's TestClient is built on the httpx2 fork
+        import httpx2
+
+        errors.append(httpx2.TransportError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+
+
+class MarketError(Exception):
+    """An HTTP error from the market: ``status`` (0 when unreachable) and ``detail``."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+def _integral(x: Any) -> Any:
+    """numpy integers become ints; floats stay floats so the server can refuse them."""
+    return int(x) if hasattr(x, "__index__") and not isinstance(x, bool) else x
+
+
+class MarketClient:
+    def __init__(self, base_url: str, token: str | None = None, *, transport: Any = None, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        if transport is not None and hasattr(transport, "request") and not hasattr(transport, "handle_request"):
+            # a ready client (httpx.Client, or Starlette's TestClient, which is built on httpx2)
+            self._http, self._owns = transport, False
+        else:
+            self._http, self._owns = httpx.Client(transport=transport, timeout=timeout), True
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def with_token(self, token: str) -> MarketClient:
+        """Another client on the same connection pool/transport, acting as another account."""
+        other = MarketClient.__new__(MarketClient)
+        other.base_url, other.token, other._http, other._owns = self.base_url, token, self._http, False
+        return other
+
+    def close(self) -> None:
+        if self._owns:
+            self._http.close()
+
+    def __enter__(self) -> MarketClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, *, json_body: Any = None, content: str | None = None,
+                 params: dict | None = None, headers: dict | None = None) -> httpx.Response:
+        hdrs = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        hdrs.update(headers or {})
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        url = f"{self.base_url}/v1{path}"
+        try:
+            resp = self._http.request(method, url, json=json_body, content=content, params=params or None,
+                                      headers=hdrs)
+        except _TRANSPORT_ERRORS as exc:
+            raise MarketError(0, f"cannot reach the market at {self.base_url}: {exc}") from None
+        if resp.status_code >= 400:
+            try:
+                detail = resp.json().get("detail", resp.text)
+            except (ValueError, AttributeError):
+                detail = resp.text or resp.reason_phrase
+            raise MarketError(resp.status_code, str(detail))
+        return resp
+
+    def _json(self, method: str, path: str, **kw) -> Any:
+        resp = self._request(method, path, **kw)
+        return resp.json() if resp.content else None
+
+    # --- accounts ---------------------------------------------------------------------
+
+    def create_account(self, name: str, role: str) -> dict:
+        return self._json("POST", "/accounts", json_body={"name": name, "role": role})
+
+    def new_token(self, account_id: int) -> dict:
+        return self._json("POST", f"/accounts/{account_id}/tokens")
+
+    def me(self) -> dict:
+        return self._json("GET", "/me")
+
+    def earnings(self) -> dict:
+        return self._json("GET", "/me/earnings")
+
+    # --- campaigns --------------------------------------------------------------------
+
+    def create_campaign(self, **fields) -> dict:
+        return self._json("POST", "/campaigns", json_body=fields)
+
+    def list_campaigns(self) -> list[dict]:
+        return self._json("GET", "/campaigns")
+
+    def get_campaign(self, campaign_id: int) -> dict:
+        return self._json("GET", f"/campaigns/{campaign_id}")
+
+    def upload_items(self, campaign_id: int, jsonl_text: str) -> dict:
+        return self._json("POST", f"/campaigns/{campaign_id}/items", content=jsonl_text,
+                          headers={"Content-Type": "application/x-ndjson"})
+
+    def list_items(self, campaign_id: int) -> list[dict]:
+        return self._json("GET", f"/campaigns/{campaign_id}/items")
+
+    def set_completions(self, campaign_id: int, rows: list[dict]) -> dict:
+        return self._json("PUT", f"/campaigns/{campaign_id}/completions", json_body={"completions": list(rows)})
+
+    def post_scores(self, campaign_id: int, scores: dict[int, float]) -> dict:
+        body = {"scores": [{"item_id": int(k), "score": float(v)} for k, v in scores.items()]}
+        return self._json("PUT", f"/campaigns/{campaign_id}/scores", json_body=body)
+
+    def campaign_summary(self, campaign_id: int) -> dict:
+        return self._json("GET", f"/campaigns/{campaign_id}/summary")
+
+    def export_labels(self, campaign_id: int, *, include_ties: bool = False) -> list[dict]:
+        resp = self._request("GET", f"/campaigns/{campaign_id}/export",
+                             params={"include_ties": "true" if include_ties else None})
+        return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+
+    def ledger(self, campaign_id: int) -> dict:
+        return self._json("GET", f"/campaigns/{campaign_id}/ledger")
+
+    def campaign_bids(self, campaign_id: int) -> list[dict]:
+        return self._json("GET", f"/campaigns/{campaign_id}/bids")
+
+    def post_evaluation(self, campaign_id: int, **fields) -> dict:
+        return self._json("POST", f"/campaigns/{campaign_id}/evaluations", json_body=fields)
+
+    def list_evaluations(self, campaign_id: int) -> list[dict]:
+        return self._json("GET", f"/campaigns/{campaign_id}/evaluations")
+
+    # --- rounds and bids --------------------------------------------------------------
+
+    def open_round(self, campaign_id: int, duration_s: float | None = None) -> dict:
+        body = {"duration_s": duration_s} if duration_s is not None else {}
+        return self._json("POST", f"/campaigns/{campaign_id}/rounds", json_body=body)
+
+    def close_round(self, round_id: int) -> dict:
+        return self._json("POST", f"/rounds/{round_id}/close")
+
+    def settle_round(self, round_id: int) -> dict:
+        return self._json("POST", f"/rounds/{round_id}/settle")
+
+    def list_rounds(self, state: str | None = None, campaign_id: int | None = None) -> list[dict]:
+        return self._json("GET", "/rounds", params={"state": state, "campaign_id": campaign_id})
+
+    def get_round(self, round_id: int) -> dict:
+        return self._json("GET", f"/rounds/{round_id}")
+
+    def place_bid(self, round_id: int, ask_cents: int, capacity: int = 1) -> dict:
+        body = {"ask_cents": _integral(ask_cents), "capacity": _integral(capacity)}
+        return self._json("PUT", f"/rounds/{round_id}/bid", json_body=body)
+
+    def withdraw_bid(self, round_id: int) -> None:
+        self._request("DELETE", f"/rounds/{round_id}/bid")
+
+    def my_bid(self, round_id: int) -> dict:
+        return self._json("GET", f"/rounds/{round_id}/bid")
+
+    # --- assignments and labels -------------------------------------------------------
+
+    def my_assignments(self, state: str | None = None) -> list[dict]:
+        return self._json("GET", "/assignments", params={"state": state})
+
+    def submit_label(self, assignment_id: int, choice: str, confidence: float | None = None,
+                     key: str | None = None) -> dict:
+        body: dict[str, Any] = {"choice": choice}
+        if confidence is not None:
+            body["confidence"] = confidence
+        if key is not None:
+            body["idempotency_key"] = key
+        return self._json("POST", f"/assignments/{assignment_id}/label", json_body=body)

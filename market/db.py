@@ -1,0 +1,98 @@
+"""Database engine and sessions.
+
+The URL comes from ``DATABASE_URL``; without it the market uses a SQLite file under
+``./data`` in WAL mode (readers never block the writer). Nothing here or elsewhere uses
+SQLite-only SQL: the same code runs on Postgres behind several uvicorn workers.
+
+Concurrency model for money (why it is safe):
+- Postgres: the domain code locks the rows it is about to change with
+  ``SELECT ... FOR UPDATE`` (SQLAlchemy ``with_for_update()``): the campaign row for
+  anything that moves its money, the round row for lifecycle changes, the assignment row
+  for a label. Unique constraints (one label per assignment, one ledger posting per key)
+  back the checks up.
+- SQLite ignores ``FOR UPDATE``; instead every transaction starts with
+  ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front. Two requests can
+  therefore never interleave their read-check-write sequences (no double payment, no
+  overspend), across threads and across processes alike; waiting is bounded by the busy
+  timeout. Reads queue behind writes too, which costs little at this scale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from market import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+DEFAULT_DATA_DIR = Path("data")
+BUSY_TIMEOUT_S = 30.0
+
+
+def default_url() -> str:
+    """``DATABASE_URL`` if set, else a SQLite file under ./data (created on demand)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    DEFAULT_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_DATA_DIR / 'prefmarket.db'}"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` (default: :func:`default_url`).
+
+    SQLite gets WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` transactions
+    (see the module docstring); other databases get pre-ping pooling."""
+    url = url or default_url()
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            pool_size=64,
+            max_overflow=64,
+        )
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised through every test
+        # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised through every test
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables (idempotent)."""
+    SQLModel.metadata.create_all(engine)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose objects stay readable after commit; rolled back if not committed."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

@@ -1,0 +1,64 @@
+"""Evaluations the policy worker reports: win rate (with CI) after some spend.
+
+The market only stores and checks them (a win rate and its interval are probabilities,
+``ci_low <= win_rate <= ci_high``); computing them is the policy's job.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlmodel import Session, select
+
+from market.errors import Invalid
+from market.tables import Campaign, Evaluation, Round
+
+
+def _prob(name: str, x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or not 0.0 <= x <= 1.0:
+        raise Invalid(f"{name}: must be a number between 0 and 1 (got {x!r})")
+    return float(x)
+
+
+def add_evaluation(
+    session: Session,
+    campaign: Campaign,
+    *,
+    spend_cents: int,
+    win_rate: float,
+    ci_low: float,
+    ci_high: float,
+    n: int,
+    round_id: int | None = None,
+    metrics: dict | None = None,
+) -> Evaluation:
+    """Validate and store one evaluation. Caller commits."""
+    if type(spend_cents) is not int or spend_cents < 0:  # noqa: E721
+        raise Invalid("spend_cents: must be a non-negative integer number of cents")
+    if type(n) is not int or n < 0:  # noqa: E721
+        raise Invalid("n: must be a non-negative integer")
+    w, lo, hi = _prob("win_rate", win_rate), _prob("ci_low", ci_low), _prob("ci_high", ci_high)
+    if not lo <= w <= hi:
+        raise Invalid("ci_low: the interval must contain the win rate (ci_low <= win_rate <= ci_high)")
+    if round_id is not None:
+        rnd = session.get(Round, round_id)
+        if rnd is None or rnd.campaign_id != campaign.id:
+            raise Invalid(f"round_id: round {round_id} is not a round of campaign {campaign.id}")
+    metrics = metrics or {}
+    if not isinstance(metrics, dict):
+        raise Invalid("metrics: must be a JSON object")
+    for k, v in metrics.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Invalid(f"metrics: {k!r} must be finite")
+    ev = Evaluation(
+        campaign_id=campaign.id, round_id=round_id, spend_cents=spend_cents, win_rate=w, ci_low=lo, ci_high=hi,
+        n=n, metrics=metrics,
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def list_evaluations(session: Session, campaign: Campaign) -> list[Evaluation]:
+    return list(session.exec(select(Evaluation).where(Evaluation.campaign_id == campaign.id).order_by(Evaluation.id)).all())

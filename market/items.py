@@ -1,0 +1,120 @@
+"""A campaign's pool of items: import, completions from the policy, acquisition scores.
+
+Rules that keep rounds honest: an item's completions cannot change once it has been
+offered in a round or labelled (the label would no longer describe the pair), and scores
+and completions are written for the whole request or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from market import limits
+from market.errors import Conflict, Invalid
+from market.tables import Assignment, Campaign, Item
+from market.upload import parse_jsonl
+
+
+def import_items(session: Session, campaign: Campaign, text: str) -> tuple[int, str]:
+    """Parse ``text`` (JSONL) and add its items to ``campaign``; returns ``(count, format)``. Caller commits."""
+    fmt, parsed = parse_jsonl(text)
+    start = session.exec(
+        select(func.coalesce(func.max(Item.position), -1)).where(Item.campaign_id == campaign.id)
+    ).one()
+    session.add_all(
+        [
+            Item(
+                campaign_id=campaign.id,
+                position=int(start) + 1 + i,
+                prompt=p.prompt,
+                completion_a=p.completion_a,
+                completion_b=p.completion_b,
+                gold=p.gold,
+                score=p.score,
+                external_id=p.external_id,
+                source_format=p.source_format,
+            )
+            for i, p in enumerate(parsed)
+        ]
+    )
+    session.flush()
+    return len(parsed), fmt
+
+
+def list_items(session: Session, campaign: Campaign, *, offset: int = 0, limit: int | None = None) -> list[Item]:
+    stmt = select(Item).where(Item.campaign_id == campaign.id).order_by(Item.position, Item.id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def _campaign_items(session: Session, campaign: Campaign, ids: list[int], what: str) -> dict[int, Item]:
+    if len(set(ids)) != len(ids):
+        raise Invalid(f"{what}: each item_id may appear once per request")
+    rows = session.exec(select(Item).where(Item.campaign_id == campaign.id, Item.id.in_(ids))).all() if ids else []
+    found = {it.id: it for it in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Invalid(f"{what}: item_id {missing[0]} is not an item of campaign {campaign.id}")
+    return found
+
+
+def set_completions(session: Session, campaign: Campaign, rows: list[tuple[int, str, str]]) -> int:
+    """Write ``(item_id, completion_a, completion_b)`` rows; all or nothing. Caller commits."""
+    if not rows:
+        raise Invalid("completions: send at least one row")
+    for item_id, a, b in rows:
+        for field, text in (("completion_a", a), ("completion_b", b)):
+            if not isinstance(text, str) or not text.strip():
+                raise Invalid(f"completions: {field} of item {item_id} must be a non-empty string")
+            if len(text) > limits.MAX_TEXT_CHARS:
+                raise Invalid(f"completions: {field} of item {item_id} is too long")
+    found = _campaign_items(session, campaign, [r[0] for r in rows], "completions")
+    busy = set(
+        session.exec(select(Assignment.item_id).where(Assignment.item_id.in_(list(found)))).all()
+    )
+    for item_id, _, _ in rows:
+        item = found[item_id]
+        if item.round_id is not None or item_id in busy or item.n_labels > 0:
+            raise Conflict(f"completions: item {item_id} has been offered or labelled; its pair is frozen")
+    for item_id, a, b in rows:
+        found[item_id].completion_a = a
+        found[item_id].completion_b = b
+    session.flush()
+    return len(rows)
+
+
+def set_scores(session: Session, campaign: Campaign, scores: dict[int, float]) -> int:
+    """Write acquisition scores (finite numbers); all or nothing. Caller commits."""
+    if not scores:
+        raise Invalid("scores: send at least one score")
+    for item_id, s in scores.items():
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
+            raise Invalid(f"scores: score of item {item_id} must be a finite number (map infinities to a large value)")
+        if abs(s) > limits.MAX_SCORE_ABS:
+            raise Invalid(f"scores: score of item {item_id} is out of range (|score| <= {limits.MAX_SCORE_ABS:g})")
+    found = _campaign_items(session, campaign, list(scores), "scores")
+    for item_id, s in scores.items():
+        found[item_id].score = float(s)
+    session.flush()
+    return len(scores)
+
+
+def item_values(max_price_cents: int, scores: list[float | None]) -> list[float]:
+    """Values for the mechanism: ``v_j = r * s_j / max s`` (design.md), in cents.
+
+    No scores, all-equal scores, or a non-positive maximum give every item the cap ``r``.
+    Missing scores count as the lowest known score; negative scores count as 0 (such an
+    item is worth nothing to the requester and will not be bought)."""
+    known = [s for s in scores if s is not None]
+    if not known:
+        return [float(max_price_cents)] * len(scores)
+    lo = min(known)
+    filled = [lo if s is None else s for s in scores]
+    top = max(filled)
+    if top <= 0 or all(s == filled[0] for s in filled):
+        return [float(max_price_cents)] * len(scores)
+    return [max_price_cents * max(s, 0.0) / top for s in filled]

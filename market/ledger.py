@@ -1,0 +1,257 @@
+"""The double-entry ledger: every cent the market moves, and the ONE place its rules live.
+
+Ledger accounts (strings):
+
+==================== =====================================================
+``external``         money outside the market (a requester's funding)
+``campaign:<id>``    a campaign's budget not yet committed to a round
+``escrow:round:<id>`` money held for a round's assignments
+``annotator:<id>``   what an annotator has earned
+==================== =====================================================
+
+Life of a cent: ``fund`` (external → campaign) when the campaign is created;
+``escrow`` (campaign → escrow) for each assignment when its round clears; then exactly
+one of ``pay`` (escrow → annotator, when the assignment's label is accepted) or
+``release`` (escrow → campaign, when the assignment is dropped at settlement).
+
+Invariants, all enforced by :func:`_post` and the four ``post_*`` functions below (no
+other code writes ``LedgerEntry`` rows):
+
+- amounts are positive integers; no account but ``external`` goes below zero, so
+  total escrowed, and therefore total paid, never exceeds the funded budget;
+- every payment names an accepted label of the very assignment it pays, to that
+  assignment's annotator, for exactly its price;
+- each posting has a unique ``key`` (``pay:assignment:7``...), enforced by a database
+  unique constraint as well as a check here, so nothing is paid or released twice, and an
+  assignment is never both paid and released.
+
+Callers hold the campaign's lock (see ``market.db``) while posting.
+:func:`check_campaign` re-derives everything from the entries and is what the tests (and
+the summary endpoint) use to show the books balance to the cent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from market.errors import LedgerViolation
+from market.tables import Assignment, Campaign, Label, LedgerEntry
+
+EXTERNAL = "external"
+REASONS = ("fund", "escrow", "pay", "release")
+
+
+def campaign_account(campaign_id: int) -> str:
+    return f"campaign:{campaign_id}"
+
+
+def escrow_account(round_id: int) -> str:
+    return f"escrow:round:{round_id}"
+
+
+def annotator_account(annotator_id: int) -> str:
+    return f"annotator:{annotator_id}"
+
+
+def balance(session: Session, account: str) -> int:
+    """Cents held by ``account`` (inflows minus outflows)."""
+    inflow = session.exec(
+        select(func.coalesce(func.sum(LedgerEntry.cents), 0)).where(LedgerEntry.to_account == account)
+    ).one()
+    outflow = session.exec(
+        select(func.coalesce(func.sum(LedgerEntry.cents), 0)).where(LedgerEntry.from_account == account)
+    ).one()
+    return int(inflow) - int(outflow)
+
+
+def _key_taken(session: Session, key: str) -> bool:
+    return session.exec(select(LedgerEntry.id).where(LedgerEntry.key == key)).first() is not None
+
+
+def _post(
+    session: Session,
+    *,
+    src: str,
+    dst: str,
+    cents: int,
+    reason: str,
+    key: str,
+    campaign_id: int,
+    round_id: int | None = None,
+    assignment_id: int | None = None,
+    label_id: int | None = None,
+) -> LedgerEntry:
+    """Write one posting after the generic checks (amount, key, source balance)."""
+    if reason not in REASONS:
+        raise LedgerViolation(f"unknown ledger reason {reason!r}")
+    if type(cents) is not int or cents <= 0:  # noqa: E721 - bool and float are both refused
+        raise LedgerViolation(f"ledger amounts are positive integer cents, got {cents!r}")
+    if src == dst:
+        raise LedgerViolation("a posting needs two different accounts")
+    if _key_taken(session, key):
+        raise LedgerViolation(f"ledger posting {key!r} already exists (nothing is posted twice)")
+    if src != EXTERNAL:
+        available = balance(session, src)
+        if available < cents:
+            raise LedgerViolation(f"{src} holds {available} cents, cannot move {cents}")
+    entry = LedgerEntry(
+        from_account=src,
+        to_account=dst,
+        cents=cents,
+        reason=reason,
+        key=key,
+        campaign_id=campaign_id,
+        round_id=round_id,
+        assignment_id=assignment_id,
+        label_id=label_id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def post_fund(session: Session, campaign: Campaign) -> LedgerEntry:
+    """Fund a new campaign with its budget (once)."""
+    return _post(
+        session,
+        src=EXTERNAL,
+        dst=campaign_account(campaign.id),
+        cents=campaign.budget_cents,
+        reason="fund",
+        key=f"fund:campaign:{campaign.id}",
+        campaign_id=campaign.id,
+    )
+
+
+def post_escrow(session: Session, assignment: Assignment) -> LedgerEntry:
+    """Commit an assignment's price from the campaign's budget to its round's escrow."""
+    return _post(
+        session,
+        src=campaign_account(assignment.campaign_id),
+        dst=escrow_account(assignment.round_id),
+        cents=assignment.price_cents,
+        reason="escrow",
+        key=f"escrow:assignment:{assignment.id}",
+        campaign_id=assignment.campaign_id,
+        round_id=assignment.round_id,
+        assignment_id=assignment.id,
+    )
+
+
+def post_payment(session: Session, assignment: Assignment, label: Label) -> LedgerEntry:
+    """Pay the assignee for an accepted label: traceable to that label, never twice."""
+    if label.assignment_id != assignment.id or label.annotator_id != assignment.annotator_id:
+        raise LedgerViolation(f"label {label.id} does not belong to assignment {assignment.id}")
+    if not label.accepted:
+        raise LedgerViolation(f"label {label.id} is not accepted; only accepted labels are paid")
+    if _key_taken(session, f"release:assignment:{assignment.id}"):
+        raise LedgerViolation(f"assignment {assignment.id} was released; it cannot be paid")
+    if not _key_taken(session, f"escrow:assignment:{assignment.id}"):
+        raise LedgerViolation(f"assignment {assignment.id} has no escrow to pay from")
+    return _post(
+        session,
+        src=escrow_account(assignment.round_id),
+        dst=annotator_account(assignment.annotator_id),
+        cents=assignment.price_cents,
+        reason="pay",
+        key=f"pay:assignment:{assignment.id}",
+        campaign_id=assignment.campaign_id,
+        round_id=assignment.round_id,
+        assignment_id=assignment.id,
+        label_id=label.id,
+    )
+
+
+def post_release(session: Session, assignment: Assignment) -> LedgerEntry:
+    """Return an unfinished assignment's escrow to the campaign."""
+    if _key_taken(session, f"pay:assignment:{assignment.id}"):
+        raise LedgerViolation(f"assignment {assignment.id} was paid; it cannot be released")
+    return _post(
+        session,
+        src=escrow_account(assignment.round_id),
+        dst=campaign_account(assignment.campaign_id),
+        cents=assignment.price_cents,
+        reason="release",
+        key=f"release:assignment:{assignment.id}",
+        campaign_id=assignment.campaign_id,
+        round_id=assignment.round_id,
+        assignment_id=assignment.id,
+    )
+
+
+@dataclass(frozen=True)
+class Books:
+    """A campaign's money, re-derived from its ledger entries."""
+
+    funded_cents: int
+    available_cents: int  # campaign account: not yet escrowed
+    escrowed_cents: int  # held in its rounds' escrow accounts now
+    paid_cents: int
+    released_cents: int
+    n_payments: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.funded_cents == self.available_cents + self.escrowed_cents + self.paid_cents
+
+    def as_dict(self) -> dict:
+        return {
+            "funded_cents": self.funded_cents,
+            "available_cents": self.available_cents,
+            "escrowed_cents": self.escrowed_cents,
+            "paid_cents": self.paid_cents,
+            "released_cents": self.released_cents,
+            "n_payments": self.n_payments,
+            "balanced": self.balanced,
+        }
+
+
+def books(session: Session, campaign_id: int) -> Books:
+    """Sum a campaign's entries by reason (one grouped query)."""
+    rows = session.exec(
+        select(LedgerEntry.reason, func.sum(LedgerEntry.cents), func.count(LedgerEntry.id))
+        .where(LedgerEntry.campaign_id == campaign_id)
+        .group_by(LedgerEntry.reason)
+    ).all()
+    sums = {reason: int(total or 0) for reason, total, _ in rows}
+    counts = {reason: int(n) for reason, _, n in rows}
+    funded, escrow, pay, release = (sums.get(r, 0) for r in REASONS)
+    return Books(
+        funded_cents=funded,
+        available_cents=funded - escrow + release,
+        escrowed_cents=escrow - pay - release,
+        paid_cents=pay,
+        released_cents=release,
+        n_payments=counts.get("pay", 0),
+    )
+
+
+def check_campaign(session: Session, campaign: Campaign) -> Books:
+    """Verify every ledger invariant for one campaign; raise LedgerViolation on the first breach."""
+    b = books(session, campaign.id)
+    if b.funded_cents != campaign.budget_cents:
+        raise LedgerViolation(f"campaign {campaign.id} funded {b.funded_cents} != budget {campaign.budget_cents}")
+    if b.paid_cents > campaign.budget_cents:
+        raise LedgerViolation(f"campaign {campaign.id} paid {b.paid_cents} > budget {campaign.budget_cents}")
+    if b.available_cents != balance(session, campaign_account(campaign.id)):
+        raise LedgerViolation(f"campaign {campaign.id}: available balance disagrees with its account")
+    if not b.balanced or b.available_cents < 0 or b.escrowed_cents < 0:
+        raise LedgerViolation(f"campaign {campaign.id} books do not balance: {b.as_dict()}")
+    entries = session.exec(select(LedgerEntry).where(LedgerEntry.campaign_id == campaign.id)).all()
+    settled: dict[int, str] = {}
+    for e in entries:
+        if e.reason in ("pay", "release"):
+            if e.assignment_id in settled:
+                raise LedgerViolation(f"assignment {e.assignment_id} settled twice")
+            settled[e.assignment_id] = e.reason
+        if e.reason == "pay":
+            label = session.get(Label, e.label_id) if e.label_id is not None else None
+            a = session.get(Assignment, e.assignment_id) if e.assignment_id is not None else None
+            if label is None or a is None or label.assignment_id != a.id or not label.accepted:
+                raise LedgerViolation(f"payment {e.id} is not traceable to an accepted label")
+            if e.cents != a.price_cents or e.to_account != annotator_account(a.annotator_id):
+                raise LedgerViolation(f"payment {e.id} does not match assignment {a.id}")
+    return b

@@ -1,0 +1,361 @@
+"""The round lifecycle: open → (sealed bidding) → cleared → labeling → settled.
+
+- **open**: the campaign's best available items (descending acquisition score) are
+  offered; demand is ``labels_per_item`` units per item (fewer for an item that already
+  has some labels); the round budget is ``min(round_budget_cents or remaining,
+  remaining)`` where *remaining* is the campaign's unescrowed budget.
+- **close** (explicitly by the owner, or lazily once the deadline has passed): bids are
+  expanded into units, cleared by the campaign's rule through the one mechanism core
+  (``market.mechanisms.clear``), payments turned into cents (never below an ask, never
+  over the budget), winning units matched to items and each assignment's price escrowed.
+- **labeling**: each accepted label is paid from escrow at once (``market.label``).
+- **settle** (explicitly, lazily once the labelling deadline has passed, or by itself
+  when the last assignment is labelled): open assignments are released and their escrow
+  returns to the campaign.
+
+Deadlines are enforced *lazily*: every route that touches a round (or lists rounds or
+assignments) first calls :func:`touch` / :func:`touch_due`, which closes or settles
+whatever is overdue in the same request. ``prefmarket serve`` also runs a small sweeper
+that calls :func:`touch_due` every few seconds so idle rounds settle without traffic.
+Both paths take the same locks, so they cannot double-close or double-settle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from market import campaign as campaigns
+from market import clock, ledger
+from market.accounts import annotator_quality
+from market.errors import Conflict, Invalid, LedgerViolation, NotFound
+from market.items import item_values
+from market.limits import MAX_DURATION_S, MIN_DURATION_S
+from market.tables import Account, Assignment, Bid, Campaign, Item, Label, Round
+
+log = logging.getLogger(__name__)
+ACTIVE = ("cleared", "labeling")
+
+
+def _lock_round(session: Session, round_id: int) -> Round:
+    rnd = session.exec(
+        select(Round).where(Round.id == round_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
+    if rnd is None:
+        raise NotFound(f"round {round_id} not found")
+    return rnd
+
+
+def get_round(session: Session, round_id: int) -> Round:
+    rnd = session.get(Round, round_id)
+    if rnd is None:
+        raise NotFound(f"round {round_id} not found")
+    return rnd
+
+
+def available_items(session: Session, campaign: Campaign, limit: int) -> list[Item]:
+    """Items that still need labels, have both completions and are not on offer or assigned
+    out: best score first (unscored last), then upload order."""
+    stmt = (
+        select(Item)
+        .where(
+            Item.campaign_id == campaign.id,
+            col(Item.completion_a).is_not(None),
+            col(Item.completion_b).is_not(None),
+            col(Item.round_id).is_(None),
+            Item.n_labels + Item.n_open < campaign.labels_per_item,
+        )
+        .order_by(col(Item.score).is_(None), col(Item.score).desc(), Item.position, Item.id)
+        .limit(limit)
+    )
+    return list(session.exec(stmt).all())
+
+
+def _needed(campaign: Campaign, item: Item) -> int:
+    return max(0, campaign.labels_per_item - item.n_labels - item.n_open)
+
+
+def open_round(session: Session, owner: Account, campaign_id: int, duration_s: float | None = None) -> Round:
+    """Open a round for ``campaign_id`` (owner only). Caller commits."""
+    campaign = campaigns.require_owner(session, owner, campaign_id, lock=True)
+    touch_campaign(session, campaign.id)
+    if campaign.status != "active":
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}; it opens no rounds")
+    if duration_s is None:
+        duration_s = campaign.round_duration_s
+    elif isinstance(duration_s, bool) or not np.isfinite(duration_s) or not (
+        MIN_DURATION_S <= duration_s <= MAX_DURATION_S
+    ):
+        raise Invalid(f"duration_s: must be between {MIN_DURATION_S} and {MAX_DURATION_S} seconds")
+    remaining = campaigns.remaining_cents(session, campaign)
+    budget = min(campaign.round_budget_cents or remaining, remaining)
+    unit = campaign.posted_price_cents if campaign.rule == "posted_price" else 1
+    if budget < max(unit or 1, 1):
+        raise Conflict(
+            f"campaign {campaign.id} has {remaining} cents left, less than one label's price; nothing to buy"
+        )
+    offered = available_items(session, campaign, campaign.round_size)
+    if not offered:
+        raise Conflict(
+            f"campaign {campaign.id} has no items to offer: every item is labelled, on offer, assigned, "
+            "or still lacks completions (upload pairs or PUT completions)"
+        )
+    demand = sum(_needed(campaign, it) for it in offered)
+    rnd = Round(
+        campaign_id=campaign.id,
+        rule=campaign.rule,
+        demand=demand,
+        budget_cents=budget,
+        item_ids=[it.id for it in offered],
+        deadline=clock.later(duration_s),
+    )
+    session.add(rnd)
+    session.flush()
+    for it in offered:
+        it.round_id = rnd.id
+    session.flush()
+    return rnd
+
+
+def close_round(session: Session, owner: Account, round_id: int) -> Round:
+    """Explicit close by the campaign's owner (before or after the deadline). Caller commits."""
+    rnd = get_round(session, round_id)
+    campaigns.require_owner(session, owner, rnd.campaign_id, lock=True)
+    rnd = _lock_round(session, round_id)
+    if rnd.state != "open":
+        raise Conflict(f"round {round_id} is already {rnd.state}")
+    _clear(session, rnd)
+    return rnd
+
+
+def settle_round(session: Session, owner: Account, round_id: int) -> Round:
+    """Explicit settlement by the owner: release what is unfinished, return its money. Idempotent."""
+    rnd = get_round(session, round_id)
+    campaigns.require_owner(session, owner, rnd.campaign_id, lock=True)
+    rnd = _lock_round(session, round_id)
+    if rnd.state == "open":
+        raise Conflict(f"round {round_id} is still open; close it before settling")
+    if rnd.state != "settled":
+        _settle(session, rnd)
+    return rnd
+
+
+# --- lazy deadlines ------------------------------------------------------------------
+
+
+def touch(session: Session, rnd: Round) -> Round:
+    """Close or settle ``rnd`` if its deadline has passed (locks taken here). No commit."""
+    now = clock.now()
+    due_close = rnd.state == "open" and rnd.deadline <= now
+    due_settle = rnd.state in ACTIVE and rnd.label_deadline is not None and rnd.label_deadline <= now
+    if not (due_close or due_settle):
+        return rnd
+    campaigns.lock_campaign(session, rnd.campaign_id)
+    rnd = _lock_round(session, rnd.id)
+    now = clock.now()
+    if rnd.state == "open" and rnd.deadline <= now:
+        _clear(session, rnd)
+    if rnd.state in ACTIVE and rnd.label_deadline is not None and rnd.label_deadline <= now:
+        _settle(session, rnd)
+    return rnd
+
+
+def _due_ids(session: Session, campaign_id: int | None = None) -> list[int]:
+    now = clock.now()
+    stmt = select(Round.id).where(
+        ((Round.state == "open") & (Round.deadline <= now))
+        | (col(Round.state).in_(ACTIVE) & (Round.label_deadline <= now))
+    )
+    if campaign_id is not None:
+        stmt = stmt.where(Round.campaign_id == campaign_id)
+    return list(session.exec(stmt.order_by(Round.id)).all())
+
+
+def touch_due(session: Session, campaign_id: int | None = None) -> int:
+    """Close/settle every overdue round (optionally of one campaign); returns how many. No commit."""
+    ids = _due_ids(session, campaign_id)
+    for rid in ids:
+        touch(session, get_round(session, rid))
+    return len(ids)
+
+
+def touch_campaign(session: Session, campaign_id: int) -> int:
+    return touch_due(session, campaign_id)
+
+
+# --- clearing -------------------------------------------------------------------------
+
+
+def _clear(session: Session, rnd: Round) -> None:
+    """Clear an open round (round and campaign locks held): winners, cents, assignments, escrow."""
+    from market.mechanisms import clear, payments_to_cents
+
+    campaign = session.get(Campaign, rnd.campaign_id)
+    items = session.exec(select(Item).where(col(Item.id).in_(rnd.item_ids))).all()
+    items = sorted(items, key=lambda it: (it.score is None, -(it.score or 0.0), it.position, it.id))
+    needs = [_needed(campaign, it) for it in items]
+    values = item_values(campaign.max_price_cents, [it.score for it in items])
+    unit_values = np.repeat(np.asarray(values, dtype=np.float64), needs)
+    demand = int(unit_values.size)
+    budget = min(rnd.budget_cents, campaigns.remaining_cents(session, campaign))
+    bids = list(session.exec(select(Bid).where(Bid.round_id == rnd.id).order_by(Bid.id)).all())
+    annotators = {a.id: a for a in session.exec(select(Account).where(col(Account.id).in_([b.annotator_id for b in bids])))} if bids else {}
+
+    rnd.n_bids = len(bids)
+    rnd.closed_at = clock.now()
+    for it in items:
+        it.round_id = None
+    assigned: list[Assignment] = []
+    reason = "no bids"
+    threshold = None
+    if bids and demand > 0 and budget > 0:
+        caps = np.array([min(b.capacity, demand) for b in bids], dtype=np.int64)
+        owner = np.repeat(np.arange(len(bids)), caps)
+        asks = np.repeat(np.array([b.ask_cents for b in bids], dtype=np.int64), caps)
+        quality = np.repeat(np.array([annotator_quality(annotators[b.annotator_id]) for b in bids]), caps)
+        for b in bids:
+            b.quality = annotator_quality(annotators[b.annotator_id])
+        rnd.n_units_offered = int(asks.size)
+        kwargs = {"values": unit_values, "budget": float(budget)}
+        if campaign.rule.startswith("quality_"):
+            kwargs["quality"] = quality
+        if campaign.rule == "posted_price":
+            kwargs["price"] = float(campaign.posted_price_cents)
+        result = clear(campaign.rule, asks.astype(np.float64), **kwargs)
+        winners = np.asarray(result.winners, dtype=np.int64)
+        try:
+            cents = np.asarray(payments_to_cents(result, asks, budget), dtype=np.int64)
+        except ValueError:  # the core could not fit the budget: drop the dearest winners
+            cents = np.maximum(np.floor(np.asarray(result.payments) + 1e-9).astype(np.int64), asks[winners])
+            keep = int(np.searchsorted(np.cumsum(cents), budget, side="right"))
+            winners, cents = winners[:keep], cents[:keep]
+        if not (cents >= asks[winners]).all() or int(cents.sum()) > budget:
+            raise LedgerViolation(f"round {rnd.id}: cent payments break IR or the budget; nothing cleared")
+        threshold = result.threshold
+        reason = f"{result.reason}: {winners.size} of {demand} units won"
+        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents)
+        if unplaced:
+            reason += f"; {unplaced} winning units could not be placed (distinct annotators per item)"
+    elif bids:
+        reason = "nothing to buy (no demand or no budget left)"
+
+    for a in assigned:
+        ledger.post_escrow(session, a)
+    rnd.n_assignments = len(assigned)
+    rnd.escrowed_cents = sum(a.price_cents for a in assigned)
+    if threshold is not None and np.isfinite(threshold):
+        rnd.clearing_price_cents = int(np.floor(threshold + 1e-9))
+    elif assigned:
+        rnd.clearing_price_cents = max(a.price_cents for a in assigned)
+    rnd.reason = reason
+    if assigned:
+        rnd.state = "cleared"
+        rnd.label_deadline = clock.later(campaign.label_duration_s)
+        for a in assigned:
+            a.deadline = rnd.label_deadline
+    else:
+        rnd.state = "settled"
+        rnd.settled_at = clock.now()
+    session.flush()
+
+
+def _assign(
+    session: Session,
+    rnd: Round,
+    campaign: Campaign,
+    items: list[Item],
+    needs: list[int],
+    bids: list[Bid],
+    unit_bid: np.ndarray,
+    unit_cents: np.ndarray,
+) -> tuple[list[Assignment], int]:
+    """Match winning units to items: items in descending score, each item's units to
+    distinct annotators (and never to one who already labelled it), higher-quality
+    annotators first (ties: the mechanism's order, cheapest first)."""
+    per_bid: dict[int, deque[int]] = {}
+    for b, c in zip(unit_bid.tolist(), unit_cents.tolist(), strict=True):
+        per_bid.setdefault(b, deque()).append(c)
+    first_seen = {b: i for i, b in reversed(list(enumerate(unit_bid.tolist())))}
+    order = sorted(per_bid, key=lambda b: (-bids[b].quality, first_seen[b]))
+    prior = {}
+    if items:
+        for item_id, annotator_id in session.exec(
+            select(Label.item_id, Label.annotator_id).where(col(Label.item_id).in_([it.id for it in items]))
+        ).all():
+            prior.setdefault(item_id, set()).add(annotator_id)
+    assigned: list[Assignment] = []
+    for it, need in zip(items, needs, strict=True):
+        taken = set(prior.get(it.id, ()))
+        for b in order:
+            if need == 0:
+                break
+            queue = per_bid[b]
+            ann = bids[b].annotator_id
+            if not queue or ann in taken:
+                continue
+            price = queue.popleft()
+            a = Assignment(
+                round_id=rnd.id,
+                campaign_id=campaign.id,
+                annotator_id=ann,
+                item_id=it.id,
+                price_cents=int(price),
+            )
+            session.add(a)
+            assigned.append(a)
+            taken.add(ann)
+            bids[b].won_units += 1
+            it.n_open += 1
+            need -= 1
+    session.flush()
+    unplaced = sum(len(q) for q in per_bid.values())
+    return assigned, unplaced
+
+
+# --- settlement -----------------------------------------------------------------------
+
+
+def _settle(session: Session, rnd: Round) -> None:
+    """Release every open assignment of ``rnd`` and return its escrow (locks held)."""
+    open_ones = session.exec(
+        select(Assignment).where(Assignment.round_id == rnd.id, Assignment.state == "open").with_for_update()
+    ).all()
+    released = 0
+    for a in open_ones:
+        a.state = "released"
+        item = session.get(Item, a.item_id)
+        item.n_open = max(0, item.n_open - 1)
+        ledger.post_release(session, a)
+        released += a.price_cents
+    rnd.released_cents += released
+    rnd.state = "settled"
+    rnd.settled_at = clock.now()
+    session.flush()
+
+
+def settle_if_done(session: Session, rnd: Round) -> None:
+    """Settle a round whose every assignment is labelled (nothing to release)."""
+    still_open = session.exec(
+        select(Assignment.id).where(Assignment.round_id == rnd.id, Assignment.state == "open")
+    ).first()
+    if still_open is None and rnd.state in ACTIVE:
+        _settle(session, rnd)
+
+
+def past_clearing_prices(session: Session, campaign_ids: list[int], limit: int = 10) -> dict[int, list[int]]:
+    """The last ``limit`` clearing prices (cents) of each campaign, oldest first."""
+    out: dict[int, list[int]] = {cid: [] for cid in campaign_ids}
+    if not campaign_ids:
+        return out
+    rows = session.exec(
+        select(Round.campaign_id, Round.clearing_price_cents)
+        .where(col(Round.campaign_id).in_(campaign_ids), col(Round.clearing_price_cents).is_not(None))
+        .order_by(col(Round.id).desc())
+    ).all()
+    for cid, price in rows:
+        if len(out[cid]) < limit:
+            out[cid].append(int(price))
+    return {cid: list(reversed(v)) for cid, v in out.items()}
