@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -269,10 +270,31 @@ def _nanmean(x):
 
 @dataclass
 class Result:
-    """Tidy tables: ``summary`` (one row per point × rule × seed) and ``rounds``."""
+    """Tidy tables: ``summary`` (one row per point × rule × seed) and ``rounds`` (one row
+    per point × rule × seed × round); ``swept`` names the swept keys (columns of both)."""
 
     summary: pd.DataFrame
     rounds: pd.DataFrame
+    swept: list[str]
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write both tables as CSV and Parquet, and one set of PNG plots per point."""
+        from bidders.plots import plot_point  # matplotlib only when writing, not in workers
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, table in (("summary", self.summary), ("rounds", self.rounds)):
+            for path, save in ((out / f"{name}.csv", table.to_csv),
+                               (out / f"{name}.parquet", table.to_parquet)):
+                save(path, index=False)
+                written.append(path)
+        for point, summary in self.summary.groupby("point"):
+            first = summary.iloc[0]
+            title = ", ".join(f"{k}={first[k]}" for k in self.swept)
+            plots = out / "plots" / (f"point-{point}" if self.swept else "")
+            written += plot_point(summary, self.rounds[self.rounds["point"] == point], plots, title)
+        return written
 
 
 Task = tuple[int, dict[str, Any], SimulationConfig, int, str]
@@ -322,8 +344,15 @@ def simulate(
                 outputs.append(future.result())
                 if on_done:
                     on_done()
-    order = ["point", "rule", "seed"]
-    summary = pd.DataFrame([row for row, _ in outputs]).sort_values(order, kind="stable")
+    summary = pd.DataFrame([row for row, _ in outputs])
     rounds = pd.concat([r for _, r in outputs], ignore_index=True)
-    return Result(summary.reset_index(drop=True),
-                  rounds.sort_values([*order, "round"], kind="stable").reset_index(drop=True))
+    return Result(_in_rule_order(summary, ["point", "rule", "seed"]),
+                  _in_rule_order(rounds, ["point", "rule", "seed", "round"]),
+                  swept=list(points[0][0]))
+
+
+def _in_rule_order(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Rows sorted with rules in ``RULES`` order (baselines first), not alphabetically."""
+    key = {"rule": lambda col: col.map(RULES.index)}
+    return table.sort_values(by, key=lambda col: key.get(col.name, lambda c: c)(col),
+                             kind="stable").reset_index(drop=True)
