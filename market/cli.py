@@ -1,0 +1,372 @@
+"""The ``prefmarket`` command line (typer).
+
+``serve`` and ``admin create-account`` work on the database directly because they
+bootstrap the market (there is no admin token before the first admin exists); every
+other command goes through the HTTP API with ``MarketClient`` (``--url``/``--token`` or
+``PREFMARKET_URL``/``PREFMARKET_TOKEN``), like any other client. Errors print what to fix,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from market.client import MarketClient, MarketError
+
+app = typer.Typer(
+    name="prefmarket",
+    help="prefmarket: buy pairwise preference labels at auction, train with DPO, see what each win-rate point cost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+admin_app = typer.Typer(help="Bootstrap: accounts created directly in the database.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Requester commands (through the HTTP API).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(campaign_app, name="campaign")
+
+console = Console()
+err = Console(stderr=True)
+
+RULE_NAMES = (
+    "posted_price", "first_price", "second_price", "budget_feasible", "quality_second_price", "quality_budget_feasible",
+)
+
+Url = Annotated[str, typer.Option("--url", envvar="PREFMARKET_URL", help="market base URL")]
+Token = Annotated[Optional[str], typer.Option("--token", envvar="PREFMARKET_TOKEN", help="bearer token", show_default=False)]
+
+HINTS = {
+    0: "is the server running? start it with `prefmarket serve`, or pass --url / PREFMARKET_URL",
+    401: "check --token / PREFMARKET_TOKEN (create one with `prefmarket admin create-account`)",
+    403: "this token's account may not do this (wrong role, or not the campaign's owner)",
+    404: "check the id (you only see your own campaigns)",
+}
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err.print(f"[yellow]hint:[/] {hint}")
+    raise typer.Exit(1)
+
+
+def friendly(fn):
+    """Turn MarketError and other expected failures into a message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MarketError as exc:
+            _fail(f"{exc.status or 'connection'}: {exc.detail}", HINTS.get(exc.status))
+        except (OSError, ValueError) as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _client(url: str, token: str | None) -> MarketClient:
+    if not token:
+        _fail("no token given", HINTS[401])
+    return MarketClient(url, token)
+
+
+# --- serve and bootstrap ------------------------------------------------------------------
+
+
+def create_app_from_env():
+    """uvicorn factory: the app on ``DATABASE_URL``, sweeping every ``PREFMARKET_SWEEP_S`` seconds."""
+    from market.api.app import create_app
+
+    sweep = float(os.environ.get("PREFMARKET_SWEEP_S", "5") or 0)
+    return create_app(sweep_interval_s=sweep or None)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (use Postgres for more than one)")] = 1,
+    database_url: Annotated[Optional[str], typer.Option(envvar="DATABASE_URL", help="SQLAlchemy URL; default: SQLite under ./data")] = None,
+    sweep_interval: Annotated[float, typer.Option(help="seconds between sweeps that settle overdue rounds (0: lazy only)")] = 5.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+):
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ["PREFMARKET_SWEEP_S"] = str(sweep_interval)
+    try:
+        create_app_from_env()  # create tables once, and fail here with a clear message if the DB is unreachable
+    except Exception as exc:  # noqa: BLE001 - report, don't trace
+        _fail(f"cannot open the database: {exc}", "check DATABASE_URL / --database-url")
+    uvicorn.run("market.cli:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level)
+
+
+@admin_app.command("create-account")
+def create_account(
+    name: Annotated[str, typer.Option(help="account name")],
+    role: Annotated[str, typer.Option(help="admin, requester, annotator or worker")] = "admin",
+    database_url: Annotated[Optional[str], typer.Option(envvar="DATABASE_URL", help="SQLAlchemy URL")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+):
+    """Create an account directly in the database and print its token (shown once)."""
+    from market import accounts, db
+    from market.errors import MarketProblem
+
+    try:
+        engine = db.make_engine(database_url)
+        db.init_db(engine)
+        with db.session_scope(engine) as s:
+            account, token = accounts.create_account(s, name, role)
+            s.commit()
+    except MarketProblem as exc:
+        _fail(exc.detail)
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"cannot create the account: {exc}", "check DATABASE_URL / --database-url")
+    if as_json:
+        print(json.dumps({"id": account.id, "name": account.name, "role": account.role, "token": token}))
+    else:
+        console.print(f"created {account.role} [bold]{account.name}[/] (id {account.id})")
+        console.print(f"token (shown once): [bold green]{token}[/]")
+
+
+# --- campaign commands (HTTP) -------------------------------------------------------------
+
+
+@campaign_app.command("create")
+@friendly
+def campaign_create(
+    name: Annotated[str, typer.Option(help="campaign name")],
+    budget_cents: Annotated[int, typer.Option(help="whole budget in cents (2000 = $20)")],
+    max_price_cents: Annotated[int, typer.Option(help="most you pay per label, cents")],
+    rule: Annotated[str, typer.Option(help=f"auction rule: {', '.join(RULE_NAMES)}")] = "budget_feasible",
+    acquisition: Annotated[str, typer.Option(help="acquisition function (random, sharp, wsharp, apl, adpo)")] = "random",
+    labels_per_item: Annotated[int, typer.Option(help="labels wanted per item")] = 1,
+    round_size: Annotated[int, typer.Option(help="items offered per round")] = 50,
+    round_budget_cents: Annotated[Optional[int], typer.Option(help="cap on one round's spend")] = None,
+    round_duration_s: Annotated[float, typer.Option(help="bidding window, seconds")] = 300.0,
+    label_duration_s: Annotated[float, typer.Option(help="labelling window after clearing, seconds")] = 3600.0,
+    posted_price_cents: Annotated[Optional[int], typer.Option(help="price for the posted_price rule")] = None,
+    worker_id: Annotated[Optional[int], typer.Option(help="policy worker account allowed to score items")] = None,
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Create (and fund) a campaign."""
+    fields = dict(name=name, budget_cents=budget_cents, max_price_cents=max_price_cents, rule=rule,
+                  acquisition=acquisition, labels_per_item=labels_per_item, round_size=round_size,
+                  round_duration_s=round_duration_s, label_duration_s=label_duration_s)
+    for k, v in (("round_budget_cents", round_budget_cents), ("posted_price_cents", posted_price_cents),
+                 ("worker_id", worker_id)):
+        if v is not None:
+            fields[k] = v
+    c = _client(url, token).create_campaign(**fields)
+    console.print(f"campaign [bold]{c['id']}[/] '{c['name']}' funded with {_usd(c['budget_cents'])}, rule {c['rule']}")
+
+
+@campaign_app.command("upload")
+@friendly
+def campaign_upload(
+    campaign_id: Annotated[int, typer.Argument(help="campaign id")],
+    path: Annotated[Path, typer.Argument(help="JSONL file (trl, pair, hh or prompt format)", exists=True, dir_okay=False)],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Upload items from a JSONL file (all or nothing)."""
+    out = _client(url, token).upload_items(campaign_id, path.read_text(encoding="utf-8"))
+    console.print(f"imported {out['imported']} items ({out['format']} format) into campaign {campaign_id}")
+
+
+@campaign_app.command("open-round")
+@friendly
+def campaign_open_round(
+    campaign_id: Annotated[int, typer.Argument(help="campaign id")],
+    duration_s: Annotated[Optional[float], typer.Option(help="bidding window, seconds")] = None,
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Open a sealed-bid round over the best available items."""
+    r = _client(url, token).open_round(campaign_id, duration_s)
+    console.print(f"round [bold]{r['id']}[/] open: {r['demand']} labels wanted, budget {_usd(r['budget_cents'])}, "
+                  f"deadline {r['deadline']}")
+
+
+@campaign_app.command("close-round")
+@friendly
+def campaign_close_round(
+    round_id: Annotated[int, typer.Argument(help="round id")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Close bidding now: clear, assign, escrow."""
+    r = _client(url, token).close_round(round_id)
+    price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
+    console.print(f"round {r['id']} {r['state']}: {r['n_assignments']} assignments, clearing price {price}, "
+                  f"escrowed {_usd(r['escrowed_cents'])} ({r['reason']})")
+
+
+@campaign_app.command("status")
+@friendly
+def campaign_status(
+    campaign_id: Annotated[int, typer.Argument(help="campaign id")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Spend, labels, remaining budget and the campaign's rounds."""
+    client = _client(url, token)
+    s = client.campaign_summary(campaign_id)
+    rounds = client.list_rounds(campaign_id=campaign_id)
+    console.print(
+        f"campaign {campaign_id} ({s['rule']}): spent {_usd(s['spent_cents'])} of {_usd(s['budget_cents'])}, "
+        f"escrowed {_usd(s['escrowed_cents'])}, remaining {_usd(s['remaining_cents'])}; "
+        f"{s['labels']} labels, {s['items_labelled']}/{s['items']} items done; books balanced: {s['balanced']}"
+    )
+    console.print(_rounds_table(rounds, title=f"rounds of campaign {campaign_id}"))
+
+
+@campaign_app.command("export")
+@friendly
+def campaign_export(
+    campaign_id: Annotated[int, typer.Argument(help="campaign id")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write JSONL here (default: stdout)")] = None,
+    include_ties: Annotated[bool, typer.Option(help="also export tie labels")] = False,
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Export accepted labels as a TRL prompt/chosen/rejected JSONL dataset."""
+    rows = _client(url, token).export_labels(campaign_id, include_ties=include_ties)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(rows)} labels to {out}")
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def _usd(cents: int | None) -> str:
+    return "-" if cents is None else f"${cents / 100:,.2f}"
+
+
+def _rounds_table(rounds: list[dict], title: str) -> Table:
+    t = Table(title=title)
+    for c in ("round", "state", "demand", "assigned", "clearing", "escrowed", "paid", "released", "why"):
+        t.add_column(c)
+    for r in sorted(rounds, key=lambda r: r["id"]):
+        t.add_row(str(r["id"]), r["state"], str(r["demand"]), str(r["n_assignments"]),
+                  "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c",
+                  _usd(r["escrowed_cents"]), _usd(r["paid_cents"]), _usd(r["released_cents"]), r["reason"] or "")
+    return t
+
+
+def run_demo(rules: list[str], *, rounds: int = 3, items: int = 40, annotators: int = 8, budget_cents: int = 1000,
+             seed: int = 0, quiet: bool = False) -> list[dict]:
+    """A small in-process market: one campaign per rule, truthful bidders, a few rounds.
+
+    Returns one summary dict per rule (used by the tests)."""
+    from fastapi.testclient import TestClient
+
+    from market import accounts, db
+    from market.api.app import create_app
+
+    rng = random.Random(seed)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'demo.db'}")
+        db.init_db(engine)
+        with db.session_scope(engine) as s:
+            _, admin_token = accounts.create_account(s, "admin", "admin")
+            s.commit()
+        with TestClient(create_app(engine)) as http:
+            admin = MarketClient("http://testserver", admin_token, transport=http)
+            costs = [rng.randint(5, 40) for _ in range(annotators)]
+            bidders = [admin.with_token(admin.create_account(f"annotator{i}", "annotator")["token"])
+                       for i in range(annotators)]
+            detail = Table(title="prefmarket demo: rounds")
+            for c in ("rule", "round", "demand", "bids", "won", "clearing", "spent", "labels"):
+                detail.add_column(c)
+            for rule in rules:
+                req = admin.with_token(admin.create_account(f"requester-{rule}", "requester")["token"])
+                camp = req.create_campaign(name=f"demo {rule}", budget_cents=budget_cents, max_price_cents=50,
+                                           rule=rule, round_size=max(1, items // rounds), posted_price_cents=25
+                                           if rule == "posted_price" else None)
+                lines = "".join(json.dumps({"prompt": f"Review movie {i}", "completion_a": f"A moving film ({i}).",
+                                            "completion_b": f"It was fine, I guess ({i})."}) + "\n"
+                                for i in range(items))
+                req.upload_items(camp["id"], lines)
+                req.post_scores(camp["id"], {it["id"]: rng.random() for it in req.list_items(camp["id"])})
+                for _ in range(rounds):
+                    try:
+                        r = req.open_round(camp["id"], duration_s=60)
+                    except MarketError:
+                        break  # no items or no budget left
+                    for b, cost in zip(bidders, costs, strict=True):
+                        if cost <= 50:
+                            b.place_bid(r["id"], cost, capacity=3)  # truthful: ask = cost
+                    r = req.close_round(r["id"])
+                    n_labels = 0
+                    for b in bidders:
+                        for a in b.my_assignments(state="open"):
+                            b.submit_label(a["id"], rng.choice("ab"), key=f"demo-{a['id']}")
+                            n_labels += 1
+                    r = req.get_round(r["id"])
+                    detail.add_row(rule, str(r["id"]), str(r["demand"]), str(r["n_bids"]), str(r["n_assignments"]),
+                                   "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c",
+                                   _usd(r["paid_cents"]), str(n_labels))
+                summary = req.campaign_summary(camp["id"])
+                summary["exported"] = len(req.export_labels(camp["id"]))
+                results.append(summary)
+        engine.dispose()
+    if not quiet:
+        console.print(detail)
+        t = Table(title="prefmarket demo: campaigns (truthful annotators, costs 5-40c)")
+        for c in ("rule", "spent", "labels", "$/label", "remaining", "books balance"):
+            t.add_column(c)
+        for s in results:
+            per = "-" if not s["labels"] else f"{s['spent_cents'] / s['labels'] / 100:.3f}"
+            t.add_row(s["rule"], _usd(s["spent_cents"]), str(s["labels"]), per, _usd(s["remaining_cents"]),
+                      "yes" if s["balanced"] else "NO")
+        console.print(t)
+    return results
+
+
+@app.command()
+def demo(
+    rule: Annotated[Optional[list[str]], typer.Option(help="rule(s) to run; default: all six")] = None,
+    rounds: Annotated[int, typer.Option(help="rounds per campaign")] = 3,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+):
+    """A small in-process market: campaigns, truthful bidders, rounds, a summary table."""
+    rules = rule or list(RULE_NAMES)
+    bad = [r for r in rules if r not in RULE_NAMES]
+    if bad:
+        _fail(f"unknown rule {bad[0]!r}", f"choose from {', '.join(RULE_NAMES)}")
+    run_demo(rules, rounds=rounds, seed=seed)
+
+
+# --- mounted sub-apps -----------------------------------------------------------------------
+# LEAD ENGINEER: mount the other parts' command lines here, for example
+#     from bidders.cli import app as bidders_app
+#     app.add_typer(bidders_app, name="bidders")
+#     from policy.cli import app as policy_app      # keep torch out of `market` import time:
+#     app.add_typer(policy_app, name="policy")      # policy.cli must import torch lazily
+# (the market engineer deliberately does not import them.)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
