@@ -61,6 +61,19 @@ def market(http, admin_token) -> Market:
 
 
 @pytest.fixture
+def snapshot(engine):
+    """A function returning every row of every table: equal snapshots mean nothing changed."""
+    from sqlalchemy import select
+    from sqlmodel import SQLModel
+
+    def take():
+        with engine.connect() as conn:
+            return {t.name: [tuple(r) for r in conn.execute(select(t)).all()] for t in SQLModel.metadata.sorted_tables}
+
+    return take
+
+
+@pytest.fixture
 def pairs():
     return pairs_jsonl
 
