@@ -34,7 +34,7 @@ from market.accounts import annotator_quality
 from market.errors import Conflict, Invalid, LedgerViolation, NotFound
 from market.items import item_values
 from market.limits import MAX_DURATION_S, MIN_DURATION_S
-from market.tables import Account, Assignment, Bid, Campaign, Item, Label, Round
+from market.tables import Account, Assignment, Bid, Campaign, Item, Round
 
 log = logging.getLogger(__name__)
 ACTIVE = ("cleared", "labeling")
@@ -211,8 +211,13 @@ def _clear(session: Session, rnd: Round) -> None:
     assigned: list[Assignment] = []
     reason = "no bids"
     threshold = None
+    prior = _prior_holders(session, items)
     if bids and demand > 0 and budget > 0:
-        caps = np.array([min(b.capacity, demand) for b in bids], dtype=np.int64)
+        # one unit per item and annotator, never an item it held before: a bid can win at
+        # most as many units as there are offered items it may still take
+        eligible = [sum(1 for it, n in zip(items, needs, strict=True) if n and b.annotator_id not in prior.get(it.id, ()))
+                    for b in bids]
+        caps = np.array([min(b.capacity, e) for b, e in zip(bids, eligible, strict=True)], dtype=np.int64)
         owner = np.repeat(np.arange(len(bids)), caps)
         asks = np.repeat(np.array([b.ask_cents for b in bids], dtype=np.int64), caps)
         quality = np.repeat(np.array([annotator_quality(annotators[b.annotator_id]) for b in bids]), caps)
@@ -236,7 +241,7 @@ def _clear(session: Session, rnd: Round) -> None:
             raise LedgerViolation(f"round {rnd.id}: cent payments break IR or the budget; nothing cleared")
         threshold = result.threshold
         reason = f"{result.reason}: {winners.size} of {demand} units won"
-        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents)
+        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior)
         if unplaced:
             reason += f"; {unplaced} winning units could not be placed (distinct annotators per item)"
     elif bids:
@@ -262,6 +267,19 @@ def _clear(session: Session, rnd: Round) -> None:
     session.flush()
 
 
+def _prior_holders(session: Session, items: list[Item]) -> dict[int, set[int]]:
+    """For each item, the annotators who ever held an assignment on it."""
+    prior: dict[int, set[int]] = {}
+    if items:
+        for item_id, annotator_id in session.exec(
+            select(Assignment.item_id, Assignment.annotator_id).where(
+                col(Assignment.item_id).in_([it.id for it in items])
+            )
+        ).all():
+            prior.setdefault(item_id, set()).add(annotator_id)
+    return prior
+
+
 def _assign(
     session: Session,
     rnd: Round,
@@ -271,21 +289,17 @@ def _assign(
     bids: list[Bid],
     unit_bid: np.ndarray,
     unit_cents: np.ndarray,
+    prior: dict[int, set[int]],
 ) -> tuple[list[Assignment], int]:
     """Match winning units to items: items in descending score, each item's units to
-    distinct annotators (and never to one who already labelled it), higher-quality
-    annotators first (ties: the mechanism's order, cheapest first)."""
+    distinct annotators, higher-quality annotators first (ties: the mechanism's order,
+    cheapest first). An annotator is never given an item it held before (labelled, or let
+    lapse until released), so a lapsed item goes to someone else next time."""
     per_bid: dict[int, deque[int]] = {}
     for b, c in zip(unit_bid.tolist(), unit_cents.tolist(), strict=True):
         per_bid.setdefault(b, deque()).append(c)
     first_seen = {b: i for i, b in reversed(list(enumerate(unit_bid.tolist())))}
     order = sorted(per_bid, key=lambda b: (-bids[b].quality, first_seen[b]))
-    prior = {}
-    if items:
-        for item_id, annotator_id in session.exec(
-            select(Label.item_id, Label.annotator_id).where(col(Label.item_id).in_([it.id for it in items]))
-        ).all():
-            prior.setdefault(item_id, set()).add(annotator_id)
     assigned: list[Assignment] = []
     for it, need in zip(items, needs, strict=True):
         taken = set(prior.get(it.id, ()))
