@@ -66,22 +66,27 @@ class AnnotatorBot:
         self.rng = rng
         self.judge = judge
         self.pending: set[int] = set()  # rounds bid on whose outcome is not yet learned
-        self.bid_on: set[int] = set()
+        self.bid_on: set[int] = set()  # rounds seen open (bid on, or skipped as too cheap)
         self.profit_cents: list[float] = []  # one entry per round learned from
 
-    def ask_cents(self) -> int:
-        """This round's ask: cost times the strategy's markup, rounded up to whole cents."""
+    def ask_cents(self, max_price_cents: int) -> int:
+        """This round's ask: cost times the strategy's markup, rounded up to whole cents and
+        capped at the round's maximum price (the market refuses asks above it)."""
         markup = float(self.strategy.markups(np.array([True]), self.rng)[0])
-        return max(1, math.ceil(self.persona.cost_cents * (1.0 + markup) - 1e-9))
+        ask = max(1, math.ceil(self.persona.cost_cents * (1.0 + markup) - 1e-9))
+        return min(ask, max_price_cents)
 
     def bid(self) -> list[int]:
-        """Bid on every open round not bid on yet; returns their ids."""
+        """Bid on every open round not seen yet whose maximum price covers the bot's cost;
+        returns the ids bid on."""
         placed = []
         for rnd in self.client.list_rounds(state="open"):
             if rnd["id"] in self.bid_on:
                 continue
-            self.client.place_bid(rnd["id"], self.ask_cents(), self.persona.capacity)
             self.bid_on.add(rnd["id"])
+            if self.persona.cost_cents > rnd["max_price_cents"]:
+                continue  # every winning price would be below cost
+            self.client.place_bid(rnd["id"], self.ask_cents(rnd["max_price_cents"]), self.persona.capacity)
             self.pending.add(rnd["id"])
             placed.append(rnd["id"])
         return placed

@@ -19,10 +19,13 @@ from scipy.special import expit
 KINDS = ("diligent", "noisy", "spammer", "adversarial")
 DILIGENT, NOISY, SPAMMER, ADVERSARIAL = range(len(KINDS))
 
-# Gauss–Hermite nodes for E[f(Δ)] with Δ ~ N(0, 1): the reference spread of judge-score
-# differences that turns a skill into an error rate.
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+# Quadrature for E[f(|Δ|)] with Δ ~ N(0, 1), the reference spread of judge-score
+# differences that turns a skill into an error rate: trapezoid weights on a fine grid of
+# the half-line (|Δ| has a kink at 0 that Gauss–Hermite nodes integrate poorly).
+_NODES = np.linspace(0.0, 8.0, 801)
+_WEIGHTS = np.exp(-0.5 * _NODES**2) * np.gradient(_NODES)
+_WEIGHTS[[0, -1]] /= 2
+_WEIGHTS /= _WEIGHTS.sum()
 
 
 def prob_choose_a(score_diff: np.ndarray, skill: np.ndarray, kind: np.ndarray) -> np.ndarray:
@@ -59,6 +62,6 @@ def expected_error(skill, kind) -> np.ndarray:
     error at the same skill.
     """
     skill = np.asarray(skill, dtype=float)
-    honest = expit(-np.multiply.outer(skill, np.abs(_NODES))) @ _WEIGHTS
+    honest = expit(-np.multiply.outer(skill, _NODES)) @ _WEIGHTS
     kind = np.asarray(kind)
     return np.where(kind == SPAMMER, 0.5, np.where(kind == ADVERSARIAL, 1.0 - honest, honest))

@@ -1,0 +1,67 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from bidders.cli import app
+from bidders.config import SimulationConfig, parse_config, read_config_file
+
+EXAMPLE = Path(__file__).parents[2] / "bidders" / "configs" / "compare_rules.toml"
+TINY = """
+[population]
+size = 30
+[market]
+rules = ["first_price", "budget_feasible"]
+rounds = 30
+round_size = 10
+[run]
+seeds = [0, 1]
+"""
+
+
+def test_the_example_config_shows_the_defaults():
+    assert parse_config(read_config_file(EXAMPLE)) == SimulationConfig()
+
+
+def test_simulate_writes_tables_and_plots(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(tmp_path / "tiny.toml"), "--out", str(out), "-w", "1"])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert len(summary) == 4 and set(summary["rule"]) == {"first_price", "budget_feasible"}
+    assert pd.read_csv(out / "summary.csv").shape == summary.shape
+    assert len(pd.read_parquet(out / "rounds.parquet")) == 4 * 30
+    for plot in ("cost_vs_labels", "surplus_split", "regret_by_rule", "price_over_rounds"):
+        assert (out / "plots" / f"{plot}.png").stat().st_size > 10_000
+
+
+def test_a_sweep_adds_a_column_and_a_plot_set_per_point(tmp_path):
+    (tmp_path / "tiny.yaml").write_text("market:\n  rules: [second_price]\n  rounds: 20\nrun:\n  seeds: [0]\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(tmp_path / "tiny.yaml"), "-o", str(out), "-w", "1",
+                                      "--sweep", "market.round_budget=5,20"])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["market.round_budget"].tolist() == [5, 20]
+    assert summary.set_index("market.round_budget").loc[20, "labels"] > summary.set_index("market.round_budget").loc[5, "labels"]
+    assert (out / "plots" / "point-1" / "surplus_split.png").exists()
+
+
+def test_a_bad_config_fails_before_any_work_naming_the_key(tmp_path):
+    (tmp_path / "bad.toml").write_text(TINY.replace("size = 30", "size = 0"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(tmp_path / "bad.toml"), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "population.size" in result.output
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["simulate", str(tmp_path / "bad.toml"), "-o", str(out),
+                                      "--sweep", "market.rules=nonesuch"])
+    assert result.exit_code == 2 and not out.exists()
+
+
+def test_the_cli_does_not_import_torch():
+    code = "import sys, bidders.cli, bidders.bots, bidders.replay; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
