@@ -1,0 +1,117 @@
+"""A real market API for the portal tests: uvicorn on 127.0.0.1 (a free port) over a temp
+SQLite database, in a background thread of the test process.
+
+The admin is created directly in the database (there is no other way to get the first
+token); everything else goes through ``MarketClient`` over HTTP like the portal does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from market import accounts, db
+from market.api.app import create_app
+from market.client import MarketClient
+
+PORTAL = str(Path(__file__).resolve().parents[2] / "ui" / "portal.py")
+_names = itertools.count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class Api:
+    url: str
+    admin: MarketClient
+
+    def account(self, role: str, name: str | None = None) -> tuple[MarketClient, dict]:
+        """A new account of ``role`` (unique name) and a client acting as it."""
+        acct = self.admin.create_account(name or f"{role}-{next(_names)}", role)
+        return self.admin.with_token(acct["token"]), acct
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory) -> Api:
+    path = tmp_path_factory.mktemp("market") / "market.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.init_db(engine)
+    with db.session_scope(engine) as s:
+        _, admin_token = accounts.create_account(s, "root", "admin")
+        s.commit()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/v1/health")
+    client = MarketClient(url, admin_token)
+    yield Api(url, client)
+    server.should_exit = True
+    thread.join(timeout=10)
+    client.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def api_env(api, monkeypatch) -> Api:
+    """Point the portal (``ui.state``) at the test API."""
+    monkeypatch.setenv("PREFMARKET_API_URL", api.url)
+    return api
+
+
+def pairs_jsonl(n: int, tag: str = "") -> str:
+    return "".join(json.dumps({
+        "prompt": f"Write a short review of film {tag}{i}.",
+        "completion_a": f"A warm, funny film {tag}{i}: loved every minute.",
+        "completion_b": f"Film {tag}{i} exists.",
+    }) + "\n" for i in range(n))
+
+
+CAMPAIGN = dict(budget_cents=2000, max_price_cents=50, rule="second_price", labels_per_item=1, round_size=5,
+                round_duration_s=300)
+
+
+@dataclass
+class Market:
+    """A funded campaign with a pool, its requester and one annotator."""
+
+    requester: MarketClient
+    requester_acct: dict
+    annotator: MarketClient
+    annotator_acct: dict
+    campaign: dict
+
+
+@pytest.fixture
+def market(api) -> Market:
+    req, req_acct = api.account("requester")
+    ann, ann_acct = api.account("annotator")
+    camp = req.create_campaign(name=f"films {next(_names)}", **CAMPAIGN)
+    req.upload_items(camp["id"], pairs_jsonl(5, tag=f"c{camp['id']}-"))
+    return Market(req, req_acct, ann, ann_acct, camp)

@@ -1,0 +1,3 @@
+from ui.views import admin
+
+admin.accounts_page()

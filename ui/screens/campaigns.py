@@ -1,0 +1,3 @@
+from ui.views import requester
+
+requester.campaigns_page()

@@ -1,0 +1,3 @@
+from ui.views import lab
+
+lab.page()

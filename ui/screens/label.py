@@ -1,0 +1,3 @@
+from ui.views import annotator
+
+annotator.label_page()
