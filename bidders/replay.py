@@ -8,7 +8,10 @@ the campaign's closed rounds; the round's own fields are repeated on each of its
                     units (bid id), which is also the mechanism's tie-breaking order
 ``annotator_id``    int
 ``ask_cents``       int, the ask per label
-``capacity``        int, labels offered (the market offers ``min(capacity, demand)`` units)
+``capacity``        int, labels offered
+``units``           int, the units the bid entered the clearing with: the market offers
+                    at most one unit per item an annotator may still take, so this is
+                    ``min(capacity, items it may take)``, which only the market knows
 ``quality``         float in (0, 1], the annotator quality the market used at clearing
 ``rule``            str, the campaign's rule at clearing
 ``values_cents``    list of float, one value per unit demanded (the clearing's ``values``;
@@ -36,7 +39,7 @@ import pandas as pd
 from market.mechanisms import RULES, clear, payments_to_cents
 
 ROUND_FIELDS = ("rule", "values_cents", "budget_cents", "price_cents")
-BID_FIELDS = ("annotator_id", "ask_cents", "capacity", "quality", "paid_cents")
+BID_FIELDS = ("annotator_id", "ask_cents", "capacity", "units", "quality", "paid_cents")
 
 
 class ReplayError(ValueError):
@@ -55,6 +58,7 @@ class LoggedRound:
     annotator_id: np.ndarray
     ask_cents: np.ndarray
     capacity: np.ndarray
+    units: np.ndarray
     quality: np.ndarray
     paid_cents: tuple[tuple[int, ...], ...]
 
@@ -84,11 +88,14 @@ def _round(round_id: int, bids: list[dict[str, Any]]) -> LoggedRound:
         raise ReplayError(f"round {round_id}: rule: unknown rule {first['rule']!r}")
     ask = np.array([b["ask_cents"] for b in bids], dtype=np.int64)
     capacity = np.array([b["capacity"] for b in bids], dtype=np.int64)
+    units = np.array([b["units"] for b in bids], dtype=np.int64)
     quality = np.array([b["quality"] for b in bids], dtype=float)
     if (ask < 0).any():
         raise ReplayError(f"round {round_id}: ask_cents must be non-negative")
     if (capacity < 1).any():
         raise ReplayError(f"round {round_id}: capacity must be at least 1")
+    if ((units < 0) | (units > capacity)).any():
+        raise ReplayError(f"round {round_id}: units must lie between 0 and capacity")
     if ((quality <= 0) | (quality > 1)).any():
         raise ReplayError(f"round {round_id}: quality must lie in (0, 1]")
     return LoggedRound(
@@ -100,6 +107,7 @@ def _round(round_id: int, bids: list[dict[str, Any]]) -> LoggedRound:
         annotator_id=np.array([b["annotator_id"] for b in bids]),
         ask_cents=ask,
         capacity=capacity,
+        units=units,
         quality=quality,
         paid_cents=tuple(tuple(int(c) for c in b["paid_cents"]) for b in bids),
     )
@@ -108,11 +116,10 @@ def _round(round_id: int, bids: list[dict[str, Any]]) -> LoggedRound:
 def clear_round(rnd: LoggedRound, rule: str, price_cents: int | None = None) -> list[list[int]]:
     """Each bid's cent payments (one per winning unit) if ``rule`` had cleared the round.
 
-    Bids become units exactly as the market does: ``min(capacity, demand)`` units per bid,
-    in row order, asks as float cents, quality only for the quality-weighted rules.
+    Bids become units exactly as the market does: ``units`` per bid, in row order, asks
+    as float cents, quality only for the quality-weighted rules.
     """
-    demand = rnd.values_cents.size
-    units = np.minimum(rnd.capacity, demand)
+    units = rnd.units
     owner = np.repeat(np.arange(units.size), units)
     asks = np.repeat(rnd.ask_cents, units)
     kwargs: dict[str, Any] = {"values": rnd.values_cents, "budget": float(rnd.budget_cents)}

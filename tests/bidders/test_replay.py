@@ -10,9 +10,12 @@ from bidders.strategies import StrategyConfig
 from market.mechanisms import RULES
 
 
-def rows(asks, values, budget, rule="second_price", capacity=None, quality=None, price=None, paid=None):
+def rows(asks, values, budget, rule="second_price", capacity=None, units=None, quality=None, price=None,
+         paid=None):
     n = len(asks)
-    return [{"round_id": 1, "annotator_id": 100 + i, "ask_cents": a, "capacity": (capacity or [1] * n)[i],
+    capacity = capacity or [1] * n
+    units = units or [min(c, len(values)) for c in capacity]
+    return [{"round_id": 1, "annotator_id": 100 + i, "ask_cents": a, "capacity": capacity[i], "units": units[i],
              "quality": (quality or [1.0] * n)[i], "rule": rule, "values_cents": values,
              "budget_cents": budget, "price_cents": price, "paid_cents": (paid or [[]] * n)[i]}
             for i, a in enumerate(asks)]
@@ -32,6 +35,9 @@ CASES = [
     (rows([25, 5, 10], [50] * 3, 60, price=25), "posted_price", [[25], [25], []]),
     # capacity 3 against demand 2 offers only 2 units, so the rival's 40 sets the price
     (rows([5, 40], [50, 50], 1000, capacity=[3, 1]), "second_price", [[40, 40], []]),
+    # the same bid entered with 1 unit (one item it may still take): all three win at v_3
+    (rows([5, 40, 45], [50] * 3, 1000, capacity=[3, 1, 1], units=[1, 1, 1]), "second_price",
+     [[50], [50], [50]]),
 ]
 
 
@@ -50,7 +56,7 @@ def test_replaying_the_live_rule_reports_a_match_and_a_mismatch():
     assert not replay(load_rounds(tampered))[lambda t: t["live"]]["matches"].all()
 
 
-@pytest.mark.parametrize("field", ["values_cents", "paid_cents", "rule"])
+@pytest.mark.parametrize("field", ["values_cents", "paid_cents", "rule", "units"])
 def test_a_row_missing_a_field_is_refused_naming_it(field):
     logged = rows([10, 20], [50], 100)
     del logged[1][field]
@@ -98,7 +104,8 @@ def test_replay_reproduces_the_live_markets_clearing_to_the_cent(admin, rule):
 def _complete_from_public_api(logged, req, bots, campaign):
     """Fill the round fields the export does not carry yet from what the API shows:
     values as the market computes them (max price × score / best score of the round),
-    the round's budget, and each bid's assignment prices (seen by its bot)."""
+    the round's budget, each bid's units (one per item: every item here is fresh and
+    wants one label) and each bid's assignment prices (seen by its bot)."""
     scores = {it["id"]: it["score"] for it in req.list_items(campaign["id"])}
     paid = {}
     for bot in bots:
@@ -112,4 +119,5 @@ def _complete_from_public_api(logged, req, bots, campaign):
         row.setdefault("values_cents", [rnd["max_price_cents"] * x / max(s) for x in s])
         row.setdefault("budget_cents", rnd["budget_cents"])
         row.setdefault("price_cents", rnd["posted_price_cents"])
+        row.setdefault("units", min(row["capacity"], len(rnd["item_ids"])))
         row.setdefault("paid_cents", paid.get((row["round_id"], row["annotator_id"]), []))
