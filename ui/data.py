@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -64,10 +65,13 @@ def dollars(cents: int | float | None) -> str:
 
 
 def to_cents(amount_dollars: float) -> int:
-    """Dollars typed into a form → integer cents (half a cent rounds up, as people expect)."""
+    """Dollars typed into a form → integer cents, half a cent rounding up as people expect.
+
+    Goes through the decimal the person typed (``repr``), not the binary float, so
+    ``12.345`` becomes 1235 rather than 1234."""
     if not math.isfinite(amount_dollars):
         raise ValueError("amount: must be a finite number of dollars")
-    return int(math.floor(amount_dollars * 100 + 0.5))
+    return int((Decimal(repr(float(amount_dollars))) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

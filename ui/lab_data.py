@@ -61,7 +61,7 @@ def lab_config(
         raise ValueError(f"rules: unknown {unknown}")
     others = {"diligent": 0.60, "noisy": 0.25, "adversarial": 0.05}
     scale = (1.0 - spammer_share) / sum(others.values())
-    kinds = {k: {"share": round(v * scale, 6)} for k, v in others.items()}
+    kinds = {k: {"share": v * scale} for k, v in others.items()}
     kinds["spammer"] = {"share": spammer_share}
     return {
         "population": {

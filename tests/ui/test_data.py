@@ -1,0 +1,235 @@
+"""Unit tests of the portal's pure data shaping (ui.data): no Streamlit, no server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ui import data
+
+UI = Path(__file__).resolve().parents[2] / "ui"
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+# --- navigation -------------------------------------------------------------------------
+
+
+def test_each_role_sees_its_own_pages():
+    assert data.pages_for("annotator") == ("rounds", "label", "earnings", "lab")
+    assert data.pages_for("requester") == ("campaigns", "dashboard", "lab")
+    assert data.pages_for(None) == ("signin", "lab")
+    assert "dashboard" not in data.pages_for("annotator")
+    assert "label" not in data.pages_for("requester")
+
+
+def test_admin_sees_every_signed_in_page_and_unknown_roles_only_the_lab():
+    signed_in = {p for role in ("annotator", "requester", "worker") for p in data.pages_for(role)}
+    assert signed_in <= set(data.pages_for("admin"))
+    assert "signin" not in data.pages_for("admin")
+    assert data.pages_for("auditor") == ("lab",)
+
+
+def test_every_page_has_a_title_and_a_screen_file():
+    pages = {p for role in data.ROLE_PAGES for p in data.pages_for(role)}
+    for page in pages:
+        assert data.PAGE_TITLES[page]
+        assert (UI / "screens" / f"{page}.py").is_file(), page
+
+
+# --- money, time, text ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cents, text", [(1234, "$12.34"), (5, "$0.05"), (0, "$0.00"), (-250, "-$2.50"),
+                                         (123456, "$1,234.56"), (None, "—"), (float("nan"), "—"), (12.5, "$0.12")])
+def test_dollars(cents, text):
+    assert data.dollars(cents) == text
+
+
+@pytest.mark.parametrize("dollars, cents", [(20, 2000), (12.345, 1235), (0.1 + 0.2, 30), (0.005, 1), (0.004, 0)])
+def test_to_cents_rounds_half_up_on_what_was_typed(dollars, cents):
+    assert data.to_cents(dollars) == cents
+
+
+def test_to_cents_refuses_infinity():
+    with pytest.raises(ValueError, match="amount"):
+        data.to_cents(float("inf"))
+
+
+@pytest.mark.parametrize("seconds, text", [(12, "12s"), (250, "4m 10s"), (3720, "1h 02m"),
+                                           (2 * 86400 + 3 * 3600 + 5, "2d 3h"), (0, "past"), (-30, "past")])
+def test_time_left(seconds, text):
+    assert data.time_left((NOW + timedelta(seconds=seconds)).isoformat(), NOW) == text
+
+
+def test_time_left_reads_z_suffix_and_naive_times_as_utc():
+    assert data.time_left("2026-01-01T12:01:00Z", NOW) == "1m 00s"
+    assert data.time_left("2026-01-01T12:01:00", NOW) == "1m 00s"
+    assert data.time_left(None, NOW) == "—"
+
+
+def test_plain_escapes_markdown_so_text_shows_as_written():
+    assert data.plain("*great* film #1") == r"\*great\* film \#1"
+    assert data.plain("line one\nline two") == "line one  \nline two"
+    assert data.plain("") == "*(empty)*"
+
+
+def test_error_messages_are_readable():
+    assert "unreachable at http://x:1" in data.error_message(0, "connection refused", "http://x:1")
+    assert "Sign in again" in data.error_message(401, "invalid bearer token")
+    assert data.error_message(403, "this needs the requester role").startswith("Not allowed: ")
+    assert data.error_message(422, "ask_cents: must be at least 1") == "ask_cents: must be at least 1"
+    assert "(500)" in data.error_message(500, "internal error")
+
+
+# --- bidding ----------------------------------------------------------------------------
+
+
+def test_win_preview_counts_rounds_whose_price_was_at_least_the_ask():
+    p = data.win_preview(10, [8, 10, 12, 15])
+    assert (p.wins, p.rounds, p.share) == (3, 4, 0.75)
+    assert "3 of the last 4" in p.text and "75%" in p.text
+    assert data.win_preview(16, [8, 10, 12, 15]).wins == 0
+    assert data.win_preview(1, [8, 10, 12, 15]).wins == 4
+
+
+def test_win_preview_without_history_or_above_the_cap():
+    empty = data.win_preview(10, [])
+    assert empty.share is None and "No cleared rounds" in empty.text
+    capped = data.win_preview(60, [80, 90], max_price_cents=50)
+    assert capped.above_max and capped.wins == 0 and "cannot win" in capped.text
+
+
+def test_suggested_ask_is_the_median_past_price_else_half_the_cap():
+    assert data.suggested_ask([30, 10, 20], 50) == 20
+    assert data.suggested_ask([], 50) == 25
+    assert data.suggested_ask([], 1) == 1
+
+
+def _round(**kw):
+    r = dict(id=7, campaign_name="films", rule="second_price", demand=25, max_price_cents=50,
+             deadline=(NOW + timedelta(seconds=90)).isoformat(), past_clearing_prices_cents=[12, 18], state="open",
+             n_bids=None, n_assignments=0, clearing_price_cents=None, escrowed_cents=0, paid_cents=0, reason=None)
+    r.update(kw)
+    return r
+
+
+def test_open_rounds_rows_show_own_bid_and_last_price():
+    rows = data.open_rounds_rows([_round(), _round(id=8, past_clearing_prices_cents=[])],
+                                 {7: {"ask_cents": 15, "capacity": 3}, 8: None}, NOW)
+    assert rows["my bid"].tolist() == ["$0.15 × 3", "—"]
+    assert rows["last clearing price"].tolist() == ["$0.18", "—"]
+    assert rows["closes in"].tolist() == ["1m 30s", "1m 30s"]
+    assert data.round_label(_round()) == "#7 · films · 25 labels"
+
+
+def test_clearing_price_frame_is_in_dollars_oldest_first():
+    f = data.clearing_price_frame([12, 18])
+    assert f["clearing price ($)"].tolist() == [0.12, 0.18]
+    assert f["cleared round (oldest first)"].tolist() == [1, 2]
+
+
+# --- labelling and earnings -------------------------------------------------------------
+
+
+def _assignment(i, state="done", accepted=True, price=20):
+    label = None if state != "done" else {"choice": "a", "confidence": None, "accepted": accepted,
+                                          "paid_cents": price if accepted else 0}
+    return dict(id=i, campaign_id=1, round_id=2, prompt="p" * 100, price_cents=price, state=state, label=label)
+
+
+def test_label_tally_and_work_rows_separate_accepted_from_rejected():
+    work = [_assignment(1), _assignment(2, accepted=False), _assignment(3, state="open"),
+            _assignment(4, state="released")]
+    assert data.label_tally(work) == {"accepted": 1, "rejected": 1, "open": 1, "released": 1}
+    rows = data.work_rows(work)
+    assert rows["status"].tolist() == ["accepted", "rejected"]
+    assert rows["paid"].tolist() == ["$0.20", "$0.00"]
+    assert len(rows["prompt"][0]) == 80
+
+
+def test_shortcuts_avoid_streamlit_reserved_keys():
+    keys = [k for _, _, k in data.CHOICES]
+    assert len(set(keys)) == 3 and not {"C", "R"} & set(keys)
+    assert all(0 <= v <= 1 for v in data.CONFIDENCE.values())
+
+
+def test_earnings_by_campaign_reads_json_string_keys():
+    f = data.earnings_by_campaign({"2": 150, "10": 25})
+    assert f["campaign"].tolist() == ["#2", "#10"] and f["earned ($)"].tolist() == [1.5, 0.25]
+
+
+# --- requester --------------------------------------------------------------------------
+
+
+def _form(**kw):
+    f = dict(name=" films ", budget_dollars=20.0, max_price_cents=50, rule="budget_feasible", acquisition="sharp",
+             labels_per_item=2, round_size=25, round_duration_s=300)
+    f.update(kw)
+    return f
+
+
+def test_campaign_fields_turn_the_form_into_cents():
+    fields = data.campaign_fields(**_form())
+    assert fields == dict(name="films", budget_cents=2000, max_price_cents=50, rule="budget_feasible",
+                          acquisition="sharp", labels_per_item=2, round_size=25, round_duration_s=300.0)
+    assert data.campaign_fields(**_form(round_budget_dollars=5.5))["round_budget_cents"] == 550
+
+
+def test_campaign_fields_posted_price_only_with_its_rule():
+    assert "posted_price_cents" not in data.campaign_fields(**_form(posted_price_cents=30))
+    assert data.campaign_fields(**_form(rule="posted_price", posted_price_cents=30))["posted_price_cents"] == 30
+    with pytest.raises(ValueError, match="posted_price_cents"):
+        data.campaign_fields(**_form(rule="posted_price", posted_price_cents=0))
+
+
+def test_campaign_fields_refuse_blank_name_and_unknown_rule():
+    with pytest.raises(ValueError, match="name"):
+        data.campaign_fields(**_form(name="  "))
+    with pytest.raises(ValueError, match="rule"):
+        data.campaign_fields(**_form(rule="dutch"))
+
+
+def test_spend_shares_are_clipped_shares_of_the_budget():
+    s = dict(budget_cents=2000, spent_cents=500, escrowed_cents=300, remaining_cents=1200)
+    assert data.spend_shares(s) == {"spent": 0.25, "escrowed": 0.15, "remaining": 0.6}
+
+
+def test_rounds_rows_and_price_history():
+    rounds = [_round(id=9, state="open"),
+              _round(id=8, state="settled", clearing_price_cents=20, n_assignments=4, n_bids=6),
+              _round(id=7, state="labeling", clearing_price_cents=15, n_assignments=5)]
+    rows = data.rounds_rows(rounds, NOW)
+    assert rows["deadline"].tolist() == ["1m 30s", "—", "—"]
+    assert rows["clearing price"].tolist() == ["—", "$0.20", "$0.15"]
+    hist = data.price_history(rounds)
+    assert hist["round"].tolist() == [7, 8] and hist["clearing price ($)"].tolist() == [0.15, 0.20]
+
+
+def _eval(spend, wr, lo, hi, n=200):
+    return dict(spend_cents=spend, win_rate=wr, ci_low=lo, ci_high=hi, n=n, id=1, metrics={})
+
+
+def test_winrate_frame_is_ordered_by_spend_in_percent():
+    f = data.winrate_frame([_eval(1200, 0.61, 0.55, 0.67), _eval(400, 0.52, 0.46, 0.58)])
+    assert f["spend ($)"].tolist() == [4.0, 12.0]
+    assert f["win rate (%)"].tolist() == pytest.approx([52.0, 61.0])
+    assert f["ci high (%)"].tolist() == pytest.approx([58.0, 67.0])
+
+
+def test_winrate_headline_dollars_per_point_and_to_reach():
+    head = data.winrate_headline([_eval(400, 0.52, 0.46, 0.58), _eval(1200, 0.61, 0.55, 0.67)])
+    assert head["$ per win-rate point"] == "$1.09"  # $12 / 11 points
+    assert head["$ to reach 60%"] == "$11.11"  # 4 + (8/9)·8 dollars, linear between evaluations
+    assert head["win rate"].startswith("61.0%")
+    low = data.winrate_headline([_eval(400, 0.48, 0.42, 0.54)])
+    assert low["$ per win-rate point"] == "not above 50% yet" and low["$ to reach 60%"] == "not reached yet"
+    assert data.winrate_headline([])["win rate"] == "—"
+
+
+def test_to_jsonl_round_trips():
+    rows = [{"prompt": "p", "chosen": "é", "rejected": "r"}, {"prompt": "q", "chosen": "c", "rejected": "r"}]
+    text = data.to_jsonl(rows)
+    assert text.endswith("\n") and [json.loads(line) for line in text.splitlines()] == rows
