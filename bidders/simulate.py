@@ -23,7 +23,9 @@ overpayment                 spend / true_cost (≥ 1 when IR holds; the price of
 requester_surplus           value − spend
 annotator_surplus           spend − true_cost
 welfare, optimum            value − true_cost; the omniscient buyer's welfare, who knows
-                            costs, pays them, and buys within each round's budget
+                            costs, pays them, and buys within each round's budget (a
+                            campaign budget is ignored there, so with one the optimum is
+                            an upper bound)
 efficiency                  welfare / optimum
 regret_mean, regret_max     truthfulness regret of one unit: the best gain over asking
                             its cost from any ask on ``run.regret_grid`` × cost, others
@@ -136,11 +138,11 @@ class RuleRun:
     rounds: pd.DataFrame
     regret_unit: np.ndarray
     regret_bidder: np.ndarray
-    learner_markup: np.ndarray  # mean markup on the labels learners sold, per round
 
 
 def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
-    """Play every round of one rule; the only per-round Python work is the rule's call."""
+    """Play every round of one rule: array maths within a round (the population is never
+    looped over); rounds run in sequence only because learners adapt between them."""
     pop, m, r = world.population, cfg.market, cfg.run
     n, rounds = pop.size, m.rounds
     strategies: list[Strategy] = assign_strategies(
@@ -174,7 +176,7 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
         cap = pop.capacity[idx]
         owner = np.repeat(idx, cap)
         asks = pop.cost[owner] * (1.0 + markup[owner])
-        budget = min(m.round_budget, remaining)
+        budget = max(0.0, min(m.round_budget, remaining))
         kw = _clear_kwargs(cfg, rule, world.values[t], budget, pop.quality[owner])
         c = clear(rule, asks, **kw)
 
@@ -217,7 +219,7 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
 
     table = pd.DataFrame({"round": np.arange(rounds), **cols, "price": price,
                           "learner_markup": learner_markup, "optimum": world.optimum})
-    return RuleRun(table, np.array(regret_unit), np.array(regret_bidder), learner_markup)
+    return RuleRun(table, np.array(regret_unit), np.array(regret_bidder))
 
 
 def summarise(run: RuleRun) -> dict[str, float]:
@@ -227,7 +229,7 @@ def summarise(run: RuleRun) -> dict[str, float]:
     welfare, optimum = value - true_cost, float(t["optimum"].sum())
     correct = float(t["correct_labels"].sum())
     tenth = max(1, len(t) // 10)
-    markups = run.learner_markup
+    markups = t["learner_markup"].to_numpy()
     return {
         "rounds": len(t),
         "spend": spend,

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,20 @@ def test_a_bad_config_fails_before_any_work_naming_the_key(tmp_path):
 def test_the_cli_does_not_import_torch():
     code = "import sys, bidders.cli, bidders.bots, bidders.replay; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_replay_prints_every_rule_and_whether_the_live_one_is_reproduced(tmp_path):
+    row = {"round_id": 1, "rule": "second_price", "values_cents": [50, 50], "budget_cents": 1000,
+           "price_cents": 25, "capacity": 1, "units": 1, "quality": 1.0}
+    bids = [{**row, "annotator_id": i, "ask_cents": ask, "paid_cents": paid}
+            for i, (ask, paid) in enumerate([(10, [30]), (20, [30]), (30, [])])]
+    (tmp_path / "bids.json").write_text(json.dumps(bids))
+    result = CliRunner().invoke(app, ["replay", str(tmp_path / "bids.json"), "-o", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "r.csv")
+    assert set(table["rule"]) == {"posted_price", "first_price", "second_price", "budget_feasible",
+                                  "quality_second_price", "quality_budget_feasible"}
+    assert table[table["live"]]["matches"].all()
+    (tmp_path / "bad.json").write_text(json.dumps([{k: v for k, v in bids[0].items() if k != "units"}]))
+    result = CliRunner().invoke(app, ["replay", str(tmp_path / "bad.json")])
+    assert result.exit_code == 2 and "units" in result.output
