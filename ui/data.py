@@ -109,10 +109,11 @@ def plain(text: str | None) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
 
 
-def error_message(status: int, detail: str, api_url: str = "") -> str:
-    """What a person should read for an API error (``MarketError(status, detail)``)."""
+def error_message(status: int, detail: str) -> str:
+    """What a person should read for an API error (``MarketError(status, detail)``); for an
+    unreachable API the client's detail already names the address it tried."""
     if status == 0:
-        return f"The market API is unreachable{f' at {api_url}' if api_url else ''}. Is it running? ({detail})"
+        return f"The market API is unreachable. Is it running? ({detail})"
     if status == 401:
         return f"Your token was not accepted ({detail}). Sign in again with a valid token."
     if status == 403:

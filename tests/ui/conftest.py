@@ -99,7 +99,7 @@ CAMPAIGN = dict(budget_cents=2000, max_price_cents=50, rule="second_price", labe
 
 @dataclass
 class Market:
-    """A funded campaign with a pool, its requester and one annotator."""
+    """A funded campaign (rounds of 5 items) with a pool of 10 pairs, its requester and one annotator."""
 
     requester: MarketClient
     requester_acct: dict
@@ -113,5 +113,5 @@ def market(api) -> Market:
     req, req_acct = api.account("requester")
     ann, ann_acct = api.account("annotator")
     camp = req.create_campaign(name=f"films {next(_names)}", **CAMPAIGN)
-    req.upload_items(camp["id"], pairs_jsonl(5, tag=f"c{camp['id']}-"))
+    req.upload_items(camp["id"], pairs_jsonl(10, tag=f"c{camp['id']}-"))
     return Market(req, req_acct, ann, ann_acct, camp)

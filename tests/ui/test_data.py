@@ -77,7 +77,8 @@ def test_plain_escapes_markdown_so_text_shows_as_written():
 
 
 def test_error_messages_are_readable():
-    assert "unreachable at http://x:1" in data.error_message(0, "connection refused", "http://x:1")
+    assert data.error_message(0, "cannot reach the market at http://x:1: refused") == (
+        "The market API is unreachable. Is it running? (cannot reach the market at http://x:1: refused)")
     assert "Sign in again" in data.error_message(401, "invalid bearer token")
     assert data.error_message(403, "this needs the requester role").startswith("Not allowed: ")
     assert data.error_message(422, "ask_cents: must be at least 1") == "ask_cents: must be at least 1"

@@ -20,7 +20,7 @@ _FLASH = "_flash"
 
 
 def readable(err: MarketError) -> str:
-    return data.error_message(err.status, err.detail, state.api_url())
+    return data.error_message(err.status, err.detail)
 
 
 def fetch(fn: Callable[..., Any], *args, **kwargs) -> Any:

@@ -1,0 +1,75 @@
+"""Sign-in, role navigation and readable errors, against the real API (AppTest)."""
+
+from __future__ import annotations
+
+from tests.ui.apptest import button, can_open, click, errors, goto, portal, signed_in
+
+
+def test_signed_out_sees_sign_in_and_the_lab_only(api_env):
+    at = portal()
+    assert at.title[0].value == "prefmarket"
+    assert [t.label for t in at.text_input] == ["API token", "API address"]
+    assert at.text_input(key="signin_api").value == api_env.url
+    assert can_open(at, "lab") and not can_open(at, "rounds") and not can_open(at, "dashboard")
+
+
+def test_a_bad_token_is_a_readable_error_not_a_traceback(api_env):
+    at = portal()
+    at.text_input(key="signin_token").input("pm_not-a-real-token")
+    click(at, "Sign in")
+    assert any("Your token was not accepted" in e and "invalid bearer token" in e for e in errors(at))
+    assert "account" not in at.session_state
+    at.text_input(key="signin_token").input("  ")
+    click(at, "Sign in")
+    assert "Paste your API token (it starts with pm_)." in errors(at)
+
+
+def test_an_unreachable_api_is_a_readable_error(api_env, market):
+    at = portal()
+    at.text_input(key="signin_token").input(market.annotator_acct["token"])
+    at.text_input(key="signin_api").input("http://127.0.0.1:9")  # discard port: nothing listens
+    click(at, "Sign in")
+    assert any("unreachable" in e and "http://127.0.0.1:9:" in e for e in errors(at)), errors(at)
+    assert "account" not in at.session_state
+
+
+def test_annotator_lands_on_open_rounds_with_annotator_pages_only(api_env, market):
+    at = signed_in(market.annotator_acct["token"])
+    assert at.title[0].value == "Open rounds"
+    assert any(market.annotator_acct["name"] in m.value for m in at.sidebar.markdown)
+    for page in ("rounds", "label", "earnings", "lab"):
+        assert can_open(at, page), page
+    for page in ("campaigns", "dashboard", "accounts", "signin"):
+        assert not can_open(at, page), page
+
+
+def test_requester_lands_on_campaigns_and_cannot_open_annotator_pages(api_env, market):
+    at = signed_in(market.requester_acct["token"])
+    assert at.title[0].value == "Campaigns"
+    assert can_open(at, "dashboard") and not can_open(at, "label") and not can_open(at, "rounds")
+
+
+def test_sign_out_forgets_the_token(api_env, market):
+    at = signed_in(market.annotator_acct["token"])
+    button(at, "Sign out").click().run()
+    assert "token" not in at.session_state and "account" not in at.session_state
+    assert at.title[0].value == "prefmarket"
+    assert not can_open(at, "rounds")
+
+
+def test_admin_creates_an_account_whose_token_signs_in(api_env):
+    admin_token = api_env.admin.token
+    at = signed_in(admin_token)
+    assert at.title[0].value == "Accounts"
+    at.text_input(key="acct_name").input("portal-made annotator")
+    at.selectbox(key="acct_role").select("annotator")
+    click(at, "Create account")
+    token = at.code[0].value
+    assert token.startswith("pm_")
+    assert "not shown again" in at.success[0].value
+    at.run()
+    assert not at.code  # shown once
+    other = signed_in(token)
+    assert other.session_state["account"]["name"] == "portal-made annotator"
+    goto(at, "dashboard")  # the admin may see every page
+    assert at.title[0].value == "Dashboard"
