@@ -348,17 +348,20 @@ def winrate_frame(evaluations: list[Mapping]) -> pd.DataFrame:
 
 
 def winrate_headline(evaluations: list[Mapping], target: float = 0.6) -> dict[str, str]:
-    """The numbers the product is about: latest win rate, $ per point, $ to reach ``target``."""
+    """The numbers the product is about: latest win rate and its 95% CI, dollars per
+    win-rate point above 50%, and dollars spent when the curve first reached ``target``."""
     pts = curve(evaluations)
+    reach_key = f"$ to reach {target:.0%}"
     if not pts:
-        return {"win rate": "—", "$ per win-rate point": "—", f"$ to reach {target:.0%}": "—"}
+        return {"win rate": "—", "95% CI": "—", "$ per win-rate point": "—", reach_key: "—"}
     last = pts[-1]
     per_point = dollars_per_point(last.spend_cents, last.win_rate)
     reach = dollars_to_reach(pts, target)
     return {
-        "win rate": f"{100 * last.win_rate:.1f}% (95% CI {100 * last.ci_low:.1f}–{100 * last.ci_high:.1f})",
+        "win rate": f"{100 * last.win_rate:.1f}%",
+        "95% CI": f"{100 * last.ci_low:.1f}–{100 * last.ci_high:.1f}%",
         "$ per win-rate point": f"${per_point:,.2f}" if per_point is not None else "not above 50% yet",
-        f"$ to reach {target:.0%}": f"${reach:,.2f}" if reach is not None else "not reached yet",
+        reach_key: f"${reach:,.2f}" if reach is not None else "not reached yet",
     }
 
 

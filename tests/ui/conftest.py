@@ -12,6 +12,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +58,10 @@ class Api:
         return self.admin.with_token(acct["token"]), acct
 
 
-@pytest.fixture(scope="session")
-def api(tmp_path_factory) -> Api:
-    path = tmp_path_factory.mktemp("market") / "market.db"
-    engine = db.make_engine(f"sqlite:///{path}")
+@contextmanager
+def running_api(folder: Path) -> Iterator[Api]:
+    """A market API on a free loopback port over a new SQLite file in ``folder``."""
+    engine = db.make_engine(f"sqlite:///{folder / 'market.db'}")
     db.init_db(engine)
     with db.session_scope(engine) as s:
         _, admin_token = accounts.create_account(s, "root", "admin")
@@ -69,13 +71,22 @@ def api(tmp_path_factory) -> Api:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/v1/health")
     client = MarketClient(url, admin_token)
-    yield Api(url, client)
-    server.should_exit = True
-    thread.join(timeout=10)
-    client.close()
-    engine.dispose()
+    try:
+        wait_http(f"{url}/v1/health")
+        yield Api(url, client)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        client.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory) -> Iterator[Api]:
+    """One API for the AppTest suite; each test makes its own accounts and campaigns."""
+    with running_api(tmp_path_factory.mktemp("market")) as a:
+        yield a
 
 
 @pytest.fixture

@@ -224,7 +224,7 @@ def test_winrate_headline_dollars_per_point_and_to_reach():
     head = data.winrate_headline([_eval(400, 0.52, 0.46, 0.58), _eval(1200, 0.61, 0.55, 0.67)])
     assert head["$ per win-rate point"] == "$1.09"  # $12 / 11 points
     assert head["$ to reach 60%"] == "$11.11"  # 4 + (8/9)·8 dollars, linear between evaluations
-    assert head["win rate"].startswith("61.0%")
+    assert (head["win rate"], head["95% CI"]) == ("61.0%", "55.0–67.0%")
     low = data.winrate_headline([_eval(400, 0.48, 0.42, 0.54)])
     assert low["$ per win-rate point"] == "not above 50% yet" and low["$ to reach 60%"] == "not reached yet"
     assert data.winrate_headline([])["win rate"] == "—"

@@ -101,7 +101,7 @@ def test_win_rate_against_dollars_and_export(api_env, market):
     goto(at, "dashboard")
     at.selectbox(key="dashboard_campaign").select(cid).run()
     assert metric(at, "$ per win-rate point") == "$0.09"  # $1.00 / 11 points
-    assert metric(at, "win rate").startswith("61.0%")
+    assert metric(at, "win rate") == "61.0%" and metric(at, "95% CI") == "55.0–67.0%"
     assert len(at.get("vega_lite_chart")) == 2  # win rate curve and clearing prices
     [download] = at.get("download_button")
     assert download.label == "Download 2 labelled pairs (JSONL)"

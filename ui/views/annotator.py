@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import altair as alt
 import streamlit as st
 
 from ui import data, state
@@ -50,20 +51,30 @@ def rounds_page() -> None:
 
 
 def _round_facts(r: dict, now: datetime) -> None:
-    cols = st.columns(4)
+    cols = st.columns(3)
     cols[0].metric("Labels wanted", r["demand"])
     cols[1].metric("Max price per label", data.dollars(r["max_price_cents"]))
     cols[2].metric("Closes in", data.time_left(r["deadline"], now))
-    cols[3].metric("Rule", r["rule"].replace("_", " "))
+    rule = f"Rule: **{r['rule'].replace('_', ' ')}**."
     if r.get("posted_price_cents"):
-        st.caption(f"Posted price: every winning label pays {data.dollars(r['posted_price_cents'])}.")
+        rule += f" Every winning label pays the posted {data.dollars(r['posted_price_cents'])}."
+    st.markdown(rule)
     past = r["past_clearing_prices_cents"]
     st.markdown(f"**Past clearing prices** · {r['campaign_name']}")
     if past:
-        st.line_chart(data.clearing_price_frame(past), x="cleared round (oldest first)", y="clearing price ($)",
-                      height=220)
+        st.altair_chart(_price_chart(data.clearing_price_frame(past)), width="stretch")
     else:
         st.caption("No cleared rounds yet for this campaign.")
+
+
+def _price_chart(frame):
+    """Line with points (a single cleared round still shows), whole-number round axis."""
+    x, y = "cleared round (oldest first)", "clearing price ($)"
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X(f"{x}:O", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{y}:Q", axis=alt.Axis(format="$.2f"), scale=alt.Scale(zero=True)),
+        tooltip=[x, alt.Tooltip(f"{y}:Q", format="$.2f")],
+    ).properties(height=220)
 
 
 def _bid_form(r: dict, bid: dict | None) -> None:

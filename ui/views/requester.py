@@ -96,10 +96,15 @@ def _open_round(campaign_id: int) -> None:
                           f"({r['demand']} labels, budget {data.dollars(r['budget_cents'])}).")
 
 
+def _closed(r: dict) -> str:
+    if not r["n_assignments"]:
+        return f"Round #{r['id']} closed without buying anything ({r.get('reason') or 'no winners'})."
+    return (f"Round #{r['id']} closed: {r['n_assignments']} labels assigned at clearing price "
+            f"{data.dollars(r['clearing_price_cents'])} ({r.get('reason')}).")
+
+
 def _close_round(round_id: int) -> None:
-    act(state.client().close_round, round_id,
-        success=lambda r: f"Round #{r['id']} closed: {r['n_assignments']} labels assigned at clearing price "
-                          f"{data.dollars(r['clearing_price_cents'])}. {r.get('reason') or ''}")
+    act(state.client().close_round, round_id, success=_closed)
 
 
 def _settle_round(round_id: int) -> None:
@@ -215,13 +220,17 @@ def _charts(cid: int, rounds: list[dict]) -> None:
             st.caption("No cleared rounds yet.")
         else:
             st.markdown("**Clearing price by round**")
-            st.bar_chart(prices, x="round", y="clearing price ($)", height=260)
+            st.altair_chart(alt.Chart(prices).mark_bar().encode(
+                x=alt.X("round:O", axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("clearing price ($):Q", axis=alt.Axis(format="$.2f")),
+                tooltip=["round", alt.Tooltip("clearing price ($):Q", format="$.2f"), "labels assigned"],
+            ).properties(height=260), width="stretch")
 
 
 def _winrate_chart(frame: pd.DataFrame) -> alt.Chart:
-    base = alt.Chart(frame).encode(x=alt.X("spend ($):Q", title="cumulative spend ($)"))
-    band = base.mark_area(opacity=0.25).encode(y=alt.Y("ci low (%):Q", title="win rate vs reference (%)"),
-                                               y2="ci high (%):Q")
+    base = alt.Chart(frame).encode(x=alt.X("spend ($):Q", title="cumulative spend", axis=alt.Axis(format="$.2f")))
+    band = base.mark_area(opacity=0.25).encode(
+        y=alt.Y("ci low (%):Q", title="win rate vs reference (%)", scale=alt.Scale(zero=False)), y2="ci high (%):Q")
     line = base.mark_line(point=True).encode(y="win rate (%):Q", tooltip=list(frame.columns))
     even = alt.Chart(pd.DataFrame({"y": [50]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
     return (band + line + even).properties(height=260)
