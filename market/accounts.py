@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 
 from sqlmodel import Session, select
 
@@ -64,6 +67,41 @@ def authenticate(session: Session, token: str | None) -> Account:
     if row is None or not hmac.compare_digest(row[1], digest):
         raise Unauthorized("invalid bearer token")
     return row[0]
+
+
+class TokenCache:
+    """A small in-process cache: token hash → a detached copy of its account.
+
+    It saves the token lookup on the hot paths (bids, labels). Safe because nothing a
+    cached copy carries can move money: roles never change, tokens are never revoked (yet:
+    revocation must call :meth:`clear`), and clearing reads annotator quality from the
+    database, not from here. Entries expire after ``ttl_s``; at most ``size`` are kept."""
+
+    def __init__(self, ttl_s: float = 60.0, size: int = 10_000):
+        self.ttl_s, self.size = ttl_s, size
+        self._data: OrderedDict[str, tuple[float, Account]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Account | None:
+        key = hash_token(token)
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                self._data.pop(key, None)
+                return None
+            self._data.move_to_end(key)
+            return hit[1]
+
+    def put(self, token: str, account: Account) -> None:
+        copy = Account.model_validate(account.model_dump())
+        with self._lock:
+            self._data[hash_token(token)] = (time.monotonic() + self.ttl_s, copy)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
 
 def annotator_quality(account: Account) -> float:

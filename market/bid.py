@@ -11,6 +11,7 @@ Postgres a bid can never slip in while a round is being cleared (on SQLite the
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from market import clock, limits
@@ -24,18 +25,43 @@ def _require_annotator(account: Account) -> None:
         raise Forbidden("only annotator accounts bid")
 
 
-def _open_round(session: Session, round_id: int) -> Round:
-    rnd = rounds.touch(session, rounds.get_round(session, round_id))
-    if rnd.state != "open":
-        # commit the lazy close before refusing, so the round's outcome is not lost
-        session.commit()
-        raise Conflict(f"round {round_id} is {rnd.state}; bids are taken only while a round is open")
-    locked = session.exec(
-        select(Round).where(Round.id == round_id).with_for_update(read=True).execution_options(populate_existing=True)
-    ).first()
-    if locked is None or locked.state != "open":
-        raise Conflict(f"round {round_id} is closed; bids are taken only while a round is open")
-    return locked
+_BIDS = Bid.__table__
+_ROUNDS = Round.__table__
+_CAMPAIGNS = Campaign.__table__
+# Built once: the hot path only binds parameters (statement construction costs more than
+# SQLite takes to run them).
+_ROUND_CHECK = (
+    select(_ROUNDS.c.state, _ROUNDS.c.deadline, _ROUNDS.c.campaign_id, _CAMPAIGNS.c.max_price_cents)
+    .join(_CAMPAIGNS, _CAMPAIGNS.c.id == _ROUNDS.c.campaign_id)
+    .where(_ROUNDS.c.id == bindparam("round_id"))
+    .with_for_update(read=True, of=_ROUNDS)
+)
+_REPLACE = (
+    update(_BIDS)
+    .where(_BIDS.c.round_id == bindparam("rid"), _BIDS.c.annotator_id == bindparam("aid"))
+    .values(ask_cents=bindparam("ask"), capacity=bindparam("cap"), updated_at=bindparam("now"))
+    .returning(_BIDS.c.id, _BIDS.c.created_at, _BIDS.c.won_units, _BIDS.c.quality)
+)
+_INSERT = insert(_BIDS).returning(_BIDS.c.id)
+
+
+def _open_round(session: Session, round_id: int) -> tuple[int, int]:
+    """``(campaign_id, max_price_cents)`` of a round that is open and before its deadline.
+
+    One share-locked query on the hot path. An overdue round is closed lazily first
+    (after letting go of the share lock, so locks are always taken campaign → round) and
+    the bid refused."""
+    row = session.connection().execute(_ROUND_CHECK, {"round_id": round_id}).first()
+    if row is None:
+        raise NotFound(f"round {round_id} not found")
+    state, deadline, campaign_id, max_price = row
+    if state == "open" and deadline <= clock.now():
+        session.rollback()
+        state = rounds.touch(session, rounds.get_round(session, round_id)).state
+        session.commit()  # keep the lazy close before refusing
+    if state != "open":
+        raise Conflict(f"round {round_id} is {state}; bids are taken only while a round is open")
+    return campaign_id, max_price
 
 
 def place_bid(
@@ -46,7 +72,11 @@ def place_bid(
     capacity: int = 1,
     campaign_id: int | None = None,
 ) -> Bid:
-    """Place or replace the caller's bid on an open round. Caller commits."""
+    """Place or replace the caller's bid on an open round. Caller commits.
+
+    This is the market's hottest write, so it uses three plain statements (round check,
+    UPDATE ... RETURNING, INSERT if there was nothing to update) rather than the ORM's
+    unit of work; the returned ``Bid`` is a detached copy of the row."""
     _require_annotator(annotator)
     if type(ask_cents) is not int:  # noqa: E721 - bool and float refused
         raise Invalid(f"ask_cents: must be an integer number of cents (got {ask_cents!r})")
@@ -54,32 +84,37 @@ def place_bid(
         raise Invalid(f"ask_cents: must be between 1 and {limits.MAX_PRICE_CENTS} cents (got {ask_cents})")
     if type(capacity) is not int or not 1 <= capacity <= limits.MAX_CAPACITY:  # noqa: E721
         raise Invalid(f"capacity: must be an integer between 1 and {limits.MAX_CAPACITY} (got {capacity!r})")
-    rnd = _open_round(session, round_id)
-    if campaign_id is not None and campaign_id != rnd.campaign_id:
-        raise Invalid(f"campaign_id: round {round_id} belongs to campaign {rnd.campaign_id}, not {campaign_id}")
-    campaign = session.get(Campaign, rnd.campaign_id)
-    if ask_cents > campaign.max_price_cents:
+    round_campaign, max_price = _open_round(session, round_id)
+    if campaign_id is not None and campaign_id != round_campaign:
+        raise Invalid(f"campaign_id: round {round_id} belongs to campaign {round_campaign}, not {campaign_id}")
+    if ask_cents > max_price:
         raise Invalid(
-            f"ask_cents: {ask_cents} is above campaign {campaign.id}'s maximum price per label "
-            f"({campaign.max_price_cents} cents); such a bid can never win"
+            f"ask_cents: {ask_cents} is above campaign {round_campaign}'s maximum price per label "
+            f"({max_price} cents); such a bid can never win"
         )
-    bid = session.exec(select(Bid).where(Bid.round_id == round_id, Bid.annotator_id == annotator.id)).first()
-    if bid is None:
-        bid = Bid(round_id=round_id, annotator_id=annotator.id, ask_cents=ask_cents, capacity=capacity,
-                  quality=annotator.quality)
-        session.add(bid)
+    now = clock.now()
+    conn = session.connection()
+    row = conn.execute(_REPLACE, {"rid": round_id, "aid": annotator.id, "ask": ask_cents, "cap": capacity,
+                                  "now": now}).first()
+    if row is None:
+        quality = float(annotator.quality)
+        bid_id = conn.execute(
+            _INSERT,
+            {"round_id": round_id, "annotator_id": annotator.id, "ask_cents": ask_cents, "capacity": capacity,
+             "quality": quality, "won_units": 0, "created_at": now, "updated_at": now},
+        ).scalar_one()
+        created, won = now, 0
     else:
-        bid.ask_cents = ask_cents
-        bid.capacity = capacity
-        bid.updated_at = clock.now()
-    session.flush()
-    return bid
+        bid_id, created, won, quality = row
+    return Bid(id=bid_id, round_id=round_id, annotator_id=annotator.id, ask_cents=ask_cents, capacity=capacity,
+               quality=quality, won_units=won, created_at=created, updated_at=now)
 
 
 def withdraw_bid(session: Session, annotator: Account, round_id: int) -> None:
     """Withdraw the caller's bid while the round is open. Caller commits."""
     _require_annotator(annotator)
     _open_round(session, round_id)
+    session.expire_all()  # the bid may have been written through plain statements
     bid = session.exec(select(Bid).where(Bid.round_id == round_id, Bid.annotator_id == annotator.id)).first()
     if bid is None:
         raise NotFound(f"you have no bid on round {round_id}")

@@ -11,7 +11,8 @@ Concurrency model for money (why it is safe):
   for a label. Unique constraints (one label per assignment, one ledger posting per key)
   back the checks up.
 - SQLite ignores ``FOR UPDATE``; instead every transaction starts with
-  ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front. Two requests can
+  ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front, after a
+  process-wide lock that makes threads queue rather than poll. Two requests can
   therefore never interleave their read-check-write sequences (no double payment, no
   overspend), across threads and across processes alike; waiting is bounded by the busy
   timeout. Reads queue behind writes too, which costs little at this scale.
@@ -20,6 +21,8 @@ Concurrency model for money (why it is safe):
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,7 +62,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S, "factory": _LockingConnection},
             pool_size=64,
             max_overflow=64,
         )
@@ -81,9 +84,64 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.close()
 
+    # One writer at a time inside this process: threads queue on a lock (woken at once,
+    # in turn) instead of spinning in SQLite's busy handler, whose back-off sleeps would
+    # put hundreds of milliseconds on the tail latency. BEGIN IMMEDIATE still guards
+    # against other processes. The lock is taken when a transaction begins and given back
+    # right after the connection's COMMIT or ROLLBACK (see _LockingConnection); it is a
+    # plain Lock because FastAPI may end a request's transaction on another thread.
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "connect")
+    def _attach_lock(dbapi_connection, _record):  # pragma: no cover
+        dbapi_connection.pm_lock = lock
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - exercised through every test
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi = conn.connection.dbapi_connection
+        dbapi.acquire_write_lock()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi.release_write_lock()
+            raise
+
+
+class _LockingConnection(sqlite3.Connection):
+    """A sqlite3 connection that gives the process write lock back when it commits or rolls back."""
+
+    pm_lock: threading.Lock | None = None
+    pm_held = False
+
+    def acquire_write_lock(self) -> None:
+        if self.pm_lock is None or self.pm_held:
+            return
+        if not self.pm_lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise sqlite3.OperationalError("database is locked (waited for the process write lock)")
+        self.pm_held = True
+
+    def release_write_lock(self) -> None:
+        if self.pm_held:
+            self.pm_held = False
+            self.pm_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release_write_lock()
 
 
 def init_db(engine: Engine) -> None:

@@ -12,7 +12,10 @@ adds a background thread that also settles overdue rounds when nobody is calling
 from __future__ import annotations
 
 import logging
+import os
 import threading
+
+import anyio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -23,10 +26,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from market import db
+from market.accounts import TokenCache
 from market import round as rounds
 from market.errors import MarketProblem
 
 log = logging.getLogger("market.api")
+SQLITE_THREADS = 2
 
 DESCRIPTION = """\
 prefmarket buys pairwise preference labels at auction. Requesters fund campaigns and
@@ -91,6 +96,7 @@ def create_app(
     *,
     database_url: str | None = None,
     sweep_interval_s: float | None = None,
+    threadpool_size: int | None = None,
 ) -> FastAPI:
     """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``)."""
     engine = engine or db.make_engine(database_url)
@@ -98,6 +104,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        threads = threadpool_size if threadpool_size is not None else (
+            int(os.environ.get("PREFMARKET_THREADS", "0")) or (SQLITE_THREADS if db.is_sqlite(engine) else None))
+        if threads:
+            # SQLite takes one writer at a time: a few threads keep it busy, and fewer
+            # threads fighting for the GIL and the write lock give a tighter latency tail.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         stop = threading.Event()
         thread = None
         if sweep_interval_s:
@@ -116,6 +128,7 @@ def create_app(
         responses={401: {"description": "missing or invalid token"}},
     )
     app.state.engine = engine
+    app.state.token_cache = TokenCache()
     install_error_handlers(app)
 
     from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
