@@ -16,3 +16,5 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_UPLOAD_LINES = 200_000
 MAX_NAME_CHARS = 200
 MAX_SCORE_ABS = 1e12
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database
+MAX_COUNT = 10**12

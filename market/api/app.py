@@ -75,6 +75,10 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database error: %s", exc.orig)
         return JSONResponse({"detail": "the database is busy; retry shortly"}, status_code=503)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError):
+        return JSONResponse({"detail": "a number in the request is out of range"}, status_code=422)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception):
         log.exception("unexpected error")

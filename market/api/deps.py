@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from market.accounts import authenticate
 from market.errors import Forbidden, Unauthorized
+from market.limits import MAX_ID
 from market.tables import Account
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="an id")]
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 

@@ -26,6 +26,7 @@ BudgetCents = Annotated[int, Field(strict=True, ge=1, le=limits.MAX_BUDGET_CENTS
 Seconds = Annotated[float, Field(gt=0, le=limits.MAX_DURATION_S, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Id = Annotated[int, Field(ge=1, le=limits.MAX_ID)]
 
 
 class Out(BaseModel):
@@ -91,7 +92,7 @@ class CampaignCreate(BaseModel):
     round_duration_s: Seconds = 300.0
     label_duration_s: Seconds = 3600.0
     posted_price_cents: Optional[PriceCents] = None
-    worker_id: Optional[int] = None
+    worker_id: Optional[Id] = None
 
 
 class CampaignOut(Out):
@@ -136,7 +137,7 @@ class ItemOut(Out):
 
 
 class CompletionRow(BaseModel):
-    item_id: int
+    item_id: Id
     completion_a: str = Field(min_length=1, max_length=limits.MAX_TEXT_CHARS)
     completion_b: str = Field(min_length=1, max_length=limits.MAX_TEXT_CHARS)
 
@@ -148,7 +149,7 @@ class CompletionsIn(BaseModel):
 
 
 class ScoreRow(BaseModel):
-    item_id: int
+    item_id: Id
     score: FiniteFloat
 
 
@@ -221,12 +222,12 @@ class EvaluationIn(BaseModel):
             "examples": [{"round_id": 3, "spend_cents": 1200, "win_rate": 0.61, "ci_low": 0.55, "ci_high": 0.67, "n": 200}]
         }
     )
-    round_id: Optional[int] = None
+    round_id: Optional[Id] = None
     spend_cents: int = Field(strict=True, ge=0, le=limits.MAX_BUDGET_CENTS)
     win_rate: Prob
     ci_low: Prob
     ci_high: Prob
-    n: int = Field(strict=True, ge=0)
+    n: int = Field(strict=True, ge=0, le=limits.MAX_COUNT)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -281,7 +282,7 @@ class BidIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"ask_cents": 12, "capacity": 3}]})
     ask_cents: PriceCents = Field(description="price per label, integer cents")
     capacity: int = Field(default=1, strict=True, ge=1, le=limits.MAX_CAPACITY, description="labels offered")
-    campaign_id: Optional[int] = Field(default=None, description="optional check: the round's campaign")
+    campaign_id: Optional[Id] = Field(default=None, description="optional check: the round's campaign")
 
 
 class BidOut(Out):

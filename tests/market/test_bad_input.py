@@ -234,3 +234,36 @@ def test_open_round_without_items_or_budget(market, campaign_fields, pairs):
     with pytest.raises(MarketError) as e:
         req.open_round(c["id"], duration_s=-1)
     assert e.value.status == 422 and "duration_s" in e.value.detail
+
+
+HUGE = 10**23
+
+
+@pytest.mark.parametrize(
+    "method, path, who, body",
+    [
+        ("GET", "/v1/rounds/abc", "ann", None),
+        ("GET", f"/v1/rounds/{HUGE}", "ann", None),
+        ("GET", f"/v1/rounds?campaign_id={HUGE}", "ann", None),
+        ("PUT", f"/v1/rounds/{HUGE}/bid", "ann", {"ask_cents": 5}),
+        ("POST", f"/v1/assignments/{HUGE}/label", "ann", {"choice": "a"}),
+        ("POST", "/v1/campaigns", "req", {"name": "x", "budget_cents": 100, "max_price_cents": 10,
+                                          "rule": "second_price", "worker_id": HUGE}),
+        ("PUT", "/v1/campaigns/1/scores", "req", {"scores": [{"item_id": HUGE, "score": 1}]}),
+        ("POST", "/v1/campaigns/1/evaluations", "req", {"spend_cents": 1, "win_rate": 0.5, "ci_low": 0.4,
+                                                        "ci_high": 0.6, "n": HUGE}),
+        ("POST", f"/v1/accounts/{HUGE}/tokens", "admin", None),
+        ("POST", "/v1/campaigns/1/items", "req", b"\xff\xfe\x00"),
+        ("POST", "/v1/campaigns/1/items", "req", b"[" * 50_000),
+        ("POST", "/v1/campaigns", "req", b"[" * 50_000),
+        ("PUT", "/v1/rounds/1/bid", "ann", b'{"ask_cents": 1e400}'),
+    ],
+)
+def test_odd_requests_get_a_4xx_never_a_500(http, market, campaign_fields, method, path, who, body):
+    req = market.requester()
+    req.create_campaign(**campaign_fields)
+    token = {"req": req.token, "ann": market.annotators(1)[0].token, "admin": market.admin.token}[who]
+    kw = {"content": body} if isinstance(body, bytes) else {"json": body} if body is not None else {}
+    r = http.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kw)
+    assert 400 <= r.status_code < 500, r.text
+    assert isinstance(r.json()["detail"], str) and "Traceback" not in r.text

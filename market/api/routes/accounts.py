@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from market import accounts, assignment
-from market.api.deps import Admin, Annotator, CurrentAccount, SessionDep
+from market.api.deps import PathId, Admin, Annotator, CurrentAccount, SessionDep
 from market.api.schemas import AccountCreate, AccountCreated, AccountOut, EarningsOut, TokenOut
 
 router = APIRouter(tags=["accounts"])
@@ -18,7 +18,7 @@ def create_account(body: AccountCreate, session: SessionDep, _: Admin):
 
 
 @router.post("/accounts/{account_id}/tokens", response_model=TokenOut, status_code=201)
-def new_token(account_id: int, session: SessionDep, _: Admin):
+def new_token(account_id: PathId, session: SessionDep, _: Admin):
     """Issue another token for an account (earlier tokens stay valid)."""
     token = accounts.new_token(session, account_id)
     session.commit()

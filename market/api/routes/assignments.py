@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from market import assignment, label
-from market.api.deps import Annotator, SessionDep
+from market.api.deps import PathId, Annotator, SessionDep
 from market.api.schemas import AssignmentOut, LabelIn, LabelOut
 from market.tables import Assignment, Label
 
@@ -39,7 +39,7 @@ def my_assignments(session: SessionDep, account: Annotator,
 
 @router.post("/assignments/{assignment_id}/label", response_model=LabelOut, status_code=201,
              responses={200: {"model": LabelOut, "description": "replay of an earlier submission with the same key"}})
-def submit_label(assignment_id: int, body: LabelIn, session: SessionDep, account: Annotator, response: Response):
+def submit_label(assignment_id: PathId, body: LabelIn, session: SessionDep, account: Annotator, response: Response):
     """Label an assignment (a, b or tie); you are paid its price at once. Idempotent by key."""
     lab, created = label.submit_label(session, account, assignment_id, body.choice, body.confidence,
                                       body.idempotency_key)

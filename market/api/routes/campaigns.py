@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from market import bid, campaign, evaluation, export, items, ledger, limits, summary
 from market import round as rounds
-from market.api.deps import CurrentAccount, Requester, SessionDep
+from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
 from market.api.routes.rounds import round_out
 from market.api.schemas import (
     CampaignBidOut,
@@ -84,12 +84,12 @@ def list_campaigns(session: SessionDep, account: CurrentAccount):
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
-def get_campaign(campaign_id: int, session: SessionDep, account: CurrentAccount):
+def get_campaign(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
     return campaign.get_campaign(session, account, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/items", response_model=UploadOut, status_code=201, openapi_extra=UPLOAD_DOC)
-def upload_items(campaign_id: int, session: SessionDep, account: Requester, text: Annotated[str, Depends(jsonl_body)]):
+def upload_items(campaign_id: PathId, session: SessionDep, account: Requester, text: Annotated[str, Depends(jsonl_body)]):
     """Import JSONL (trl, pair, hh or prompt format); a bad line names itself and nothing is imported."""
     c = campaign.require_owner(session, account, campaign_id)
     n, fmt = items.import_items(session, c, text)
@@ -110,7 +110,7 @@ def list_items(
 
 
 @router.put("/campaigns/{campaign_id}/completions", response_model=UpdatedOut)
-def set_completions(campaign_id: int, body: CompletionsIn, session: SessionDep, account: CurrentAccount):
+def set_completions(campaign_id: PathId, body: CompletionsIn, session: SessionDep, account: CurrentAccount):
     """Write the policy's two completions for items (frozen once offered or labelled)."""
     c = campaign.get_campaign(session, account, campaign_id)
     n = items.set_completions(session, c, [(r.item_id, r.completion_a, r.completion_b) for r in body.completions])
@@ -119,7 +119,7 @@ def set_completions(campaign_id: int, body: CompletionsIn, session: SessionDep, 
 
 
 @router.put("/campaigns/{campaign_id}/scores", response_model=UpdatedOut)
-def post_scores(campaign_id: int, body: ScoresIn, session: SessionDep, account: CurrentAccount):
+def post_scores(campaign_id: PathId, body: ScoresIn, session: SessionDep, account: CurrentAccount):
     """Write acquisition scores; the next round offers the highest-scored items first."""
     c = campaign.get_campaign(session, account, campaign_id)
     scores = {}
@@ -133,7 +133,7 @@ def post_scores(campaign_id: int, body: ScoresIn, session: SessionDep, account: 
 
 
 @router.post("/campaigns/{campaign_id}/rounds", response_model=RoundOut, status_code=201)
-def open_round(campaign_id: int, session: SessionDep, account: Requester, body: OpenRoundIn | None = None):
+def open_round(campaign_id: PathId, session: SessionDep, account: Requester, body: OpenRoundIn | None = None):
     """Open a sealed-bid round over the best available items."""
     r = rounds.open_round(session, account, campaign_id, body.duration_s if body else None)
     session.commit()
@@ -141,7 +141,7 @@ def open_round(campaign_id: int, session: SessionDep, account: Requester, body: 
 
 
 @router.get("/campaigns/{campaign_id}/summary", response_model=SummaryOut)
-def campaign_summary(campaign_id: int, session: SessionDep, account: CurrentAccount):
+def campaign_summary(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
     c = campaign.get_campaign(session, account, campaign_id)
     if rounds.touch_campaign(session, c.id):
         session.commit()
@@ -150,7 +150,7 @@ def campaign_summary(campaign_id: int, session: SessionDep, account: CurrentAcco
 
 @router.get("/campaigns/{campaign_id}/export", response_class=PlainTextResponse,
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def export_labels(campaign_id: int, session: SessionDep, account: CurrentAccount, include_ties: bool = False):
+def export_labels(campaign_id: PathId, session: SessionDep, account: CurrentAccount, include_ties: bool = False):
     """Accepted labels as TRL JSONL: prompt, chosen, rejected, item_id, label_id, confidence, annotator_id."""
     c = campaign.get_campaign(session, account, campaign_id)
     body = export.to_jsonl(export.export_rows(session, c, include_ties=include_ties))
@@ -158,7 +158,7 @@ def export_labels(campaign_id: int, session: SessionDep, account: CurrentAccount
 
 
 @router.get("/campaigns/{campaign_id}/ledger", response_model=LedgerOut)
-def campaign_ledger(campaign_id: int, session: SessionDep, account: CurrentAccount):
+def campaign_ledger(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
     """Every posting of the campaign, and its books re-derived from them."""
     c = campaign.require_owner(session, account, campaign_id)
     from sqlmodel import select
@@ -170,7 +170,7 @@ def campaign_ledger(campaign_id: int, session: SessionDep, account: CurrentAccou
 
 
 @router.get("/campaigns/{campaign_id}/bids", response_model=list[CampaignBidOut])
-def campaign_bids(campaign_id: int, session: SessionDep, account: CurrentAccount):
+def campaign_bids(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
     """Bids of the campaign's closed rounds only (for counterfactual replay)."""
     c = campaign.require_owner(session, account, campaign_id)
     return [
@@ -181,7 +181,7 @@ def campaign_bids(campaign_id: int, session: SessionDep, account: CurrentAccount
 
 
 @router.post("/campaigns/{campaign_id}/evaluations", response_model=EvaluationOut, status_code=201)
-def post_evaluation(campaign_id: int, body: EvaluationIn, session: SessionDep, account: CurrentAccount):
+def post_evaluation(campaign_id: PathId, body: EvaluationIn, session: SessionDep, account: CurrentAccount):
     c = campaign.get_campaign(session, account, campaign_id)
     ev = evaluation.add_evaluation(session, c, **body.model_dump())
     session.commit()
@@ -189,6 +189,6 @@ def post_evaluation(campaign_id: int, body: EvaluationIn, session: SessionDep, a
 
 
 @router.get("/campaigns/{campaign_id}/evaluations", response_model=list[EvaluationOut])
-def list_evaluations(campaign_id: int, session: SessionDep, account: CurrentAccount):
+def list_evaluations(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
     c = campaign.get_campaign(session, account, campaign_id)
     return evaluation.list_evaluations(session, c)

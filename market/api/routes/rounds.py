@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from market import bid as bids
 from market import round as rounds
-from market.api.deps import Annotator, CurrentAccount, Requester, SessionDep
+from market.limits import MAX_ID
+from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep
 from market.api.schemas import BidIn, BidOut, RoundOut
 from market.tables import Account, Campaign, Round
 
@@ -49,7 +50,7 @@ def list_rounds(
     session: SessionDep,
     account: CurrentAccount,
     state: Literal["open", "cleared", "labeling", "settled"] | None = None,
-    campaign_id: int | None = None,
+    campaign_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ):
     """Rounds, newest first (overdue ones are closed or settled first): demand, deadline, past prices."""
@@ -68,14 +69,14 @@ def list_rounds(
 
 
 @router.get("/rounds/{round_id}", response_model=RoundOut)
-def get_round(round_id: int, session: SessionDep, account: CurrentAccount):
+def get_round(round_id: PathId, session: SessionDep, account: CurrentAccount):
     r = rounds.touch(session, rounds.get_round(session, round_id))
     session.commit()
     return round_out(session, r, account)
 
 
 @router.post("/rounds/{round_id}/close", response_model=RoundOut)
-def close_round(round_id: int, session: SessionDep, account: Requester):
+def close_round(round_id: PathId, session: SessionDep, account: Requester):
     """Close bidding now: clear through the campaign's rule, assign items, escrow payments."""
     r = rounds.close_round(session, account, round_id)
     session.commit()
@@ -83,7 +84,7 @@ def close_round(round_id: int, session: SessionDep, account: Requester):
 
 
 @router.post("/rounds/{round_id}/settle", response_model=RoundOut)
-def settle_round(round_id: int, session: SessionDep, account: Requester):
+def settle_round(round_id: PathId, session: SessionDep, account: Requester):
     """Release unfinished assignments and return their escrow to the campaign (idempotent)."""
     r = rounds.settle_round(session, account, round_id)
     session.commit()
@@ -91,7 +92,7 @@ def settle_round(round_id: int, session: SessionDep, account: Requester):
 
 
 @router.put("/rounds/{round_id}/bid", response_model=BidOut)
-def place_bid(round_id: int, body: BidIn, session: SessionDep, account: Annotator):
+def place_bid(round_id: PathId, body: BidIn, session: SessionDep, account: Annotator):
     """Place or replace your sealed bid while the round is open."""
     b = bids.place_bid(session, account, round_id, body.ask_cents, body.capacity, body.campaign_id)
     session.commit()
@@ -99,14 +100,14 @@ def place_bid(round_id: int, body: BidIn, session: SessionDep, account: Annotato
 
 
 @router.delete("/rounds/{round_id}/bid", status_code=204)
-def withdraw_bid(round_id: int, session: SessionDep, account: Annotator):
+def withdraw_bid(round_id: PathId, session: SessionDep, account: Annotator):
     bids.withdraw_bid(session, account, round_id)
     session.commit()
     return Response(status_code=204)
 
 
 @router.get("/rounds/{round_id}/bid", response_model=BidOut)
-def my_bid(round_id: int, session: SessionDep, account: Annotator):
+def my_bid(round_id: PathId, session: SessionDep, account: Annotator):
     b = bids.my_bid(session, account, round_id)
     session.commit()
     return b
