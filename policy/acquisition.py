@@ -1,0 +1,274 @@
+"""Acquisition scores: which pairs the market should buy labels for. Plain functions over arrays.
+
+Every function here is pure maths over numpy arrays (modAL style: score, then select), so the
+scores are testable without a model. The model-facing inputs come from ``policy.scoring``:
+implicit margins ``Δ = r̂(x, a) − r̂(x, b)`` and last-layer pair features.
+
+Scores are finite float64 and higher means "buy this first"; the market sorts items by score.
+
+Direction. SHARP picks the pairs the policy is least certain about, APL the ones it is most
+certain about, and both papers beat random; ``direction`` ("least_certain" or
+"most_certain") turns each margin criterion around so the benchmark can decide.
+
+Step 0. When the policy equals the reference every margin is exactly 0 and every margin score
+ties; ``break_ties`` separates equal scores in a random order (seeded) so the market does not
+fall back on upload order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DIRECTIONS = ("least_certain", "most_certain")
+
+# Margins smaller than this are below the rounding noise of summed fp32 log-probs (about
+# 1e-5 for a 50-token completion), so they are treated as ties; this also caps SHARP at
+# coth(5e-7) ≈ 2e6 instead of infinity.
+MIN_MARGIN = 1e-6
+
+
+def _abs_margins(margins) -> np.ndarray:
+    m = np.abs(np.asarray(margins, dtype=np.float64))
+    if np.isnan(m).any():
+        raise ValueError("margins contain NaN")
+    return np.maximum(m, MIN_MARGIN)
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+
+
+# ----------------------------------------------------------------------------- SHARP / W-SHARP
+
+
+def sharp(margins, direction: str = "least_certain") -> np.ndarray:
+    """SHARP's Sharpe ratio with no prior, in closed form: ``coth(|Δ|/2)``.
+
+    The paper's ratio ``(1+|γ|)/|1−|γ||`` with ``|γ| = p1/p2`` reduces to ``1/|2σ(Δ)−1|``
+    (research digest §1.3); the gradient norm cancels, so only forward passes are needed.
+    ``most_certain`` returns the reciprocal ``tanh(|Δ|/2)``, which ranks the other way.
+    Resolution: in float64 ``coth`` reaches 1 at about ``|Δ| = 37``; larger margins tie.
+    """
+    _check_direction(direction)
+    t = np.tanh(_abs_margins(margins) / 2)
+    return 1.0 / t if direction == "least_certain" else t
+
+
+def wsharp(margins, direction: str = "least_certain") -> np.ndarray:
+    """W-SHARP's Sharpe ratio with Bradley–Terry weights, in closed form: ``1/sinh(|Δ|/2)``.
+
+    Computed as ``2e^{−x}/(1 − e^{−2x})`` so neither small nor large margins overflow; it ranks
+    exactly like ``sharp`` (both are decreasing in ``|Δ|``). ``most_certain`` returns
+    ``sinh(|Δ|/2)`` (capped where it would overflow).
+    """
+    _check_direction(direction)
+    x = _abs_margins(margins) / 2
+    if direction == "most_certain":
+        return np.sinh(np.minimum(x, 700.0))
+    return 2.0 * np.exp(-x) / -np.expm1(-2.0 * x)
+
+
+def sharpe_ratio(margins, weighted: bool) -> np.ndarray:
+    """The paper's mean/variance form (eq. 11/12), kept as the reference the closed forms are tested against.
+
+    ``G`` takes ``‖G1‖`` with probability ``p1`` and ``‖G1‖·|γ|`` with ``p2``; the ratio
+    ``E[G]/sqrt(Var[G])`` does not depend on ``‖G1‖``, so it is set to 1.
+    """
+    delta = np.asarray(margins, dtype=np.float64)
+    p2_model = 1.0 / (1.0 + np.exp(delta))  # σ(r̂2 − r̂1)
+    gamma = np.abs(1.0 - 1.0 / p2_model)
+    p1 = 1.0 - p2_model if weighted else np.full_like(delta, 0.5)
+    p2 = 1.0 - p1
+    mean = p1 * 1.0 + p2 * gamma
+    var = p1 * (1.0 - mean) ** 2 + p2 * (gamma - mean) ** 2
+    return mean / np.sqrt(var)
+
+
+# ----------------------------------------------------------------------------- random and ties
+
+
+def random_scores(n: int, rng: np.random.Generator) -> np.ndarray:
+    """The baseline: uniform scores in [0, 1)."""
+    return rng.random(n)
+
+
+def break_ties(scores, rng: np.random.Generator, rel: float = 1e-9) -> np.ndarray:
+    """Separate equal scores by a random relative nudge of at most ``rel``.
+
+    The ranking of distinct scores is kept unless two of them are closer than ``rel``
+    relative to each other; equal scores end up in a random order.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    scale = np.where(s != 0, np.abs(s), 1e-300)
+    return s + rel * scale * rng.random(len(s))
+
+
+def select(scores, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first, ties in random order."""
+    s = np.asarray(scores, dtype=np.float64)
+    return np.lexsort((rng.random(len(s)), -s))[:k]
+
+
+def _rank01(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ranks scaled to (0, 1], highest value highest, ties in random order."""
+    order = np.lexsort((rng.random(len(values)), values))
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks / max(len(values), 1)
+
+
+# ----------------------------------------------------------------------------- APL
+
+
+def predictive_entropy(sample_logps, prompt_index, n_prompts: int) -> np.ndarray:
+    """``Ĥ(x) = −mean_n log πθ(y_n|x)`` over each prompt's *own* samples.
+
+    ``prompt_index[j]`` names the prompt that sample ``j`` was drawn for; grouping by that
+    index (not by position) avoids the indexing slip the digest found in APL's batched code.
+    Prompts with no samples get NaN.
+    """
+    logps = np.asarray(sample_logps, dtype=np.float64)
+    index = np.asarray(prompt_index, dtype=np.int64)
+    if logps.shape != index.shape:
+        raise ValueError("sample_logps and prompt_index must have the same length")
+    counts = np.bincount(index, minlength=n_prompts).astype(np.float64)
+    sums = np.bincount(index, weights=logps, minlength=n_prompts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, -sums / counts, np.nan)
+
+
+def apl(
+    entropy,
+    margins,
+    *,
+    n_select: int,
+    f_pair: int = 32,
+    direction: str = "most_certain",
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """APL's two-stage filter as scores: high predictive entropy first, then certainty ``|Δ|``.
+
+    The ``n_select · f_pair`` items with the highest entropy of their prompt pass stage 1;
+    among them, pairs rank by ``|Δ|`` (largest first for ``most_certain``, as in APL). Passing
+    items score in (1, 2] by that rank, the rest in (0, 1] by entropy, so sorting by score
+    replays the filter. Items whose prompt has no entropy estimate (NaN: outside the
+    ``f_prompt`` sample) cannot pass stage 1. Scores are ranks: the filter has no magnitudes.
+    """
+    _check_direction(direction)
+    ent = np.asarray(entropy, dtype=np.float64)
+    certainty = _abs_margins(margins)
+    if ent.shape != certainty.shape:
+        raise ValueError("entropy and margins must have one value per item")
+    ent = np.where(np.isnan(ent), -np.inf, ent)
+    keep = select(ent, min(len(ent), n_select * f_pair), rng)
+    keep = keep[np.isfinite(ent[keep])]
+    passed = np.zeros(len(ent), dtype=bool)
+    passed[keep] = True
+    scores = np.empty(len(ent))
+    signed = certainty if direction == "most_certain" else -certainty
+    scores[passed] = 1.0 + _rank01(signed[passed], rng)
+    scores[~passed] = _rank01(ent[~passed], rng)
+    return scores
+
+
+def apl_prompt_budget(n_prompts: int, n_select: int, f_pair: int, f_prompt: int) -> int:
+    """How many prompts APL estimates entropy for: ``n_select · f_pair · f_prompt`` (at most all)."""
+    return min(n_prompts, n_select * f_pair * f_prompt)
+
+
+# ----------------------------------------------------------------------------- ADPO
+
+
+def adpo_weights(margins, beta: float) -> np.ndarray:
+    """``β·sqrt(μ(1−μ))`` with ``μ = σ(Δ)``: the square root of each pair's Fisher weight.
+
+    ``Δ`` already contains β (it is the implicit-reward margin), so ``μ`` is the policy's
+    own probability that ``a`` beats ``b``.
+    """
+    delta = np.asarray(margins, dtype=np.float64)
+    mu = 0.5 * (1.0 + np.tanh(delta / 2))  # σ(Δ) without overflow
+    return beta * np.sqrt(mu * (1.0 - mu))
+
+
+def adpo_vectors(features, margins, beta: float) -> np.ndarray:
+    """Design vectors ``v_i = β sqrt(μ_i(1−μ_i)) (φ(x,a) − φ(x,b))``, scaled so the longest has norm 1.
+
+    The common scale does not change which points the design picks; it only makes the
+    regulariser ``γ`` of ``greedy_d_optimal`` relative to the pool (γ = 1: the first pick's
+    gain is 1).
+    """
+    f = np.asarray(features, dtype=np.float32)
+    v = f * adpo_weights(margins, beta).astype(np.float32)[:, None]
+    top = float(np.sqrt(np.einsum("ij,ij->i", v, v).max())) if len(v) else 0.0
+    return v / top if top > 0 else v
+
+
+def greedy_d_optimal(
+    V, k: int, *, gamma: float = 1.0, block: int = 64, candidates: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy D-optimal design: ``k`` rows of ``V`` maximising ``log det(γI + Σ v vᵀ)``, no labels needed.
+
+    Each step picks ``argmax_i v_iᵀ H⁻¹ v_i`` (matrix-determinant lemma) and updates ``H⁻¹`` by
+    Sherman–Morrison. ``H⁻¹`` is never formed: with ``u_s = H_{s−1}⁻¹ v_s`` and
+    ``c_s = 1 + v_sᵀu_s``, ``H_t⁻¹ = I/γ − Σ_s u_s u_sᵀ / c_s``, so every gain is
+    ``‖v_i‖²/γ − Σ_s (v_i·u_s)²/c_s``. Gains only fall as picks accumulate, which allows:
+
+    - blocks: at the start of a block every gain is exact; during the block only the
+      ``candidates`` rows with the highest gains are kept up to date, one rank-1 step per
+      pick (``(V_C u)²/c``), and the rest keep their block-start gains as upper bounds;
+    - a pick is made only while the best candidate beats the best bound outside the set, so
+      the result equals plain greedy (up to exact ties); when it does not, the block ends
+      early (and the candidate set grows if that happened within a quarter of a block);
+    - at the end of a block all gains are brought up to date with one product ``V @ U_blockᵀ``
+      (the only O(N·d) work, done as a GEMM rather than one mat-vec per pick).
+
+    Returns ``(order, gains)``: the picked indices in pick order and, for every row, its gain
+    when picked or, if never picked, its gain after the last pick. Gains are non-increasing
+    along ``order``, so ``gains`` ranks the whole pool consistently with the design.
+    """
+    V = np.ascontiguousarray(V)
+    if V.dtype not in (np.float32, np.float64):
+        V = V.astype(np.float64)
+    n, d = V.shape
+    k = min(k, n)
+    bound = np.einsum("ij,ij->i", V, V).astype(np.float64) / gamma  # exact at each block start
+    U, c = np.zeros((k, d), dtype=V.dtype), np.zeros(k, dtype=V.dtype)
+    picked = np.zeros(n, dtype=bool)
+    order = np.empty(k, dtype=np.int64)
+    gains = np.empty(n)
+    t = 0
+    while t < k:
+        free = np.flatnonzero(~picked)
+        size = min(candidates, len(free))
+        top = np.argpartition(-bound[free], size - 1)[:size] if size < len(free) else np.arange(len(free))
+        inside = np.zeros(len(free), dtype=bool)
+        inside[top] = True
+        cand = free[top]
+        outside = np.max(bound[free[~inside]], initial=-np.inf)
+        VC = V[cand]
+        exact = bound[cand].copy()
+        first = t
+        while t < k and t - first < block:
+            j = int(np.argmax(exact))
+            if exact[j] < outside:  # a row outside the set might now be best: refresh
+                if t - first < block // 4:  # the set was too small to carry a block
+                    candidates *= 2
+                break
+            v = VC[j]
+            u = v / gamma - ((U[:t] @ v) / c[:t]) @ U[:t]
+            U[t], c[t] = u, 1.0 + v @ u
+            order[t], gains[cand[j]], picked[cand[j]] = cand[j], exact[j], True
+            exact -= (VC @ u).astype(np.float64) ** 2 / c[t]
+            exact[j] = -np.inf
+            t += 1
+        bound -= _explained(V, U[first:t], c[first:t])
+    rest = ~picked
+    gains[rest] = bound[rest]
+    return order, gains
+
+
+def _explained(V: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``Σ_s (v_i·u_s)²/c_s`` for every row of ``V``: how much the picks ``U`` reduced each gain (one GEMM)."""
+    proj = V @ U.T
+    return ((proj * proj) @ (1.0 / c)).astype(np.float64)

@@ -1,0 +1,83 @@
+"""Did the money buy a better model? Win rate against the reference, and implicit-reward accuracy.
+
+- Win rate: on held-out prompts, the policy's completion against the reference model's,
+  judged pair by pair (ties count half), with a percentile-bootstrap 95% CI. The reference's
+  completions are drawn once with a fixed seed and reused every round, so round-to-round
+  changes come from the policy alone.
+- Implicit-reward accuracy: the share of held-out labelled pairs where the policy's margin
+  ``Δ = r̂(chosen) − r̂(rejected)`` agrees with the label. It needs no judge, which is what
+  imported logged data (e.g. HH) offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from policy.generate import SamplingConfig, complete
+from policy.judges import Judge
+from policy.model import PolicyModels
+
+
+@dataclass
+class WinRate:
+    rate: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+    def excludes_half(self) -> bool:
+        return self.ci_low > 0.5 or self.ci_high < 0.5
+
+
+def win_rate(outcomes, *, n_boot: int = 4000, level: float = 0.95, seed: int = 0) -> WinRate:
+    """Mean outcome (1 win, 0.5 tie, 0 loss) with a percentile-bootstrap CI over pairs."""
+    o = np.asarray(outcomes, dtype=np.float64)
+    if o.size == 0:
+        raise ValueError("no judged pairs: cannot compute a win rate")
+    if not np.isin(o, (0.0, 0.5, 1.0)).all():
+        raise ValueError("outcomes must be 1 (win), 0.5 (tie) or 0 (loss)")
+    rng = np.random.default_rng(seed)
+    means = o[rng.integers(0, o.size, size=(n_boot, o.size))].mean(axis=1)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return WinRate(rate=float(o.mean()), ci_low=float(low), ci_high=float(high), n=int(o.size))
+
+
+def implicit_reward_accuracy(margins) -> float:
+    """Share of pairs with ``Δ(chosen − rejected) > 0``; exact ties count half."""
+    m = np.asarray(margins, dtype=np.float64)
+    if m.size == 0:
+        raise ValueError("no labelled pairs")
+    return float(np.where(m == 0, 0.5, (m > 0).astype(np.float64)).mean())
+
+
+def reference_completions(models: PolicyModels, prompts: Sequence[str], cfg: SamplingConfig, *, progress: bool = False):
+    """The reference model's completions for the held-out prompts (``None`` where skipped)."""
+    with models.as_reference() as reference:
+        return complete(reference, models.tokenizer, prompts, cfg, progress=progress)
+
+
+@dataclass
+class WinRateReport:
+    win: WinRate
+    policy_completions: list[str | None]
+    skipped: int  # prompts without both completions (too long for the context)
+
+
+def evaluate_win_rate(
+    models: PolicyModels,
+    prompts: Sequence[str],
+    reference: Sequence[str | None],
+    judge: Judge,
+    cfg: SamplingConfig,
+    *,
+    progress: bool = False,
+) -> WinRateReport:
+    """Sample the policy on ``prompts`` (seeded by ``cfg``) and judge it against ``reference``."""
+    mine = complete(models.policy, models.tokenizer, prompts, cfg, progress=progress)
+    keep = [i for i, (a, b) in enumerate(zip(mine, reference, strict=True)) if a is not None and b is not None]
+    outcomes = judge.compare([prompts[i] for i in keep], [mine[i] for i in keep], [reference[i] for i in keep])
+    return WinRateReport(win=win_rate(outcomes, seed=cfg.seed), policy_completions=mine, skipped=len(prompts) - len(keep))

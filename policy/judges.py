@@ -1,0 +1,265 @@
+"""Judges: who decides which of two completions is better when no annotator is asked.
+
+A judge answers ``compare(prompts, a, b)`` with one outcome per pair: 1.0 when ``a`` is
+better, 0.0 when ``b`` is, 0.5 for a tie. Three kinds:
+
+- ``SentimentJudge``: the embedded movie-review judge. VADER's compound sentiment in
+  [-1, 1], minus penalties for degenerate text (empty, repeated n-grams, non-words), so a
+  policy cannot win by spamming "great great great".
+- ``FacetRewardModel``: a Bradley–Terry model over a handful of interpretable facet scores
+  (after Nath et al.): a few parameters, fit on a few hundred labels, readable weights. It
+  serves as a cheap judge and as the quality signal ``b`` of QA-DPO.
+- ``OpenAIJudge``: any OpenAI-compatible chat-completions endpoint, configured by URL and
+  model; each pair is asked in both orders to cancel position bias.
+
+``make_judge("sentiment" | "facet:PATH" | "openai:MODEL@URL")`` builds one from a setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from policy.task import aspect_of, title_of
+
+
+class Judge(Protocol):
+    def compare(self, prompts: Sequence[str], a: Sequence[str], b: Sequence[str]) -> np.ndarray: ...
+
+
+def outcomes_from_scores(score_a, score_b, tol: float = 1e-9) -> np.ndarray:
+    """1.0 where ``a`` scores higher, 0.0 where lower, 0.5 within ``tol``."""
+    sa, sb = np.asarray(score_a, dtype=np.float64), np.asarray(score_b, dtype=np.float64)
+    return np.where(np.abs(sa - sb) <= tol, 0.5, (sa > sb).astype(np.float64))
+
+
+# ----------------------------------------------------------------------------- text facets
+
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def repetition(text: str, n: int = 3) -> float:
+    """Share of word n-grams that repeat an earlier one (0 for text shorter than n words)."""
+    w = words(text)
+    grams = [tuple(w[i : i + n]) for i in range(len(w) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def non_word_share(text: str) -> float:
+    """Share of non-space characters that are not letters or common punctuation (garbage)."""
+    chars = [ch for ch in text if not ch.isspace()]
+    if not chars:
+        return 0.0
+    return sum(1 for ch in chars if not (ch.isalpha() or ch in ".,!?'\"-:;()")) / len(chars)
+
+
+_VADER = None
+
+
+def sentiment(text: str) -> float:
+    """VADER's compound score in [-1, 1] (the analyzer is built once: its lexicon load is slow)."""
+    global _VADER
+    if _VADER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _VADER = SentimentIntensityAnalyzer()
+    return float(_VADER.polarity_scores(text)["compound"])
+
+
+# ----------------------------------------------------------------------------- the embedded judge
+
+
+@dataclass
+class SentimentJudge:
+    """Positive, clean reviews win: ``compound − r·repetition − g·non_word_share``; empty text scores −2."""
+
+    repetition_penalty: float = 1.0
+    garbage_penalty: float = 1.0
+    empty_score: float = -2.0
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        out = np.empty(len(completions))
+        for i, text in enumerate(completions):
+            if not words(text):
+                out[i] = self.empty_score
+            else:
+                out[i] = (
+                    sentiment(text)
+                    - self.repetition_penalty * repetition(text)
+                    - self.garbage_penalty * non_word_share(text)
+                )
+        return out
+
+    def compare(self, prompts, a, b) -> np.ndarray:
+        return outcomes_from_scores(self.score(prompts, a), self.score(prompts, b))
+
+
+# ----------------------------------------------------------------------------- facet reward model
+
+FACETS = ("sentiment", "repetition", "non_words", "empty", "length", "mentions_title", "mentions_aspect")
+
+
+def facet_scores(prompt: str, completion: str) -> np.ndarray:
+    """Interpretable facets of a review, each roughly in [0, 1] (sentiment in [-1, 1])."""
+    w = words(completion)
+    title, aspect = title_of(prompt), aspect_of(prompt)
+    lowered = completion.lower()
+    return np.array(
+        [
+            sentiment(completion) if w else 0.0,
+            repetition(completion),
+            non_word_share(completion),
+            0.0 if w else 1.0,
+            min(len(w), 100) / 100.0,
+            float(bool(title) and title.lower() in lowered),
+            float(bool(aspect) and aspect in lowered),
+        ]
+    )
+
+
+def facet_matrix(prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+    return np.array([facet_scores(p, c) for p, c in zip(prompts, completions, strict=True)]).reshape(-1, len(FACETS))
+
+
+@dataclass
+class FacetRewardModel:
+    """``r(x, y) = wᵀ s(x, y)`` over the ``FACETS``, fit by Bradley–Terry with a small L2 penalty.
+
+    Seven weights are all it learns: the facets do the hard part of judging, the labels
+    only teach how the facets trade off, which a few hundred comparisons pin down.
+    """
+
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(len(FACETS)))
+    l2: float = 1e-2
+
+    def fit(self, prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> FacetRewardModel:
+        diff = facet_matrix(prompts, chosen) - facet_matrix(prompts, rejected)
+        self.weights = fit_bradley_terry(diff, self.l2)
+        return self
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        return facet_matrix(prompts, completions) @ self.weights
+
+    def compare(self, prompts, a, b) -> np.ndarray:
+        return outcomes_from_scores(self.score(prompts, a), self.score(prompts, b))
+
+    def explain(self) -> dict[str, float]:
+        return {name: float(w) for name, w in zip(FACETS, self.weights, strict=True)}
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps({"weights": self.explain(), "l2": self.l2}, indent=2))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FacetRewardModel:
+        data = json.loads(Path(path).read_text())
+        return cls(weights=np.array([data["weights"][name] for name in FACETS]), l2=data["l2"])
+
+
+def fit_bradley_terry(diff: np.ndarray, l2: float) -> np.ndarray:
+    """Minimise ``mean log(1 + exp(−wᵀd)) + l2·‖w‖²`` over ``w`` (d = chosen − rejected facets).
+
+    The loss is convex and smooth; L-BFGS reaches its optimum in a few iterations.
+    """
+    from scipy.optimize import minimize
+
+    if len(diff) == 0:
+        raise ValueError("no labelled pairs to fit")
+
+    def loss(w):
+        z = diff @ w
+        value = np.logaddexp(0.0, -z).mean() + l2 * w @ w
+        grad = -(diff * (0.5 * (1.0 - np.tanh(z / 2)))[:, None]).mean(0) + 2 * l2 * w
+        return value, grad
+
+    return minimize(loss, np.zeros(diff.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+# ----------------------------------------------------------------------------- HTTP judge
+
+RUBRIC = (
+    "You compare two responses to the same request. Prefer the response that follows the request, "
+    "is more positive in tone, and is grammatical, consistent and not repetitive. "
+    "Answer with a single letter: A or B."
+)
+
+
+@dataclass
+class OpenAIJudge:
+    """An OpenAI-compatible ``/chat/completions`` endpoint as a judge.
+
+    Each pair is asked twice, with the two responses swapped, and the answers averaged, so a
+    judge that always says "A" scores every pair a tie. Unparseable answers count as half a
+    win for each side and are tallied in ``unparsed``. ``client`` lets tests pass an
+    ``httpx.Client`` with a mock transport.
+    """
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    rubric: str = RUBRIC
+    timeout: float = 60.0
+    client: object | None = None
+    unparsed: int = 0
+
+    def _client(self):
+        if self.client is None:
+            import httpx
+
+            key = self.api_key or os.environ.get("PREFMARKET_JUDGE_API_KEY", "")
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            self.client = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)
+        return self.client
+
+    def _ask(self, prompt: str, first: str, second: str) -> str | None:
+        message = f"Request:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\nWhich response is better?"
+        response = self._client().post(
+            "/chat/completions",
+            json={
+                "model": self.model,
+                "messages": [{"role": "system", "content": self.rubric}, {"role": "user", "content": message}],
+                "temperature": 0,
+                "max_tokens": 4,
+            },
+        )
+        response.raise_for_status()
+        answer = response.json()["choices"][0]["message"]["content"]
+        found = re.search(r"\b([AB])\b", answer.strip().upper())
+        return found.group(1) if found else None
+
+    def compare(self, prompts, a, b) -> np.ndarray:
+        out = np.empty(len(prompts))
+        for i, (p, x, y) in enumerate(zip(prompts, a, b, strict=True)):
+            forward, backward = self._ask(p, x, y), self._ask(p, y, x)
+            votes = []
+            for answer, a_letter in ((forward, "A"), (backward, "B")):
+                if answer is None:
+                    self.unparsed += 1
+                    votes.append(0.5)
+                else:
+                    votes.append(1.0 if answer == a_letter else 0.0)
+            out[i] = float(np.mean(votes))
+        return out
+
+
+def make_judge(spec: str = "sentiment") -> Judge:
+    """``sentiment``, ``facet:PATH`` (a saved FacetRewardModel) or ``openai:MODEL@URL``."""
+    if spec == "sentiment":
+        return SentimentJudge()
+    kind, _, rest = spec.partition(":")
+    if kind == "facet" and rest:
+        return FacetRewardModel.load(rest)
+    if kind == "openai" and "@" in rest:
+        model, _, url = rest.partition("@")
+        return OpenAIJudge(base_url=url, model=model)
+    raise ValueError(f"unknown judge {spec!r}: use 'sentiment', 'facet:PATH' or 'openai:MODEL@URL'")
