@@ -67,7 +67,7 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 def require_role(*roles: str) -> Callable[[Account], Account]:
     async def check(account: CurrentAccount) -> Account:
         if account.role not in roles:
-            raise Forbidden(f"this needs the {' or '.join(roles)} role; your account is a {account.role}")
+            raise Forbidden(f"this needs the {' or '.join(roles)} role; your account's role is {account.role}")
         return account
 
     return check
