@@ -213,6 +213,18 @@ CONFIDENCE = {"unsure": 0.55, "fairly sure": 0.75, "sure": 0.95}
 (QA-DPO can weigh pairs by it)."""
 
 
+def label_message(result: Mapping) -> str:
+    """What the server recorded for a submitted label, in words: its choice, not the
+    button's, so a replayed double click on a pair already labelled cannot claim a
+    different answer."""
+    chosen = {"a": "A", "b": "B", "tie": "a tie"}[result["choice"]]
+    if result.get("replayed"):
+        return f"That pair was already labelled (you chose {chosen}); nothing changed."
+    if not result.get("accepted"):
+        return f"Label recorded (you chose {chosen}) but not accepted: it is not paid."
+    return f"Label accepted: you chose {chosen}. Paid {dollars(result.get('paid_cents', 0))}."
+
+
 def label_tally(assignments: Iterable[Mapping]) -> dict[str, int]:
     """Counts of accepted, rejected, open and released work among ``assignments``."""
     tally = {"accepted": 0, "rejected": 0, "open": 0, "released": 0}
@@ -238,7 +250,7 @@ def work_rows(assignments: Iterable[Mapping]) -> pd.DataFrame:
             "round": a["round_id"],
             "prompt": (a["prompt"] or "")[:80],
             "choice": lab["choice"],
-            "confidence": lab["confidence"],
+            "confidence": f"{lab['confidence']:.0%}" if lab.get("confidence") is not None else "—",
             "status": "accepted" if lab["accepted"] else "rejected",
             "price": dollars(a["price_cents"]),
             "paid": dollars(lab.get("paid_cents", 0)),
@@ -360,8 +372,8 @@ def winrate_headline(evaluations: list[Mapping], target: float = 0.6) -> dict[st
     return {
         "win rate": f"{100 * last.win_rate:.1f}%",
         "95% CI": f"{100 * last.ci_low:.1f}–{100 * last.ci_high:.1f}%",
-        "$ per win-rate point": f"${per_point:,.2f}" if per_point is not None else "not above 50% yet",
-        reach_key: f"${reach:,.2f}" if reach is not None else "not reached yet",
+        "$ per win-rate point": f"${per_point:,.2f}" if per_point is not None else "≤ 50%",
+        reach_key: f"${reach:,.2f}" if reach is not None else "not yet",
     }
 
 

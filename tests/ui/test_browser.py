@@ -139,9 +139,12 @@ def go_to(driver, title: str) -> None:
 
 
 def settle(driver) -> None:
-    """Wait until Streamlit is not running the script (no 'Running…' status widget)."""
-    time.sleep(0.3)
-    _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'), "idle app")
+    """Wait until Streamlit has finished a rerun: no running indicator and no element still
+    marked stale (left over from the previous run, drawn faded)."""
+    time.sleep(0.3)  # let a rerun that a click or key press just asked for begin
+    busy = '[data-testid^="stStatusWidgetRunning"], [data-stale="true"]'
+    _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, busy), "the app to finish its rerun")
+    time.sleep(0.3)  # charts draw after their element arrives
 
 
 def sign_in(driver, url: str, token: str, shot: Path | None = None) -> None:
@@ -206,6 +209,7 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     ActionChains(browser).send_keys("a").perform()
     wait_text(browser, "Label accepted: you chose A.")
     wait_text(browser, "1 pair to label")
+    settle(browser)  # the buttons now belong to the next pair
     click_button(browser, "B is better")
     wait_text(browser, "Label accepted: you chose B.")
     choices = sorted(a["label"]["choice"] for a in ann.my_assignments(state="done"))
@@ -239,3 +243,12 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     _wait(browser, lambda _: target.exists() and target.stat().st_size > 0, "the downloaded export")
     lines = target.read_text().splitlines()
     assert len(lines) == 3 and all('"chosen"' in line for line in lines)
+
+    # Economist lab: a short simulation, compared in a table and charts.
+    go_to(browser, "Economist lab")
+    type_into(browser, "Rounds", "60", submit=True)
+    settle(browser)
+    click_button(browser, "Run simulation")
+    wait_text(browser, "Simulated 60 rounds × 6 rules")
+    wait_text(browser, "Download rounds (CSV)")
+    shoot(browser, artifacts / "06-economist-lab.png")

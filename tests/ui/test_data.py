@@ -135,20 +135,29 @@ def test_clearing_price_frame_is_in_dollars_oldest_first():
 # --- labelling and earnings -------------------------------------------------------------
 
 
-def _assignment(i, state="done", accepted=True, price=20):
-    label = None if state != "done" else {"choice": "a", "confidence": None, "accepted": accepted,
+def _assignment(i, state="done", accepted=True, price=20, confidence=None):
+    label = None if state != "done" else {"choice": "a", "confidence": confidence, "accepted": accepted,
                                           "paid_cents": price if accepted else 0}
     return dict(id=i, campaign_id=1, round_id=2, prompt="p" * 100, price_cents=price, state=state, label=label)
 
 
 def test_label_tally_and_work_rows_separate_accepted_from_rejected():
-    work = [_assignment(1), _assignment(2, accepted=False), _assignment(3, state="open"),
+    work = [_assignment(1, confidence=0.95), _assignment(2, accepted=False), _assignment(3, state="open"),
             _assignment(4, state="released")]
     assert data.label_tally(work) == {"accepted": 1, "rejected": 1, "open": 1, "released": 1}
     rows = data.work_rows(work)
     assert rows["status"].tolist() == ["accepted", "rejected"]
     assert rows["paid"].tolist() == ["$0.20", "$0.00"]
+    assert rows["confidence"].tolist() == ["95%", "—"]
     assert len(rows["prompt"][0]) == 80
+
+
+def test_label_message_reports_what_the_server_recorded():
+    assert data.label_message({"choice": "a", "accepted": True, "paid_cents": 50}) == (
+        "Label accepted: you chose A. Paid $0.50.")
+    assert data.label_message({"choice": "a", "accepted": True, "replayed": True, "paid_cents": 50}) == (
+        "That pair was already labelled (you chose A); nothing changed.")
+    assert "not accepted" in data.label_message({"choice": "tie", "accepted": False, "paid_cents": 0})
 
 
 def test_shortcuts_avoid_streamlit_reserved_keys():
@@ -226,7 +235,7 @@ def test_winrate_headline_dollars_per_point_and_to_reach():
     assert head["$ to reach 60%"] == "$11.11"  # 4 + (8/9)·8 dollars, linear between evaluations
     assert (head["win rate"], head["95% CI"]) == ("61.0%", "55.0–67.0%")
     low = data.winrate_headline([_eval(400, 0.48, 0.42, 0.54)])
-    assert low["$ per win-rate point"] == "not above 50% yet" and low["$ to reach 60%"] == "not reached yet"
+    assert low["$ per win-rate point"] == "≤ 50%" and low["$ to reach 60%"] == "not yet"
     assert data.winrate_headline([])["win rate"] == "—"
 
 

@@ -101,20 +101,11 @@ def _bid_form(r: dict, bid: dict | None) -> None:
 # --- labelling --------------------------------------------------------------------------
 
 
-def _label_done(choice: str):
-    def message(result: dict) -> str:
-        chosen = {"a": "A", "b": "B", "tie": "a tie"}[choice]
-        if not result.get("accepted"):
-            return f"Label recorded (you chose {chosen}) but not accepted: it is not paid."
-        return f"Label accepted: you chose {chosen}. Paid {data.dollars(result.get('paid_cents', 0))}."
-    return message
-
-
 def _submit_label(assignment_id: int, choice: str) -> None:
     words = st.session_state.get(f"confidence_{assignment_id}")
     act(state.client().submit_label, assignment_id, choice, data.CONFIDENCE.get(words) if words else None,
         key=f"portal-{assignment_id}",  # a double click replays the first label instead of failing
-        success=_label_done(choice))
+        success=data.label_message)
 
 
 def label_page() -> None:
@@ -167,7 +158,12 @@ def earnings_page() -> None:
     cols[4].metric("Still to label", e["open_assignments"])
     if e["by_campaign"]:
         st.markdown("**Earned by campaign**")
-        st.bar_chart(data.earnings_by_campaign(e["by_campaign"]), x="campaign", y="earned ($)", height=220)
+        by_campaign = data.earnings_by_campaign(e["by_campaign"])
+        st.altair_chart(alt.Chart(by_campaign).mark_bar(size=22).encode(
+            y=alt.Y("campaign:N", sort=None, title=None),
+            x=alt.X("earned ($):Q", axis=alt.Axis(format="$.2f")),
+            tooltip=["campaign", alt.Tooltip("earned ($):Q", format="$.2f")],
+        ).properties(height=40 + 34 * len(by_campaign)), width="stretch")
     st.markdown("**Labelled work**")
     rows = data.work_rows(done)
     if rows.empty:

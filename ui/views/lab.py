@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from bidders.config import ConfigError, parse_config
@@ -89,18 +91,38 @@ def _results(result: dict) -> None:
 
     left, right = st.columns(2, gap="large")
     with left:
-        metric = st.selectbox("Chart a metric", list(names), format_func=names.get, key="lab_chart_metric")
-        table = lab_data.compare_table(summary, [metric])
-        st.bar_chart(table, height=280)
+        metric = st.selectbox("Chart a metric", list(names), format_func=names.get, key="lab_chart_metric",
+                              index=list(names).index("cost_per_label"))
+        st.altair_chart(_bars(lab_data.compare_table(summary, [metric])), width="stretch")
         best = lab_data.best_rule(summary, metric)
         if best:
             st.caption(f"Best on {names[metric]}: **{best.replace('_', ' ')}**.")
     with right:
         st.markdown("**Average price per label over rounds** (10-round moving average)")
-        st.line_chart(lab_data.price_over_rounds(rounds), height=280)
+        st.altair_chart(_lines(lab_data.price_over_rounds(rounds)), width="stretch")
 
     c1, c2 = st.columns(2)
     c1.download_button("Download summary (CSV)", lab_data.to_csv(summary), file_name="lab-summary.csv",
                        mime="text/csv", key="lab_dl_summary", icon=":material/download:", on_click="ignore")
     c2.download_button("Download rounds (CSV)", lab_data.to_csv(rounds), file_name="lab-rounds.csv",
                        mime="text/csv", key="lab_dl_rounds", icon=":material/download:", on_click="ignore")
+
+
+def _bars(table: pd.DataFrame) -> alt.Chart:
+    """One horizontal bar per rule, in the market's rule order."""
+    name = table.columns[0]
+    frame = table.reset_index()
+    return alt.Chart(frame).mark_bar(size=18).encode(
+        y=alt.Y("rule:N", sort=list(frame["rule"]), title=None, axis=alt.Axis(labelLimit=220)),
+        x=alt.X(f"{name}:Q", title=name),
+        tooltip=["rule", alt.Tooltip(f"{name}:Q", format=".4g")],
+    ).properties(height=40 + 30 * len(frame))
+
+
+def _lines(wide: pd.DataFrame) -> alt.Chart:
+    long = wide.reset_index().melt("round", var_name="rule", value_name="price ($)")
+    return alt.Chart(long).mark_line().encode(
+        x="round:Q", y=alt.Y("price ($):Q", axis=alt.Axis(format="$.2f")),
+        color=alt.Color("rule:N", sort=list(wide.columns), legend=alt.Legend(orient="bottom", columns=2, labelLimit=220)),
+        tooltip=["round", "rule", alt.Tooltip("price ($):Q", format="$.3f")],
+    ).properties(height=280)
