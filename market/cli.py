@@ -359,13 +359,14 @@ def demo(
     run_demo(rules, rounds=rounds, seed=seed)
 
 
-# --- mounted sub-apps -----------------------------------------------------------------------
-# LEAD ENGINEER: mount the other parts' command lines here, for example
-#     from bidders.cli import app as bidders_app
-#     app.add_typer(bidders_app, name="bidders")
-#     from policy.cli import app as policy_app      # keep torch out of `market` import time:
-#     app.add_typer(policy_app, name="policy")      # policy.cli must import torch lazily
-# (the market engineer deliberately does not import them.)
+# --- the other parts' commands --------------------------------------------------------------
+# Mounted without a group name, so they read as `prefmarket simulate`, `prefmarket portal`.
+# Each sub-app keeps heavy imports (torch, streamlit) inside its commands.
+from bidders.cli import app as _bidders_app  # noqa: E402
+from ui.cli import app as _ui_app  # noqa: E402
+
+app.add_typer(_bidders_app)
+app.add_typer(_ui_app)
 
 
 if __name__ == "__main__":  # pragma: no cover
