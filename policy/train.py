@@ -129,6 +129,7 @@ def qa_weight(b_chosen, b_rejected) -> np.ndarray:
 def initial_models(model, tokenizer, recipe: DPORecipe) -> PolicyModels:
     """Policy = reference at step 0: a zero-initialised LoRA adapter, or a copy of the weights."""
     if recipe.lora:
+        torch.manual_seed(recipe.seed)  # LoRA's A matrices are random; B = 0 keeps policy == reference
         return PolicyModels(policy=get_peft_model(model, recipe.lora_config()), tokenizer=tokenizer)
     policy = copy.deepcopy(model)
     return PolicyModels(policy=policy, tokenizer=tokenizer, reference=model.eval().requires_grad_(False))
@@ -141,6 +142,7 @@ def _starting_policy(models: PolicyModels, recipe: DPORecipe):
     if recipe.schedule == "continue":
         return models.policy if recipe.lora else models.policy.requires_grad_(True)
     if recipe.lora:  # a fresh zero adapter on the untouched base weights
+        torch.manual_seed(recipe.seed)
         return get_peft_model(models.policy.unload(), recipe.lora_config())
     return copy.deepcopy(models.reference).requires_grad_(True)
 

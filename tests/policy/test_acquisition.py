@@ -1,0 +1,146 @@
+"""The acquisition maths: closed forms against the papers' formulas, ranking, ties, APL, ADPO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policy import acquisition as acq
+
+
+def test_sharp_and_wsharp_match_the_papers_mean_variance_formula():
+    margins = np.concatenate([np.linspace(-12, 12, 241), [1e-4, -3e-3, 0.5]])
+    margins = margins[np.abs(margins) > 1e-5]
+    np.testing.assert_allclose(acq.sharp(margins), acq.sharpe_ratio(margins, weighted=False), rtol=1e-7)
+    np.testing.assert_allclose(acq.wsharp(margins), acq.sharpe_ratio(margins, weighted=True), rtol=1e-7)
+
+
+def test_wsharp_is_sqrt_of_sharp_squared_minus_one():
+    m = np.linspace(0.01, 20, 500)
+    np.testing.assert_allclose(acq.wsharp(m), np.sqrt(acq.sharp(m) ** 2 - 1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [acq.sharp, acq.wsharp])
+def test_scores_rank_like_minus_abs_margin(fn):
+    rng = np.random.default_rng(1)
+    m = rng.normal(scale=5, size=5000) * rng.choice([1e-4, 1e-2, 1], size=5000)
+    m = m[np.abs(m) > 1e-5]
+    s = fn(m)
+    np.testing.assert_array_equal(np.argsort(-s, kind="stable"), np.argsort(np.abs(m), kind="stable"))
+    k = 500
+    assert set(np.argsort(-acq.sharp(m))[:k]) == set(np.argsort(-acq.wsharp(m))[:k]) == set(np.argsort(np.abs(m))[:k])
+
+
+@pytest.mark.parametrize("fn", [acq.sharp, acq.wsharp])
+@pytest.mark.parametrize("direction", acq.DIRECTIONS)
+def test_scores_are_finite_in_fp32_including_zero_and_huge_margins(fn, direction):
+    m = np.array([0.0, -0.0, 1e-30, 1e-8, -1e-8, 1e-3, 50.0, -1e4, 3e38], dtype=np.float32)
+    s = fn(m, direction)
+    assert np.isfinite(s).all() and (s >= 0).all()
+    assert s[0] == s[1] == s[2] == s[3]  # below MIN_MARGIN: a tie, capped, not infinite
+
+
+def test_most_certain_reverses_the_ranking():
+    m = np.array([0.1, 2.0, 0.5, 7.0])
+    for fn in (acq.sharp, acq.wsharp):
+        least, most = np.argsort(-fn(m, "least_certain")), np.argsort(-fn(m, "most_certain"))
+        np.testing.assert_array_equal(least, most[::-1])
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="NaN"):
+        acq.sharp([0.1, np.nan])
+    with pytest.raises(ValueError, match="direction"):
+        acq.wsharp([0.1], direction="sideways")
+
+
+def test_step_zero_ties_are_broken_at_random_and_reproducibly():
+    s = acq.sharp(np.zeros(200))  # policy == reference: every score equal
+    picks = [tuple(acq.select(s, 10, np.random.default_rng(seed))) for seed in range(5)]
+    assert len(set(picks)) == 5
+    assert tuple(acq.select(s, 10, np.random.default_rng(3))) == picks[3]
+    broken = acq.break_ties(s, np.random.default_rng(0))
+    assert len(np.unique(broken)) == 200
+
+
+def test_break_ties_keeps_the_order_of_distinct_scores():
+    s = np.array([5.0, 5.0, 3.0, 3.0, 1.0, 0.0, 0.0])
+    b = acq.break_ties(s, np.random.default_rng(0))
+    assert (b[:2] > b[2:4].max()).all() and (b[2:4] > b[4]).all() and (b[4] > b[5:]).all()
+
+
+def test_select_returns_top_k_best_first():
+    s = np.array([0.2, 0.9, 0.5, 0.7])
+    np.testing.assert_array_equal(acq.select(s, 3, np.random.default_rng(0)), [1, 3, 2])
+
+
+def test_predictive_entropy_uses_each_prompts_own_samples():
+    # prompt 2 has 3 samples, prompt 0 has 1, prompt 1 none; samples are interleaved on purpose
+    logps = np.array([-10.0, -30.0, -2.0, -40.0])
+    index = np.array([2, 0, 2, 2])
+    h = acq.predictive_entropy(logps, index, 3)
+    assert h[0] == 30.0 and np.isnan(h[1]) and h[2] == pytest.approx(52.0 / 3)
+
+
+def test_apl_filters_by_entropy_then_ranks_by_certainty():
+    entropy = np.array([9.0, 8.0, 7.0, 1.0, 0.5, np.nan])
+    margins = np.array([0.1, 3.0, -1.0, 10.0, 20.0, 50.0])
+    rng = np.random.default_rng(0)
+    s = acq.apl(entropy, margins, n_select=1, f_pair=3, rng=rng)
+    np.testing.assert_array_equal(np.argsort(-s)[:3], [1, 2, 0])  # top-3 entropy, then largest |Δ|
+    assert (s[:3] > 1).all() and (s[3:] <= 1).all()
+    assert s[3] > s[4] > s[5]  # the rest by entropy; no estimate ranks last
+    least = acq.apl(entropy, margins, n_select=1, f_pair=3, direction="least_certain", rng=rng)
+    np.testing.assert_array_equal(np.argsort(-least)[:3], [0, 2, 1])
+
+
+def test_apl_prompt_budget_is_the_product_of_the_oversampling_factors():
+    assert acq.apl_prompt_budget(10_000, 128, 32, 8) == 10_000
+    assert acq.apl_prompt_budget(10**6, 128, 16, 4) == 8192
+
+
+def test_adpo_weights_are_largest_for_uncertain_pairs():
+    w = acq.adpo_weights(np.array([0.0, 1.0, -1.0, 800.0]), beta=0.1)
+    assert w[0] == pytest.approx(0.05) and w[1] == pytest.approx(w[2]) and w[1] < w[0]
+    assert w[3] == 0.0 and np.isfinite(w).all()
+
+
+def _naive_greedy(V, k, gamma=1.0):
+    Hinv = np.eye(V.shape[1]) / gamma
+    picked, gains = [], []
+    for _ in range(k):
+        g = np.einsum("ij,jk,ik->i", V, Hinv, V)
+        g[picked] = -np.inf
+        i = int(np.argmax(g))
+        picked.append(i)
+        gains.append(g[i])
+        u = Hinv @ V[i]
+        Hinv -= np.outer(u, u) / (1 + V[i] @ u)
+    return np.array(picked), np.array(gains)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_d_optimal_equals_plain_greedy(seed):
+    rng = np.random.default_rng(seed)
+    V = rng.normal(size=(400, 12)) * rng.gamma(1.0, 1.0, size=(400, 1))
+    order, gains = acq.greedy_d_optimal(V, 50, gamma=0.5, block=7, candidates=16)
+    expected, expected_gains = _naive_greedy(V, 50, gamma=0.5)
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_allclose(gains[order], expected_gains, rtol=1e-9)
+    assert np.all(np.diff(gains[order]) <= 1e-12)  # non-increasing along the picks
+    rest = np.setdiff1d(np.arange(400), order)
+    assert gains[rest].max() <= gains[order[-1]] + 1e-12
+
+
+def test_greedy_d_optimal_prefers_diversity_over_repeats():
+    # two copies of a long vector and one shorter orthogonal vector: after the first pick
+    # its duplicate has lost most of its gain, so the orthogonal one is next
+    V = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.8]])
+    order, _ = acq.greedy_d_optimal(V, 2, gamma=0.1)
+    assert set(order) == {2, order[0]} and order[0] in (0, 1)
+
+
+def test_adpo_vectors_are_scaled_to_unit_max_norm():
+    rng = np.random.default_rng(0)
+    V = acq.adpo_vectors(rng.normal(size=(50, 8)) * 30, rng.normal(size=50), beta=0.1)
+    assert np.linalg.norm(V, axis=1).max() == pytest.approx(1.0, rel=1e-6)
