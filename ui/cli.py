@@ -1,7 +1,8 @@
 """``prefmarket portal``: start the Streamlit portal against a running market API.
 
-The lead mounts ``app`` (or registers :func:`portal` directly) under the main CLI. No
-torch here: the portal only needs Streamlit, the market client and the simulator.
+Mounted under the main CLI (``market.cli``). Importing this module is cheap: no torch, and
+no Streamlit either (that starts in the subprocess), so other ``prefmarket`` commands do
+not pay for it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from ui.state import API_URL_ENV, DEFAULT_API_URL
+from ui.settings import API_URL_ENV, DEFAULT_API_URL
 
 PORTAL_FILE = Path(__file__).with_name("portal.py")
 

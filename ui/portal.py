@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, state
+from ui import data, settings, state
 
 ICONS = {
     "signin": ":material/login:",
@@ -38,6 +38,6 @@ with st.sidebar:
         if st.button("Sign out", key="signout", icon=":material/logout:"):
             state.sign_out()
             st.rerun()
-    st.caption(f"API: {state.api_url()}")
+    st.caption(f"API: {settings.api_url()}")
 
 current.run()

@@ -1,30 +1,18 @@
 """Who is signed in, to which API: the portal's per-browser-session state.
 
-A session holds only the API address and the bearer token (in ``st.session_state``); the
-account comes from ``GET /v1/me``. One ``MarketClient`` per API address is shared by all
+A session holds only the bearer token (in ``st.session_state``, server side, never in the
+URL); the account comes from ``GET /v1/me``. The API address is fixed per portal process
+by ``PREFMARKET_API_URL``. One ``MarketClient`` per API address is shared by all
 sessions (``st.cache_resource``: one connection pool) and each session uses it through
 ``with_token``, so a token never leaks into another session's requests.
 """
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from market.client import MarketClient
-
-API_URL_ENV = "PREFMARKET_API_URL"
-DEFAULT_API_URL = "http://127.0.0.1:8000"
-
-
-def default_api_url() -> str:
-    """The API the portal was started against (``prefmarket portal --api-url``)."""
-    return os.environ.get(API_URL_ENV) or DEFAULT_API_URL
-
-
-def api_url() -> str:
-    return st.session_state.get("api_url") or default_api_url()
+from ui.settings import api_url
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,17 +35,13 @@ def role() -> str | None:
     return acct["role"] if acct else None
 
 
-def sign_in(token: str, url: str | None = None) -> dict:
+def sign_in(token: str) -> dict:
     """Check ``token`` against ``/v1/me`` and remember it; raises ``MarketError`` if refused."""
-    url = (url or api_url()).strip().rstrip("/")
-    acct = _shared_client(url).with_token(token).me()
-    st.session_state.update(api_url=url, token=token, account=acct)
+    acct = _shared_client(api_url()).with_token(token).me()
+    st.session_state.update(token=token, account=acct)
     return acct
 
 
 def sign_out() -> None:
     """Forget the token and everything the pages remembered for this account."""
-    url = st.session_state.get("api_url")
     st.session_state.clear()
-    if url:
-        st.session_state["api_url"] = url

@@ -59,9 +59,9 @@ class Api:
 
 
 @contextmanager
-def running_api(folder: Path) -> Iterator[Api]:
-    """A market API on a free loopback port over a new SQLite file in ``folder``."""
-    engine = db.make_engine(f"sqlite:///{folder / 'market.db'}")
+def running_api(folder: Path, database_url: str | None = None) -> Iterator[Api]:
+    """A market API on a free loopback port over ``database_url`` (default: a new SQLite file in ``folder``)."""
+    engine = db.make_engine(database_url or f"sqlite:///{folder / 'market.db'}")
     db.init_db(engine)
     with db.session_scope(engine) as s:
         _, admin_token = accounts.create_account(s, "root", "admin")
@@ -83,9 +83,10 @@ def running_api(folder: Path) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="session")
-def api(tmp_path_factory) -> Iterator[Api]:
+def api(tmp_path_factory, database_url_factory) -> Iterator[Api]:
     """One API for the AppTest suite; each test makes its own accounts and campaigns."""
-    with running_api(tmp_path_factory.mktemp("market")) as a:
+    folder = tmp_path_factory.mktemp("market")
+    with running_api(folder, database_url_factory(folder)) as a:
         yield a
 
 

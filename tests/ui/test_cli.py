@@ -37,6 +37,12 @@ def test_portal_passes_the_api_url_to_streamlit(monkeypatch):
     assert "8600" in seen["cmd"] and "http://127.0.0.1:8600" in result.output
 
 
+def test_the_cli_module_imports_neither_streamlit_nor_torch():
+    code = ("import sys, ui.cli; heavy = {'streamlit', 'torch'} & set(sys.modules); "
+            "assert not heavy, f'ui.cli imported {heavy}'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
 def test_portal_modules_do_not_import_torch():
     code = ("import sys, ui.cli, ui.data, ui.lab_data, ui.state, ui.views.annotator, ui.views.requester, "
             "ui.views.lab, ui.views.admin, ui.views.signin; "

@@ -8,8 +8,8 @@ from tests.ui.apptest import button, can_open, click, errors, goto, portal, sign
 def test_signed_out_sees_sign_in_and_the_lab_only(api_env):
     at = portal()
     assert at.title[0].value == "prefmarket"
-    assert [t.label for t in at.text_input] == ["API token", "API address"]
-    assert at.text_input(key="signin_api").value == api_env.url
+    assert [t.label for t in at.text_input] == ["API token"]  # the address is the operator's, not a field
+    assert f"API: {api_env.url}" in [c.value for c in at.sidebar.caption]
     assert can_open(at, "lab") and not can_open(at, "rounds") and not can_open(at, "dashboard")
 
 
@@ -24,10 +24,10 @@ def test_a_bad_token_is_a_readable_error_not_a_traceback(api_env):
     assert "Paste your API token (it starts with pm_)." in errors(at)
 
 
-def test_an_unreachable_api_is_a_readable_error(api_env, market):
+def test_an_unreachable_api_is_a_readable_error(api_env, market, monkeypatch):
+    monkeypatch.setenv("PREFMARKET_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
     at = portal()
     at.text_input(key="signin_token").input(market.annotator_acct["token"])
-    at.text_input(key="signin_api").input("http://127.0.0.1:9")  # discard port: nothing listens
     click(at, "Sign in")
     assert any("unreachable" in e and "http://127.0.0.1:9:" in e for e in errors(at)), errors(at)
     assert "account" not in at.session_state
@@ -73,3 +73,22 @@ def test_admin_creates_an_account_whose_token_signs_in(api_env):
     assert other.session_state["account"]["name"] == "portal-made annotator"
     goto(at, "dashboard")  # the admin may see every page
     assert at.title[0].value == "Dashboard"
+
+
+def test_admin_may_look_at_annotator_pages_and_reads_why_it_cannot_act(api_env, market):
+    market.requester.open_round(market.campaign["id"])
+    at = signed_in(api_env.admin.token)
+    goto(at, "rounds")
+    assert at.dataframe[0].value["round"].size >= 1
+    assert "Only annotator accounts place bids." in [i.value for i in at.info]
+    goto(at, "label")
+    assert any(e.startswith("Not allowed: ") and "annotator" in e for e in errors(at)), errors(at)
+
+
+def test_a_token_the_api_stops_accepting_signs_the_session_out(api_env, market):
+    at = signed_in(market.annotator_acct["token"])
+    at.session_state["token"] = "pm_revoked"  # as if the token had been revoked server side
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "prefmarket" and "account" not in at.session_state
+    assert any("Your token was not accepted" in e for e in errors(at))

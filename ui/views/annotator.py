@@ -25,7 +25,7 @@ def _withdraw_bid(round_id: int) -> None:
 
 
 def rounds_page() -> None:
-    require_account()
+    bidder = require_account()["role"] == "annotator"  # an admin may look, but only annotators bid
     st.title("Open rounds")
     st.caption("Name your price per label in a sealed bid. Nobody sees anyone else's bid; "
                "when bidding closes the round's rule picks the winners and their pay.")
@@ -36,7 +36,7 @@ def rounds_page() -> None:
     if not rounds:
         st.info("No round is open right now. Rounds open when a requester starts one; check back soon.")
         return
-    bids = {r["id"]: fetch_or_none(client.my_bid, r["id"]) for r in rounds}
+    bids = {r["id"]: fetch_or_none(client.my_bid, r["id"]) if bidder else None for r in rounds}
     now = datetime.now(UTC)
     st.dataframe(data.open_rounds_rows(rounds, bids, now), hide_index=True, width="stretch")
 
@@ -47,7 +47,10 @@ def rounds_page() -> None:
     with left:
         _round_facts(r, now)
     with right:
-        _bid_form(r, bid)
+        if bidder:
+            _bid_form(r, bid)
+        else:
+            st.info("Only annotator accounts place bids.")
 
 
 def _round_facts(r: dict, now: datetime) -> None:

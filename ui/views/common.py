@@ -23,13 +23,23 @@ def readable(err: MarketError) -> str:
     return data.error_message(err.status, err.detail)
 
 
+def _refused(err: MarketError) -> None:
+    """Show a failed page read and stop the page. A token the API no longer accepts (401)
+    signs the session out, so the rerun lands on the sign-in page with the reason."""
+    if err.status == 401 and state.account() is not None:
+        state.sign_out()
+        flash("error", readable(err))
+        st.rerun()
+    st.error(readable(err))
+    st.stop()
+
+
 def fetch(fn: Callable[..., Any], *args, **kwargs) -> Any:
     """Call the API for page data; on failure show the reason and stop this page."""
     try:
         return fn(*args, **kwargs)
     except MarketError as err:
-        st.error(readable(err))
-        st.stop()
+        _refused(err)
 
 
 def fetch_or_none(fn: Callable[..., Any], *args, missing: int = 404, **kwargs) -> Any:
@@ -39,8 +49,7 @@ def fetch_or_none(fn: Callable[..., Any], *args, missing: int = 404, **kwargs) -
     except MarketError as err:
         if err.status == missing:
             return None
-        st.error(readable(err))
-        st.stop()
+        _refused(err)
 
 
 def flash(kind: str, message: str) -> None:
@@ -61,6 +70,8 @@ def act(fn: Callable[..., Any], *args, success: str | Callable[[Any], str] | Non
     try:
         result = fn(*args, **kwargs)
     except MarketError as err:
+        if err.status == 401 and state.account() is not None:
+            state.sign_out()  # the rerun after this callback shows the sign-in page
         flash("error", readable(err))
         return None
     except ValueError as err:  # a form value the page itself refuses (see ui.data)

@@ -1,4 +1,8 @@
-"""Sign-in: paste the API token an admin issued (``pm_...``); the role decides the pages."""
+"""Sign-in: paste the API token an admin issued (``pm_...``); the role decides the pages.
+
+The API address is the operator's choice (``prefmarket portal --api-url``), not a form
+field: a portal that fetched whatever URL a visitor typed would let anyone make its
+server send requests (with their token) to any host it can reach."""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ from ui.views.common import act, flash, show_flash
 
 def _sign_in() -> None:
     token = (st.session_state.get("signin_token") or "").strip()
-    url = (st.session_state.get("signin_api") or "").strip() or state.default_api_url()
     if not token:
         flash("error", "Paste your API token (it starts with pm_).")
         return
-    act(state.sign_in, token, url)
+    act(state.sign_in, token)
 
 
 def page() -> None:
@@ -28,5 +31,4 @@ def page() -> None:
     with st.form("signin", border=True):
         st.text_input("API token", type="password", placeholder="pm_…", key="signin_token",
                       help="An admin creates your account and gives you its token (shown once).")
-        st.text_input("API address", value=state.api_url(), key="signin_api")
         st.form_submit_button("Sign in", type="primary", on_click=_sign_in)
