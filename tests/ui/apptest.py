@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import PORTAL
+from tests.ui.live import PORTAL
 
 
 def portal() -> AppTest:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import free_port, pairs_jsonl, running_api, wait_http
+from tests.ui.live import free_port, pairs_jsonl, running_api, wait_http
 from ui import cli
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs the selenium package")

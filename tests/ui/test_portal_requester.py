@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.ui.apptest import click, errors, goto, metric, signed_in, successes, texts
-from tests.ui.conftest import pairs_jsonl
+from tests.ui.live import pairs_jsonl
 
 
 def _fill_campaign_form(at, **values):
