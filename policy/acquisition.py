@@ -34,7 +34,7 @@ def _abs_margins(margins) -> np.ndarray:
     return np.maximum(m, MIN_MARGIN)
 
 
-def _check_direction(direction: str) -> None:
+def check_direction(direction: str) -> None:
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
@@ -50,7 +50,7 @@ def sharp(margins, direction: str = "least_certain") -> np.ndarray:
     ``most_certain`` returns the reciprocal ``tanh(|Δ|/2)``, which ranks the other way.
     Resolution: in float64 ``coth`` reaches 1 at about ``|Δ| = 37``; larger margins tie.
     """
-    _check_direction(direction)
+    check_direction(direction)
     t = np.tanh(_abs_margins(margins) / 2)
     return 1.0 / t if direction == "least_certain" else t
 
@@ -62,7 +62,7 @@ def wsharp(margins, direction: str = "least_certain") -> np.ndarray:
     exactly like ``sharp`` (both are decreasing in ``|Δ|``). ``most_certain`` returns
     ``sinh(|Δ|/2)`` (capped where it would overflow).
     """
-    _check_direction(direction)
+    check_direction(direction)
     x = _abs_margins(margins) / 2
     if direction == "most_certain":
         return np.sinh(np.minimum(x, 700.0))
@@ -155,7 +155,7 @@ def apl(
     replays the filter. Items whose prompt has no entropy estimate (NaN: outside the
     ``f_prompt`` sample) cannot pass stage 1. Scores are ranks: the filter has no magnitudes.
     """
-    _check_direction(direction)
+    check_direction(direction)
     ent = np.asarray(entropy, dtype=np.float64)
     certainty = _abs_margins(margins)
     if ent.shape != certainty.shape:

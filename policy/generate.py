@@ -6,7 +6,9 @@ is seeded once per call, so the same prompts, batch size and seed give the same 
 Bad input is skipped and counted, never fatal:
 - ``prompt_too_long``: the prompt plus ``max_new_tokens`` would not fit the model's context;
 - ``identical``: both completions of a pair came out the same even after ``max_resample``
-  fresh draws (a pair nobody can label).
+  fresh draws (a pair nobody can label);
+- ``empty``: a completion had no text even after the redraws (the market refuses empty
+  completions, and there is nothing to compare).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Samples:
 
     texts: list[list[str]]
     encoded: list[list[Encoded]]  # the sampled token ids (completion ends with EOS if one was produced)
-    skipped: Counter = field(default_factory=Counter)
+    skipped: dict[int, str] = field(default_factory=dict)  # prompt index -> reason
 
 
 @dataclass
@@ -49,8 +51,12 @@ class PairSet:
     index: list[int]
     completion_a: list[str]
     completion_b: list[str]
-    skipped: Counter = field(default_factory=Counter)
-    resampled: int = 0  # draws spent on identical pairs
+    skipped: dict[int, str] = field(default_factory=dict)  # prompt index -> reason
+    resampled: int = 0  # extra draws spent on identical or empty pairs
+
+    @property
+    def skip_counts(self) -> Counter:
+        return Counter(self.skipped.values())
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -77,7 +83,7 @@ def sample(
     for i, prompt in enumerate(prompts):
         ids = encode_prompt(tokenizer, prompt)
         if len(ids) + cfg.max_new_tokens > limit:
-            out.skipped["prompt_too_long"] += 1
+            out.skipped[i] = "prompt_too_long"
         else:
             fits.append((i, ids))
     batches = [fits[s : s + cfg.batch_size] for s in range(0, len(fits), cfg.batch_size)]
@@ -118,34 +124,42 @@ def _until_eos(tokens: list[int], eos: set[int]) -> list[int]:
     return tokens
 
 
+def _pair_problem(texts: list[str]) -> str | None:
+    if not texts[0] or not texts[1]:
+        return "empty"
+    return "identical" if texts[0] == texts[1] else None
+
+
 def generate_pairs(
     model, tokenizer, prompts: Sequence[str], cfg: SamplingConfig, *, progress: bool = False
 ) -> PairSet:
-    """Two distinct sampled completions per prompt; identical pairs are redrawn, then dropped and counted."""
+    """Two distinct, non-empty completions per prompt; bad pairs are redrawn, then dropped and counted."""
     first = sample(model, tokenizer, prompts, 2, cfg, progress=progress)
     pairs: dict[int, tuple[str, str]] = {}
-    pending = []
+    problems: dict[int, str] = {}
     for i, texts in enumerate(first.texts):
         if not texts:
             continue  # skipped (too long), already counted
-        if texts[0] != texts[1]:
+        problem = _pair_problem(texts)
+        if problem is None:
             pairs[i] = (texts[0], texts[1])
         else:
-            pending.append(i)
-    result = PairSet(index=[], completion_a=[], completion_b=[], skipped=Counter(first.skipped))
+            problems[i] = problem
+    result = PairSet(index=[], completion_a=[], completion_b=[], skipped=dict(first.skipped))
     for attempt in range(1, cfg.max_resample + 1):
-        if not pending:
+        if not problems:
             break
+        pending = sorted(problems)
         result.resampled += len(pending)
         redraw = sample(model, tokenizer, [prompts[i] for i in pending], 2, cfg, seed=cfg.seed + attempt)
-        still = []
         for i, texts in zip(pending, redraw.texts, strict=True):
-            if texts[0] != texts[1]:
+            problem = _pair_problem(texts)
+            if problem is None:
                 pairs[i] = (texts[0], texts[1])
+                del problems[i]
             else:
-                still.append(i)
-        pending = still
-    result.skipped["identical"] += len(pending)
+                problems[i] = problem
+    result.skipped.update(problems)
     for i in sorted(pairs):
         result.index.append(i)
         result.completion_a.append(pairs[i][0])

@@ -274,7 +274,7 @@ def tiny_model(seed: int = 0, *, hidden_size: int = 32, layers: int = 2, device:
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=256,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,  # tied, a random model just echoes its last token under greedy decoding
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,

@@ -70,6 +70,11 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
+def fits_context(encoded: Sequence[Encoded], limit: int) -> np.ndarray:
+    """Which encoded sequences the model's positions cover (longer ones cannot be scored)."""
+    return np.array([len(p) + len(c) <= limit for p, c in encoded], dtype=bool)
+
+
 # ----------------------------------------------------------------------------- forward passes
 
 

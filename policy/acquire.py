@@ -1,0 +1,100 @@
+"""Scoring a pool of pairs with the current policy: the model-facing half of acquisition.
+
+``score_pool`` gathers what each acquisition function needs (margins from one batched
+policy pass plus cached reference log-probs; last-layer pair features for ADPO; Monte-Carlo
+prompt entropies for APL) and hands it to the plain maths in ``policy.acquisition``.
+Equal scores are separated at random (seeded), so the step-0 tie is broken at random
+rather than by upload order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from policy import acquisition as acq
+from policy.generate import SamplingConfig, sample_logps
+from policy.model import PolicyModels
+from policy.scoring import ReferenceCache, pair_scores
+
+METHODS = ("random", "sharp", "wsharp", "apl", "adpo")
+DEFAULT_DIRECTION = {"sharp": "least_certain", "wsharp": "least_certain", "apl": "most_certain"}
+
+
+@dataclass
+class AcquisitionConfig:
+    """Which acquisition, in which direction, with the papers' knobs.
+
+    ``n_select`` is how many pairs a round buys (APL's M, ADPO's batch). The APL defaults are
+    the TL;DR run's factors (F_pair 16, F_prompt 4, N 8); ``direction=None`` takes each
+    method's own (least certain for SHARP/W-SHARP, most certain for APL). Random and ADPO
+    have no direction.
+    """
+
+    method: str = "random"
+    direction: str | None = None
+    beta: float = 0.1
+    n_select: int = 64
+    apl_f_pair: int = 16
+    apl_f_prompt: int = 4
+    apl_samples: int = 8
+    apl_max_new_tokens: int = 48
+    adpo_gamma: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"acquisition must be one of {METHODS}, got {self.method!r}")
+        if self.direction is not None:
+            acq.check_direction(self.direction)
+
+    @property
+    def resolved_direction(self) -> str | None:
+        return self.direction or DEFAULT_DIRECTION.get(self.method)
+
+
+def score_pool(
+    models: PolicyModels,
+    cache: ReferenceCache,
+    prompts: Sequence[str],
+    completions_a: Sequence[str],
+    completions_b: Sequence[str],
+    cfg: AcquisitionConfig,
+    *,
+    progress: bool = False,
+) -> np.ndarray:
+    """One finite score per pair; higher means buy sooner."""
+    n = len(prompts)
+    if n == 0:
+        raise ValueError("the pool is empty: nothing to score")
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.method == "random":
+        return acq.random_scores(n, rng)
+    scores = pair_scores(
+        models, cache, prompts, completions_a, completions_b, beta=cfg.beta, features=cfg.method == "adpo", progress=progress
+    )
+    if cfg.method == "sharp":
+        raw = acq.sharp(scores.margins, cfg.resolved_direction)
+    elif cfg.method == "wsharp":
+        raw = acq.wsharp(scores.margins, cfg.resolved_direction)
+    elif cfg.method == "apl":
+        entropy = _prompt_entropy(models, prompts, cfg, rng, progress)
+        raw = acq.apl(entropy, scores.margins, n_select=cfg.n_select, f_pair=cfg.apl_f_pair, direction=cfg.resolved_direction, rng=rng)
+    else:  # adpo
+        vectors = acq.adpo_vectors(scores.features, scores.margins, cfg.beta)
+        _, raw = acq.greedy_d_optimal(vectors, cfg.n_select, gamma=cfg.adpo_gamma)
+    return acq.break_ties(raw, rng)
+
+
+def _prompt_entropy(models: PolicyModels, prompts: Sequence[str], cfg: AcquisitionConfig, rng, progress: bool) -> np.ndarray:
+    """APL's predictive entropy for a random ``F_pair · F_prompt · M`` of the distinct prompts (NaN for the rest)."""
+    distinct = sorted(set(prompts))
+    budget = acq.apl_prompt_budget(len(distinct), cfg.n_select, cfg.apl_f_pair, cfg.apl_f_prompt)
+    chosen = [distinct[i] for i in np.sort(rng.choice(len(distinct), size=budget, replace=False))]
+    sampling = SamplingConfig(max_new_tokens=cfg.apl_max_new_tokens, temperature=1.0, seed=cfg.seed)
+    logps, index = sample_logps(models.policy, models.tokenizer, chosen, cfg.apl_samples, sampling, progress=progress)
+    per_prompt = acq.predictive_entropy(logps, index, len(chosen))
+    lookup = dict(zip(chosen, per_prompt, strict=True))
+    return np.array([lookup.get(p, np.nan) for p in prompts])

@@ -1,0 +1,314 @@
+"""The policy worker: the policy side of one campaign, talking to the market over HTTP only.
+
+Each ``step`` does whatever the campaign needs now, in this order:
+
+1. rounds that settled since the last step: train on their accepted labels (``continue``:
+   the new labels; ``retrain``: all labels so far), save a checkpoint, evaluate against the
+   reference on held-out prompts and post an ``Evaluation``;
+2. items uploaded as prompts only: sample two completions with the current policy and
+   ``set_completions``;
+3. items with a pair and labels still to buy: score them with the current policy and
+   ``post_scores`` (only when the policy or the pool changed since the last scoring).
+
+Resuming. ``state.json`` in the work folder records the last checkpoint and what was
+trained, evaluated and scored; it is replaced atomically, after the checkpoint it names
+is on disk. A killed worker reloads that checkpoint and redoes at most the round it was
+training. An evaluation is posted once per round (the worker checks the campaign's
+evaluations first).
+
+Documented skips, never crashes: an empty pool (nothing to do until items arrive);
+prompts too long for the context, identical or empty pairs (kept in ``state.unusable``
+with the reason, never retried); rounds that settled without accepted labels (no
+training, no evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from policy import task
+from policy.acquire import METHODS, AcquisitionConfig, score_pool
+from policy.evaluate import evaluate_win_rate, implicit_reward_accuracy, reference_completions
+from policy.generate import SamplingConfig, generate_pairs
+from policy.judges import FacetRewardModel, make_judge
+from policy.model import context_length, data_home, load
+from policy.scoring import ReferenceCache, encode, fits_context, pair_scores
+from policy.train import DPORecipe, PreferencePair, initial_models, load_checkpoint, qa_weight, save_checkpoint, train_dpo
+
+log = logging.getLogger("prefmarket.worker")
+
+QUALITY_SIGNALS = (None, "facet", "confidence")
+SCORE_TRANSFORMS = ("raw", "rank")
+_CHUNK = 500  # rows per completions/scores request
+
+
+@dataclass
+class WorkerConfig:
+    campaign_id: int
+    workdir: Path | None = None  # default: $PREFMARKET_HOME/workers/campaign-<id>
+    model: str | None = None  # None: the embedded default
+    recipe: DPORecipe = field(default_factory=DPORecipe)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    evaluation: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, seed=1234))
+    acquisition: AcquisitionConfig | None = None  # None: the campaign's own setting
+    eval_prompts: list[str] = field(default_factory=lambda: task.prompts("eval", 128))
+    judge: str = "sentiment"
+    quality: str | None = None  # QA-DPO quality signal: "facet", "confidence" or None (plain DPO)
+    score_transform: str = "raw"  # "rank": post rank/n instead of the raw acquisition value
+
+    def __post_init__(self):
+        if self.quality not in QUALITY_SIGNALS:
+            raise ValueError(f"quality must be one of {QUALITY_SIGNALS}, got {self.quality!r}")
+        if self.score_transform not in SCORE_TRANSFORMS:
+            raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {self.score_transform!r}")
+        if self.quality is not None:
+            self.recipe.qa_weights = True
+        if self.workdir is None:
+            self.workdir = data_home() / "workers" / f"campaign-{self.campaign_id}"
+        self.workdir = Path(self.workdir)
+
+
+@dataclass
+class WorkerState:
+    checkpoint: str | None = None
+    version: int = 0  # trainings done; 0 is the reference
+    rounds_trained: list[int] = field(default_factory=list)
+    labels_trained: list[int] = field(default_factory=list)
+    pending_evaluation: dict | None = None  # {"round_id", "metrics"} until it is posted
+    unusable: dict[str, str] = field(default_factory=dict)  # item id -> why it has no usable pair
+    scored_version: int = -1
+    scored_items: list[int] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> WorkerState:
+        return cls(**json.loads(path.read_text())) if path.exists() else cls()
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, path)
+
+
+@dataclass
+class StepReport:
+    empty_pool: bool = False
+    trained_rounds: list[int] = field(default_factory=list)
+    evaluation: dict | None = None
+    completed: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    scored: int = 0
+
+
+class PolicyWorker:
+    def __init__(self, client, cfg: WorkerConfig, *, load_model: Callable | None = None, progress: bool = False):
+        self.client, self.cfg, self.progress = client, cfg, progress
+        cfg.workdir.mkdir(parents=True, exist_ok=True)
+        self.state_path = cfg.workdir / "state.json"
+        self.state = WorkerState.load(self.state_path)
+        base, tokenizer = (load_model or (lambda: load(cfg.model)))()
+        initial = initial_models(base, tokenizer, cfg.recipe)
+        self.models = load_checkpoint(initial, self.state.checkpoint) if self.state.checkpoint else initial
+        if self.state.checkpoint:
+            log.info("resumed from %s (version %d)", self.state.checkpoint, self.state.version)
+        self.cache = ReferenceCache(cfg.workdir / "reference_logps.json")
+        self.judge = make_judge(cfg.judge)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, *, poll_s: float = 5.0, max_rounds: int | None = None, once: bool = False) -> None:
+        """Step until the campaign is no longer active, ``max_rounds`` rounds were trained, or once."""
+        while True:
+            report = self.step()
+            log.info("step: %s", report)
+            campaign = self.client.get_campaign(self.cfg.campaign_id)
+            done = max_rounds is not None and len(self.state.rounds_trained) >= max_rounds
+            if once or done or campaign["status"] != "active":
+                return
+            time.sleep(poll_s)
+
+    def step(self) -> StepReport:
+        report = StepReport()
+        campaign = self.client.get_campaign(self.cfg.campaign_id)
+        self._train_on_settled_rounds(report)
+        self._post_pending_evaluation(report)
+        items = self.client.list_items(self.cfg.campaign_id)
+        if not items:
+            report.empty_pool = True
+            log.info("campaign %d has no items yet; nothing to generate or score", self.cfg.campaign_id)
+            return report
+        if self._complete(items, report):
+            items = self.client.list_items(self.cfg.campaign_id)
+        self._score(items, campaign, report)
+        return report
+
+    # ------------------------------------------------------------------ training
+
+    def _train_on_settled_rounds(self, report: StepReport) -> None:
+        cid = self.cfg.campaign_id
+        settled = sorted(r["id"] for r in self.client.list_rounds(state="settled", campaign_id=cid))
+        new_rounds = [r for r in settled if r not in self.state.rounds_trained]
+        if not new_rounds:
+            return
+        labels = self.client.export_labels(cid)
+        previous = self.state.checkpoint
+        seen = set(self.state.labels_trained)
+        new = [lab for lab in labels if lab["label_id"] not in seen]
+        if new:
+            metrics = {"heldout_accuracy": self._prequential_accuracy(new), "n_heldout": len(new)}
+            train_on = new if self.cfg.recipe.schedule == "continue" else labels
+            result = train_dpo(
+                self.models, self._pairs(train_on, labels), self.cfg.recipe, self.cache,
+                self.cfg.workdir / "trainer", progress=self.progress,
+            )
+            version = self.state.version + 1
+            path = save_checkpoint(result.models, self.cfg.workdir / "checkpoints" / f"v{version}", {"rounds": new_rounds})
+            self.models = result.models
+            self.cache.save()
+            self.state.checkpoint, self.state.version = str(path), version
+            self.state.labels_trained += [lab["label_id"] for lab in new]
+            self.state.pending_evaluation = {"round_id": new_rounds[-1], "metrics": {**metrics, **result.metrics}}
+            report.trained_rounds = new_rounds
+        self.state.rounds_trained += new_rounds
+        self.state.save(self.state_path)
+        if previous and previous != self.state.checkpoint:
+            shutil.rmtree(previous, ignore_errors=True)
+
+    def _prequential_accuracy(self, labels: list[dict]) -> float:
+        """Implicit-reward accuracy of the policy *before* it sees these labels: a held-out figure for free."""
+        s = pair_scores(
+            self.models, self.cache, [x["prompt"] for x in labels], [x["chosen"] for x in labels],
+            [x["rejected"] for x in labels], beta=self.cfg.recipe.beta,
+        )
+        return implicit_reward_accuracy(s.margins)
+
+    def _pairs(self, rows: list[dict], all_labels: list[dict]) -> list[PreferencePair]:
+        weights = np.ones(len(rows))
+        if self.cfg.quality == "confidence":
+            conf = np.array([0.5 if r.get("confidence") is None else float(r["confidence"]) for r in rows])
+            weights = qa_weight(conf, 1.0 - conf)
+        elif self.cfg.quality == "facet":
+            facet = FacetRewardModel().fit(
+                [x["prompt"] for x in all_labels], [x["chosen"] for x in all_labels], [x["rejected"] for x in all_labels]
+            )
+            prompts = [r["prompt"] for r in rows]
+            weights = qa_weight(facet.score(prompts, [r["chosen"] for r in rows]), facet.score(prompts, [r["rejected"] for r in rows]))
+        return [PreferencePair(r["prompt"], r["chosen"], r["rejected"], float(w)) for r, w in zip(rows, weights, strict=True)]
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _post_pending_evaluation(self, report: StepReport) -> None:
+        pending = self.state.pending_evaluation
+        if pending is None:
+            return
+        cid = self.cfg.campaign_id
+        if not any(e.get("round_id") == pending["round_id"] for e in self.client.list_evaluations(cid)):
+            result = evaluate_win_rate(
+                self.models, self.cfg.eval_prompts, self._reference_completions(), self.judge,
+                self.cfg.evaluation, progress=self.progress,
+            )
+            win = result.win
+            spend = int(self.client.campaign_summary(cid)["spent_cents"])
+            metrics = {**pending["metrics"], "skipped_eval_prompts": result.skipped, "version": self.state.version}
+            report.evaluation = self.client.post_evaluation(
+                cid, round_id=pending["round_id"], spend_cents=spend, win_rate=win.rate,
+                ci_low=win.ci_low, ci_high=win.ci_high, n=win.n, metrics=_jsonable(metrics),
+            )
+        self.state.pending_evaluation = None
+        self.state.save(self.state_path)
+
+    def _reference_completions(self) -> list[str | None]:
+        """The reference's held-out completions, drawn once per work folder and reused every round."""
+        path = self.cfg.workdir / "reference_completions.json"
+        key = {"prompts": self.cfg.eval_prompts, "sampling": asdict(self.cfg.evaluation)}
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved["key"] == key:
+                return saved["completions"]
+        completions = reference_completions(self.models, self.cfg.eval_prompts, self.cfg.evaluation, progress=self.progress)
+        path.write_text(json.dumps({"key": key, "completions": completions}))
+        return completions
+
+    # ------------------------------------------------------------------ the pool
+
+    def _complete(self, items: list[dict], report: StepReport) -> bool:
+        """Sample pairs for prompt-only items; returns whether any were written."""
+        todo = [
+            it for it in items
+            if it["completion_a"] is None and it["n_labels"] == 0 and it["round_id"] is None
+            and str(it["id"]) not in self.state.unusable
+        ]
+        if not todo:
+            return False
+        pairs = generate_pairs(
+            self.models.policy, self.models.tokenizer, [it["prompt"] for it in todo], self.cfg.sampling, progress=self.progress
+        )
+        for i, reason in pairs.skipped.items():
+            self.state.unusable[str(todo[i]["id"])] = reason
+        report.skipped.update(pairs.skip_counts)
+        rows = [
+            {"item_id": todo[i]["id"], "completion_a": a, "completion_b": b}
+            for i, a, b in zip(pairs.index, pairs.completion_a, pairs.completion_b, strict=True)
+        ]
+        for start in range(0, len(rows), _CHUNK):
+            self.client.set_completions(self.cfg.campaign_id, rows[start : start + _CHUNK])
+        report.completed = len(rows)
+        self.state.save(self.state_path)
+        return bool(rows)
+
+    def _score(self, items: list[dict], campaign: dict, report: StepReport) -> None:
+        wanted = [
+            it for it in items
+            if it["completion_a"] and it["completion_b"] and it["n_labels"] < campaign["labels_per_item"]
+            and str(it["id"]) not in self.state.unusable
+        ]
+        ids = sorted(it["id"] for it in wanted)
+        if not wanted or (self.state.scored_version == self.state.version and set(ids) <= set(self.state.scored_items)):
+            return
+        prompts = [it["prompt"] for it in wanted]
+        a, b = [it["completion_a"] for it in wanted], [it["completion_b"] for it in wanted]
+        limit = context_length(self.models.policy)
+        tok = self.models.tokenizer
+        fits = fits_context(encode(tok, prompts, a), limit) & fits_context(encode(tok, prompts, b), limit)
+        for it in np.array(wanted, dtype=object)[~fits]:
+            self.state.unusable[str(it["id"])] = "pair_too_long"
+        report.skipped["pair_too_long"] += int((~fits).sum())
+        keep = np.flatnonzero(fits)
+        if len(keep):
+            scores = score_pool(
+                self.models, self.cache, [prompts[i] for i in keep], [a[i] for i in keep], [b[i] for i in keep],
+                self._acquisition(campaign), progress=self.progress,
+            )
+            if self.cfg.score_transform == "rank":
+                scores = (np.argsort(np.argsort(scores)) + 1) / len(scores)
+            posted = {int(wanted[i]["id"]): float(s) for i, s in zip(keep, scores, strict=True)}
+            chunks = list(posted.items())
+            for start in range(0, len(chunks), _CHUNK):
+                self.client.post_scores(self.cfg.campaign_id, dict(chunks[start : start + _CHUNK]))
+            report.scored = len(posted)
+            self.cache.save()
+        self.state.scored_version, self.state.scored_items = self.state.version, ids
+        self.state.save(self.state_path)
+
+    def _acquisition(self, campaign: dict) -> AcquisitionConfig:
+        if self.cfg.acquisition is not None:
+            return self.cfg.acquisition
+        method = campaign["acquisition"] if campaign["acquisition"] in METHODS else "random"
+        if method != campaign["acquisition"]:
+            log.warning("campaign acquisition %r is unknown to the worker; scoring at random", campaign["acquisition"])
+        return AcquisitionConfig(
+            method=method, beta=self.cfg.recipe.beta, n_select=campaign["round_size"], seed=self.cfg.recipe.seed + self.state.version
+        )
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in d.items()}
