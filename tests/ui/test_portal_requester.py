@@ -55,10 +55,20 @@ def test_dashboard_upload_open_close_settle_and_money(api_env, api):
     click(at, "Open a round")  # an empty pool: the API's reason is shown
     assert any("has no items to offer" in e for e in errors(at)), errors(at)
 
-    at.file_uploader(key=f"pool_{camp['id']}").upload("pool.jsonl", pairs_jsonl(6, "d").encode(),
-                                                      "application/x-ndjson")
+    click(at, "Upload pool")
+    assert "Choose a JSONL file first." in errors(at)
+    at.file_uploader[0].upload("broken.jsonl", b'{"prompt": "ok", "completion_a": "x", "completion_b": "y"}\nnot json\n',
+                               "application/x-ndjson")
+    click(at, "Upload pool")
+    assert any("line 2" in e for e in errors(at)), errors(at)  # the API names the bad line
+    assert req.list_items(camp["id"]) == []  # and imports nothing
+    at.file_uploader[0].set_value(None)
+    at.file_uploader[0].upload("pool.jsonl", pairs_jsonl(6, "d").encode(), "application/x-ndjson")
     click(at, "Upload pool")
     assert "Imported 6 items from pool.jsonl (pair format)." in successes(at)
+    click(at, "Upload pool")  # the uploader was emptied: a second click imports nothing
+    assert "Choose a JSONL file first." in errors(at)
+    assert len(req.list_items(camp["id"])) == 6
 
     click(at, "Open a round")
     [r] = req.list_rounds(campaign_id=camp["id"])

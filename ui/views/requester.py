@@ -76,8 +76,14 @@ def campaigns_page() -> None:
 # --- dashboard --------------------------------------------------------------------------
 
 
+def _pool_key(campaign_id: int) -> str:
+    """The uploader's key; it changes after each import, which empties the widget so a
+    second click cannot import the same file twice."""
+    return f"pool_{campaign_id}_{st.session_state.get(f'pool_uploads_{campaign_id}', 0)}"
+
+
 def _upload_pool(campaign_id: int) -> None:
-    upload = st.session_state.get(f"pool_{campaign_id}")
+    upload = st.session_state.get(_pool_key(campaign_id))
     if upload is None:
         flash("error", "Choose a JSONL file first.")
         return
@@ -86,8 +92,10 @@ def _upload_pool(campaign_id: int) -> None:
     except UnicodeDecodeError:
         flash("error", f"{upload.name} is not UTF-8 text.")
         return
-    act(state.client().upload_items, campaign_id, text,
-        success=lambda r: f"Imported {r['imported']} items from {upload.name} ({r['format']} format).")
+    done = act(state.client().upload_items, campaign_id, text,
+               success=lambda r: f"Imported {r['imported']} items from {upload.name} ({r['format']} format).")
+    if done:
+        st.session_state[f"pool_uploads_{campaign_id}"] = st.session_state.get(f"pool_uploads_{campaign_id}", 0) + 1
 
 
 def _open_round(campaign_id: int) -> None:
@@ -196,7 +204,7 @@ def _pool(c: dict) -> None:
             "or `{\"prompt\"}` alone (the policy worker writes the completions). "
             "A bad line is named and nothing is imported."
         )
-        st.file_uploader("Pool file", type=["jsonl", "json", "txt"], key=f"pool_{cid}")
+        st.file_uploader("Pool file", type=["jsonl", "json", "txt"], key=_pool_key(cid))
         st.button("Upload pool", key=f"upload_{cid}", on_click=_upload_pool, args=(cid,))
 
 
