@@ -31,7 +31,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ class WorkerConfig:
     recipe: DPORecipe = field(default_factory=DPORecipe)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     evaluation: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, seed=1234))
-    acquisition: AcquisitionConfig | None = None  # None: the campaign's own setting
+    acquisition: AcquisitionConfig | None = None  # None: the campaign's method; n_select is always its round size
     eval_prompts: list[str] = field(default_factory=lambda: task.prompts("eval", 128))
     judge: str = "sentiment"
     quality: str | None = None  # QA-DPO quality signal: "facet", "confidence" or None (plain DPO)
@@ -300,14 +300,15 @@ class PolicyWorker:
         self.state.save(self.state_path)
 
     def _acquisition(self, campaign: dict) -> AcquisitionConfig:
-        if self.cfg.acquisition is not None:
-            return self.cfg.acquisition
-        method = campaign["acquisition"] if campaign["acquisition"] in METHODS else "random"
-        if method != campaign["acquisition"]:
-            log.warning("campaign acquisition %r is unknown to the worker; scoring at random", campaign["acquisition"])
-        return AcquisitionConfig(
-            method=method, beta=self.cfg.recipe.beta, n_select=campaign["round_size"], seed=self.cfg.recipe.seed + self.state.version
-        )
+        """The configured acquisition (or the campaign's), sized to the round, reseeded per policy version."""
+        base = self.cfg.acquisition
+        if base is None:
+            method = campaign["acquisition"]
+            if method not in METHODS:
+                log.warning("campaign acquisition %r is unknown to the worker; scoring at random", method)
+                method = "random"
+            base = AcquisitionConfig(method=method, beta=self.cfg.recipe.beta, seed=self.cfg.recipe.seed)
+        return replace(base, n_select=campaign["round_size"], seed=base.seed + self.state.version)
 
 
 def _jsonable(d: dict) -> dict:
