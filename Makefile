@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # The CPU build of torch lies in /opt/wheels on these machines; pip's defaults reach the rest.
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install test test-slow demo bench serve portal clean
+.PHONY: install test test-postgres test-slow demo bench serve portal clean ci
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 test: install
 	$(PY) -m pytest
+
+# The database-touching tests on a throwaway PostgreSQL server (.ci/postgres.sh: installs
+# Debian's postgresql if missing, which needs root; listens on 127.0.0.1 only).
+test-postgres: install
+	.ci/test-postgres.sh
+
+# What CI runs: test-postgres, then test.
+ci:
+	.ci/run
 
 test-slow: install
 	$(PY) -m pytest -m slow

@@ -34,13 +34,13 @@ def small_config():
 
 
 @pytest.fixture
-def admin(tmp_path):
+def admin(database_url):
     """A client with an admin token on a fresh in-process market (SQLite in tmp_path)."""
     from market import accounts, db
     from market.api.app import create_app
     from market.client import MarketClient
 
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'market.db'}")
+    engine = db.make_engine(database_url)
     db.init_db(engine)
     with db.session_scope(engine) as session:
         _, token = accounts.create_account(session, "root", "admin")

@@ -11,8 +11,8 @@ from market.client import MarketClient
 
 
 @pytest.fixture
-def engine(tmp_path):
-    eng = db.make_engine(f"sqlite:///{tmp_path / 'market.db'}")
+def engine(database_url):
+    eng = db.make_engine(database_url)
     db.init_db(eng)
     yield eng
     eng.dispose()

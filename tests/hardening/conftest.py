@@ -1,0 +1,1 @@
+"""Fixtures for the hardening tests: a real `prefmarket serve` subprocess on loopback."""
