@@ -8,7 +8,6 @@ not pay for it.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,8 +50,11 @@ def portal(
 ) -> None:
     """Serve the portal (sign-in, annotator, requester and economist pages)."""
     env = {**os.environ, API_URL_ENV: api_url or DEFAULT_API_URL}
-    typer.echo(f"portal: {portal_url(host, port)}  (API: {env[API_URL_ENV]})")
-    raise typer.Exit(subprocess.call(portal_command(host, port), env=env))
+    typer.echo(f"portal: {portal_url(host, port)}  (API: {env[API_URL_ENV]})", err=True)
+    cmd = portal_command(host, port)
+    # Become Streamlit rather than wait on it, so a signal to this process (Ctrl-C, a
+    # supervisor's TERM) reaches the server and leaves no orphan behind.
+    os.execve(cmd[0], cmd, env)
 
 
 if __name__ == "__main__":

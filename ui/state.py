@@ -30,11 +30,6 @@ def account() -> dict | None:
     return st.session_state.get("account")
 
 
-def role() -> str | None:
-    acct = account()
-    return acct["role"] if acct else None
-
-
 def sign_in(token: str) -> dict:
     """Check ``token`` against ``/v1/me`` and remember it; raises ``MarketError`` if refused."""
     acct = _shared_client(api_url()).with_token(token).me()

@@ -26,15 +26,15 @@ def test_portal_command_runs_the_entry_file_headless_on_the_given_address():
 def test_portal_passes_the_api_url_to_streamlit(monkeypatch):
     seen = {}
 
-    def fake_call(cmd, env):
-        seen.update(cmd=cmd, env=env)
-        return 0
+    def fake_execve(path, cmd, env):
+        seen.update(path=path, cmd=cmd, env=env)
 
-    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
     result = CliRunner().invoke(cli.app, ["--api-url", "http://127.0.0.1:9999", "--port", "8600"])
     assert result.exit_code == 0, result.output
     assert seen["env"]["PREFMARKET_API_URL"] == "http://127.0.0.1:9999"
-    assert "8600" in seen["cmd"] and "http://127.0.0.1:8600" in result.output
+    assert seen["path"] == sys.executable and "8600" in seen["cmd"]
+    assert "http://127.0.0.1:8600" in result.output
 
 
 def test_the_cli_module_imports_neither_streamlit_nor_torch():

@@ -84,7 +84,7 @@ def _results(result: dict) -> None:
     st.success(f"Simulated {m['rounds']} rounds × {len(m['rules'])} rules × "
                f"{len(result['config']['run']['seeds'])} seeds in {result['seconds']:.1f} s.")
     st.subheader("Compare rules (mean over seeds)")
-    names = {col: name for col, name, _ in lab_data.METRICS}
+    names = lab_data.METRIC_NAMES
     chosen = st.multiselect("Metrics", list(names), default=list(lab_data.DEFAULT_METRICS),
                             format_func=names.get, key="lab_metrics")
     st.dataframe(lab_data.compare_table(summary, chosen), width="stretch")
