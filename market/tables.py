@@ -67,6 +67,13 @@ class Campaign(SQLModel, table=True):
     worker_id: Optional[int] = Field(default=None, foreign_key="account.id", index=True)
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=clock.now)
+    # quality control (market.quality): gold checks are mixed in when gold_rate > 0; labels
+    # of annotators confidently below quality_bar are rejected when a bar is set
+    gold_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    min_gold_answers: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
+    quality_bar: Optional[float] = None
+    quality_confidence: float = Field(default=0.9, sa_column_kwargs={"server_default": "0.9"})
+    newcomer_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
 
 
 class Item(SQLModel, table=True):
@@ -74,7 +81,10 @@ class Item(SQLModel, table=True):
 
     ``round_id`` is set while the item is offered in an open round; ``n_labels`` counts
     accepted labels and ``n_open`` open assignments, so the units an item still needs are
-    ``labels_per_item - n_labels - n_open`` (kept up to date under the round's lock)."""
+    ``labels_per_item - n_labels - n_open`` (kept up to date under the round's lock).
+
+    ``gold_check`` marks a gold item: a control question whose known answer is ``gold``;
+    it is mixed into assignments (never offered as such) and scores annotators."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
@@ -84,6 +94,7 @@ class Item(SQLModel, table=True):
     completion_b: Optional[str] = Field(default=None, sa_type=Text)
     score: Optional[float] = None
     gold: Optional[str] = Field(default=None, max_length=4)
+    gold_check: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     source_format: str = Field(default="pair", max_length=20)
     external_id: Optional[str] = Field(default=None, max_length=200)
     round_id: Optional[int] = Field(default=None, index=True)
@@ -155,7 +166,10 @@ class Assignment(SQLModel, table=True):
 
 
 class Label(SQLModel, table=True):
-    """An annotator's answer for one assignment (at most one: unique ``assignment_id``)."""
+    """An annotator's answer for one assignment (at most one: unique ``assignment_id``).
+
+    ``gold_credit`` is set on a gold item's label (1 right, 0 wrong, 0.5 for a tie);
+    ``reject_reason`` says why a label was not accepted (and so not paid)."""
 
     __table_args__ = (UniqueConstraint("annotator_id", "idempotency_key", name="uq_label_annotator_key"),)
 
@@ -168,7 +182,27 @@ class Label(SQLModel, table=True):
     confidence: Optional[float] = None
     idempotency_key: Optional[str] = Field(default=None, max_length=200)
     accepted: bool = True
+    gold_credit: Optional[float] = None
+    reject_reason: Optional[str] = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=clock.now)
+
+
+class AnnotatorSkill(SQLModel, table=True):
+    """An annotator's accuracy on one campaign's gold items: the Beta posterior
+    ``Beta(alpha, beta)`` (prior included) after ``gold_answers`` gold answers.
+
+    One row per (campaign, annotator), created at the first gold answer and only changed
+    under the campaign's lock, so concurrent labels cannot lose an update."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "annotator_id", name="uq_skill_campaign_annotator"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    annotator_id: int = Field(foreign_key="account.id", index=True)
+    alpha: float
+    beta: float
+    gold_answers: int = 0
+    updated_at: datetime = Field(default_factory=clock.now)
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -176,7 +210,8 @@ class LedgerEntry(SQLModel, table=True):
 
     Ledger accounts are strings: ``external`` (outside money), ``campaign:<id>``
     (unescrowed budget), ``escrow:round:<id>``, ``annotator:<id>``. ``key`` is unique, so
-    the same posting (say, the payment for assignment 7) can never be written twice."""
+    the same posting (say, the payment for assignment 7) can never be written twice.
+    ``note`` says why, where the reason alone does not (a rejected label's release)."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     from_account: str = Field(max_length=64, index=True)
@@ -188,6 +223,7 @@ class LedgerEntry(SQLModel, table=True):
     round_id: Optional[int] = Field(default=None, foreign_key="round.id")
     assignment_id: Optional[int] = Field(default=None, foreign_key="assignment.id")
     label_id: Optional[int] = Field(default=None, foreign_key="label.id")
+    note: Optional[str] = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=clock.now)
 
 
