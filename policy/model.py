@@ -17,6 +17,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers/huggingface_hub read it at import time
 
 import contextlib
+import copy
 import fcntl
 import shutil
 import subprocess
@@ -212,7 +213,9 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, local_files_only=True)
-    plain = AutoModelForCausalLM.from_config(quantised.config, dtype=torch.float32)
+    config = copy.deepcopy(quantised.config)
+    del config.quantization_config  # the copy is plain fp32; a GGUF marker would make Trainer refuse it
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(quantised.state_dict())
     plain.generation_config = quantised.generation_config
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
