@@ -101,7 +101,7 @@ def place_bid(
         bid_id = conn.execute(
             _INSERT,
             {"round_id": round_id, "annotator_id": annotator.id, "ask_cents": ask_cents, "capacity": capacity,
-             "quality": quality, "won_units": 0, "created_at": now, "updated_at": now},
+             "quality": quality, "won_units": 0, "units": 0, "paid_cents": [], "created_at": now, "updated_at": now},
         ).scalar_one()
         created, won = now, 0
     else:

@@ -206,6 +206,7 @@ def _clear(session: Session, rnd: Round) -> None:
 
     rnd.n_bids = len(bids)
     rnd.closed_at = clock.now()
+    rnd.values_cents, rnd.clearing_budget_cents = unit_values.tolist(), int(budget)  # for replay
     for it in items:
         it.round_id = None
     assigned: list[Assignment] = []
@@ -239,6 +240,11 @@ def _clear(session: Session, rnd: Round) -> None:
             winners, cents = winners[:keep], cents[:keep]
         if not (cents >= asks[winners]).all() or int(cents.sum()) > budget:
             raise LedgerViolation(f"round {rnd.id}: cent payments break IR or the budget; nothing cleared")
+        paid: list[list[int]] = [[] for _ in bids]
+        for i, c in zip(owner[winners].tolist(), cents.tolist(), strict=True):
+            paid[i].append(int(c))
+        for b, u, p in zip(bids, caps.tolist(), paid, strict=True):
+            b.units, b.paid_cents = int(u), p  # what the clearing gave each bid, for replay
         threshold = result.threshold
         reason = f"{result.reason}: {winners.size} of {demand} units won"
         assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior)

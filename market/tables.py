@@ -126,6 +126,10 @@ class Round(SQLModel, table=True):
     paid_cents: int = Field(default=0, sa_type=BigInteger)
     released_cents: int = Field(default=0, sa_type=BigInteger)
     reason: Optional[str] = Field(default=None, sa_type=Text)
+    # what the clearing saw, for counterfactual replay: one value per unit demanded, and
+    # the budget it used (the round budget, or what was left of the campaign if less)
+    values_cents: Optional[list[float]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    clearing_budget_cents: Optional[int] = Field(default=None, sa_type=BigInteger)
 
 
 class Bid(SQLModel, table=True):
@@ -143,6 +147,8 @@ class Bid(SQLModel, table=True):
     capacity: int = 1
     quality: float = 1.0
     won_units: int = 0
+    units: int = 0  # units it entered the clearing with: min(capacity, items it may take)
+    paid_cents: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # per winning unit
     created_at: datetime = Field(default_factory=clock.now)
     updated_at: datetime = Field(default_factory=clock.now)
 

@@ -208,12 +208,21 @@ class LedgerOut(BaseModel):
 
 
 class CampaignBidOut(BaseModel):
+    """One bid of a closed round, with the round's clearing terms repeated on each row:
+    everything ``bidders.replay`` needs to re-clear the round under another rule."""
+
     round_id: int
     annotator_id: int
     ask_cents: int
     capacity: int
+    units: int = Field(description="units the bid entered the clearing with: min(capacity, items it may take)")
     quality: float
     won_units: int
+    paid_cents: list[int] = Field(description="the clearing's payment to each of this bid's winning units")
+    rule: str
+    values_cents: list[float] = Field(description="one value per unit demanded, as the clearing saw them")
+    budget_cents: int = Field(description="the budget the clearing used")
+    price_cents: int | None = Field(description="the posted price (posted_price rounds), else null")
 
 
 class EvaluationIn(BaseModel):

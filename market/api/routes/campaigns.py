@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from market import bid, campaign, evaluation, export, items, ledger, limits, summary
+from market import campaign, evaluation, export, items, ledger, limits, summary
 from market import round as rounds
 from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
 from market.api.routes.rounds import round_out
@@ -171,13 +171,11 @@ def campaign_ledger(campaign_id: PathId, session: SessionDep, account: CurrentAc
 
 @router.get("/campaigns/{campaign_id}/bids", response_model=list[CampaignBidOut])
 def campaign_bids(campaign_id: PathId, session: SessionDep, account: CurrentAccount):
-    """Bids of the campaign's closed rounds only (for counterfactual replay)."""
+    """Bids of the campaign's closed rounds only, each with its round's clearing terms
+    (rule, values, budget, posted price) and its units and payments: what counterfactual
+    replay (``bidders.replay``) needs to re-clear the round under another rule."""
     c = campaign.require_owner(session, account, campaign_id)
-    return [
-        CampaignBidOut(round_id=r.id, annotator_id=b.annotator_id, ask_cents=b.ask_cents, capacity=b.capacity,
-                       quality=b.quality, won_units=b.won_units)
-        for b, r in bid.closed_bids(session, c)
-    ]
+    return [CampaignBidOut(**row) for row in export.bid_rows(session, c)]
 
 
 @router.post("/campaigns/{campaign_id}/evaluations", response_model=EvaluationOut, status_code=201)
