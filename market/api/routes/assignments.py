@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from market import assignment, label
+from market import assignment, faults, label
 from market.api.deps import PathId, Annotator, SessionDep
 from market.api.schemas import AssignmentOut, LabelIn, LabelOut
 from market.tables import Assignment, Label
@@ -43,6 +43,8 @@ def submit_label(assignment_id: PathId, body: LabelIn, session: SessionDep, acco
     """Label an assignment (a, b or tie); you are paid its price at once. Idempotent by key."""
     lab, created = label.submit_label(session, account, assignment_id, body.choice, body.confidence,
                                       body.idempotency_key)
+    if created:
+        faults.point("label")
     session.commit()
     a = session.get(Assignment, lab.assignment_id)
     if not created:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from market import campaign, evaluation, export, items, ledger, limits, summary
+from market import bidlog, campaign, evaluation, export, items, ledger, limits, summary
 from market import round as rounds
 from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
 from market.api.routes.rounds import round_out
@@ -175,7 +175,7 @@ def campaign_bids(campaign_id: PathId, session: SessionDep, account: CurrentAcco
     (rule, values, budget, posted price) and its units and payments: what counterfactual
     replay (``bidders.replay``) needs to re-clear the round under another rule."""
     c = campaign.require_owner(session, account, campaign_id)
-    return [CampaignBidOut(**row) for row in export.bid_rows(session, c)]
+    return [CampaignBidOut(**row) for row in bidlog.bid_rows(session, c)]
 
 
 @router.post("/campaigns/{campaign_id}/evaluations", response_model=EvaluationOut, status_code=201)

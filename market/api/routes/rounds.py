@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
 from market import bid as bids
+from market import faults
 from market import round as rounds
 from market.limits import MAX_ID
 from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep
@@ -79,7 +80,9 @@ def get_round(round_id: PathId, session: SessionDep, account: CurrentAccount):
 def close_round(round_id: PathId, session: SessionDep, account: Requester):
     """Close bidding now: clear through the campaign's rule, assign items, escrow payments."""
     r = rounds.close_round(session, account, round_id)
+    faults.point("clear")
     session.commit()
+    faults.point("clear.committed")
     return round_out(session, r, account)
 
 
@@ -87,6 +90,7 @@ def close_round(round_id: PathId, session: SessionDep, account: Requester):
 def settle_round(round_id: PathId, session: SessionDep, account: Requester):
     """Release unfinished assignments and return their escrow to the campaign (idempotent)."""
     r = rounds.settle_round(session, account, round_id)
+    faults.point("settle")
     session.commit()
     return round_out(session, r, account)
 
