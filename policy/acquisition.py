@@ -69,22 +69,6 @@ def wsharp(margins, direction: str = "least_certain") -> np.ndarray:
     return 2.0 * np.exp(-x) / -np.expm1(-2.0 * x)
 
 
-def sharpe_ratio(margins, weighted: bool) -> np.ndarray:
-    """The paper's mean/variance form (eq. 11/12), kept as the reference the closed forms are tested against.
-
-    ``G`` takes ``‖G1‖`` with probability ``p1`` and ``‖G1‖·|γ|`` with ``p2``; the ratio
-    ``E[G]/sqrt(Var[G])`` does not depend on ``‖G1‖``, so it is set to 1.
-    """
-    delta = np.asarray(margins, dtype=np.float64)
-    p2_model = 1.0 / (1.0 + np.exp(delta))  # σ(r̂2 − r̂1)
-    gamma = np.abs(1.0 - 1.0 / p2_model)
-    p1 = 1.0 - p2_model if weighted else np.full_like(delta, 0.5)
-    p2 = 1.0 - p1
-    mean = p1 * 1.0 + p2 * gamma
-    var = p1 * (1.0 - mean) ** 2 + p2 * (gamma - mean) ** 2
-    return mean / np.sqrt(var)
-
-
 # ----------------------------------------------------------------------------- random and ties
 
 

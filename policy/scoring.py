@@ -91,7 +91,7 @@ def _backbone_and_head(model):
     return inner.base_model, inner.get_output_embeddings()
 
 
-def _batches(lengths: np.ndarray, max_tokens: int, max_batch: int) -> list[np.ndarray]:
+def length_batches(lengths: np.ndarray, max_tokens: int, max_batch: int) -> list[np.ndarray]:
     """Indices grouped longest first so that each padded batch holds at most ``max_tokens`` tokens."""
     order = np.argsort(-lengths, kind="stable")
     batches, start = [], 0
@@ -125,7 +125,7 @@ def sequence_scores(
     pad = int(model.config.pad_token_id or 0)
     logps = np.zeros(n, dtype=np.float64)
     feats = np.zeros((n, head.weight.shape[1]), dtype=np.float32) if features else None
-    for idx in tqdm(_batches(lengths, max_tokens, max_batch), desc="scoring", disable=not progress, leave=False):
+    for idx in tqdm(length_batches(lengths, max_tokens, max_batch), desc="scoring", disable=not progress, leave=False):
         width = int(lengths[idx].max())
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         attn = torch.zeros((len(idx), width), dtype=torch.long)

@@ -72,7 +72,7 @@ class WorkerConfig:
         if self.score_transform not in SCORE_TRANSFORMS:
             raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {self.score_transform!r}")
         if self.quality is not None:
-            self.recipe.qa_weights = True
+            self.recipe = replace(self.recipe, qa_weights=True)
         if self.workdir is None:
             self.workdir = data_home() / "workers" / f"campaign-{self.campaign_id}"
         self.workdir = Path(self.workdir)

@@ -1,0 +1,1 @@
+"""Reproducible measurements on the real default model (each module has a ``main()``)."""
