@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from market import ledger
 from market import round as rounds
 from market.errors import Forbidden, Invalid
-from market.tables import ASSIGNMENT_STATES, Account, Assignment, Item, Label
+from market.tables import ASSIGNMENT_STATES, Account, Assignment, Item, Label, LedgerEntry
 
 
 def my_assignments(
@@ -39,10 +39,12 @@ def my_assignments(
 
 
 def earnings(session: Session, annotator: Account) -> dict:
-    """Paid (ledger balance), pending (open assignments' escrow) and label counts."""
+    """Paid (ledger balance), pending (open assignments' escrow), label counts, and what a
+    campaign's quality policy rejected (labelled, not paid)."""
     if annotator.role != "annotator":
         raise Forbidden("only annotator accounts have earnings")
-    paid = ledger.balance(session, ledger.annotator_account(annotator.id))
+    account = ledger.annotator_account(annotator.id)
+    paid = ledger.balance(session, account)
     rows = session.exec(
         select(Assignment.state, func.count(Assignment.id), func.coalesce(func.sum(Assignment.price_cents), 0))
         .where(Assignment.annotator_id == annotator.id)
@@ -50,16 +52,23 @@ def earnings(session: Session, annotator: Account) -> dict:
     ).all()
     by_state = {s: (int(n), int(c)) for s, n, c in rows}
     per_campaign = session.exec(
-        select(Assignment.campaign_id, func.coalesce(func.sum(Assignment.price_cents), 0))
-        .where(Assignment.annotator_id == annotator.id, col(Assignment.state) == "done")
-        .group_by(Assignment.campaign_id)
+        select(LedgerEntry.campaign_id, func.coalesce(func.sum(LedgerEntry.cents), 0))
+        .where(LedgerEntry.to_account == account, LedgerEntry.reason == "pay")
+        .group_by(LedgerEntry.campaign_id)
     ).all()
+    rejected, rejected_cents = session.exec(
+        select(func.count(Label.id), func.coalesce(func.sum(Assignment.price_cents), 0))
+        .join(Assignment, Assignment.id == Label.assignment_id)
+        .where(Label.annotator_id == annotator.id, col(Label.accepted) == False)  # noqa: E712
+    ).one()
     return {
         "account_id": annotator.id,
         "earned_cents": paid,
         "pending_cents": by_state.get("open", (0, 0))[1],
-        "labels": by_state.get("done", (0, 0))[0],
+        "labels": by_state.get("done", (0, 0))[0] - int(rejected),
         "open_assignments": by_state.get("open", (0, 0))[0],
         "released_assignments": by_state.get("released", (0, 0))[0],
         "by_campaign": {int(cid): int(c) for cid, c in per_campaign},
+        "rejected_labels": int(rejected),
+        "rejected_cents": int(rejected_cents),
     }

@@ -47,6 +47,15 @@ def _int_field(name: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
+def _fraction(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Invalid(f"{name}: must be a finite number (got {value!r})")
+    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+        span = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise Invalid(f"{name}: must lie in {span} (got {value})")
+    return float(value)
+
+
 def _duration(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Invalid(f"{name}: must be a finite number of seconds (got {value!r})")
@@ -71,8 +80,19 @@ def create_campaign(
     label_duration_s: float = 3600.0,
     posted_price_cents: int | None = None,
     worker_id: int | None = None,
+    gold_rate: float = 0.0,
+    min_gold_answers: int = 6,
+    quality_bar: float | None = None,
+    quality_confidence: float = 0.9,
+    newcomer_share: float = 0.2,
 ) -> Campaign:
-    """Validate, create and fund a campaign. Caller commits."""
+    """Validate, create and fund a campaign. Caller commits.
+
+    Quality control (``market.quality``): ``gold_rate`` is the share of each annotator's
+    work that is gold checks once it has passed its exam of ``min_gold_answers`` gold
+    items (0 turns quality control off); with a ``quality_bar``, labels of annotators
+    whose accuracy is below it with probability ``quality_confidence`` are rejected and
+    not paid; newcomers together take at most ``newcomer_share`` of a round."""
     if owner.role != "requester":
         raise Forbidden("only requester accounts create campaigns")
     name = (name or "").strip()
@@ -106,6 +126,14 @@ def create_campaign(
             raise Invalid(
                 f"round_budget_cents: {round_budget_cents} is below one label's price ({floor_price} cents)"
             )
+    gold_rate = _fraction("gold_rate", gold_rate, 0.0, 1.0, hi_open=True)
+    min_gold_answers = _int_field("min_gold_answers", min_gold_answers, 1, limits.MAX_GOLD_ANSWERS)
+    if quality_bar is not None:
+        quality_bar = _fraction("quality_bar", quality_bar, 0.5, 1.0, lo_open=True, hi_open=True)
+        if gold_rate == 0.0:
+            raise Invalid("quality_bar: needs gold checks to judge by; set gold_rate above 0 too")
+    quality_confidence = _fraction("quality_confidence", quality_confidence, 0.5, 1.0, hi_open=True)
+    newcomer_share = _fraction("newcomer_share", newcomer_share, 0.0, 1.0, lo_open=True)
     if worker_id is not None:
         if type(worker_id) is not int:  # noqa: E721
             raise Invalid("worker_id: must be an account id")
@@ -126,6 +154,11 @@ def create_campaign(
         label_duration_s=label_duration_s,
         posted_price_cents=posted_price_cents,
         worker_id=worker_id,
+        gold_rate=gold_rate,
+        min_gold_answers=min_gold_answers,
+        quality_bar=quality_bar,
+        quality_confidence=quality_confidence,
+        newcomer_share=newcomer_share,
     )
     session.add(campaign)
     session.flush()

@@ -141,9 +141,10 @@ class MarketClient:
     def campaign_summary(self, campaign_id: int) -> dict:
         return self._json("GET", f"/campaigns/{campaign_id}/summary")
 
-    def export_labels(self, campaign_id: int, *, include_ties: bool = False) -> list[dict]:
+    def export_labels(self, campaign_id: int, *, include_ties: bool = False,
+                      aggregation: str | None = None) -> list[dict]:
         resp = self._request("GET", f"/campaigns/{campaign_id}/export",
-                             params={"include_ties": "true" if include_ties else None})
+                             params={"include_ties": "true" if include_ties else None, "aggregation": aggregation})
         return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
 
     def ledger(self, campaign_id: int) -> dict:
@@ -157,6 +158,24 @@ class MarketClient:
 
     def list_evaluations(self, campaign_id: int) -> list[dict]:
         return self._json("GET", f"/campaigns/{campaign_id}/evaluations")
+
+    # --- quality control ------------------------------------------------------------
+
+    def mark_gold(self, campaign_id: int, answers: dict[int, str]) -> dict:
+        body = {"items": [{"item_id": int(k), "answer": v} for k, v in answers.items()]}
+        return self._json("PUT", f"/campaigns/{campaign_id}/gold", json_body=body)
+
+    def campaign_quality(self, campaign_id: int) -> dict:
+        return self._json("GET", f"/campaigns/{campaign_id}/quality")
+
+    def campaign_flags(self, campaign_id: int) -> list[dict]:
+        return self._json("GET", f"/campaigns/{campaign_id}/flags")
+
+    def all_flags(self) -> list[dict]:
+        return self._json("GET", "/flags")
+
+    def soft_labels(self, campaign_id: int, aggregation: str = "skill") -> list[dict]:
+        return self._json("GET", f"/campaigns/{campaign_id}/soft-labels", params={"aggregation": aggregation})
 
     # --- rounds and bids --------------------------------------------------------------
 

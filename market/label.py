@@ -1,10 +1,16 @@
-"""Label submission: the moment an annotator is paid.
+"""Label submission: the moment an annotator is paid, or told why not.
 
 Submitting is idempotent by key: the same ``(annotator, idempotency_key)`` returns the
 label already recorded (a retried request after a lost response is safe); a second label
 for an assignment without the original key is refused (409). Payment happens in the
 same transaction as the label, through ``ledger.post_payment``, which refuses to pay an
 assignment twice; the unique ``assignment_id`` on Label backs that up in the database.
+
+Quality control (``market.quality.acceptance``) reviews each label in the same
+transaction: a gold answer updates the annotator's posterior, and a label of an annotator
+judged below the campaign's quality bar is rejected, not paid, and its escrow released to
+the campaign with the reason (``ledger.post_release``). Only accepted labels count
+towards an item's ``n_labels``, so a rejected label's item is offered again.
 
 Lock order (campaign → round → assignment) matches round closing and settlement, so
 concurrent submissions and settlements cannot deadlock on Postgres.
@@ -20,6 +26,7 @@ from market import campaign as campaigns
 from market import ledger
 from market import round as rounds
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.quality import acceptance
 from market.tables import CHOICES, Account, Assignment, Item, Label
 
 
@@ -31,7 +38,7 @@ def submit_label(
     confidence: float | None = None,
     key: str | None = None,
 ) -> tuple[Label, bool]:
-    """Record (and pay for) a label; returns ``(label, created)``. Caller commits."""
+    """Record a label and pay for it (or reject it); returns ``(label, created)``. Caller commits."""
     if annotator.role != "annotator":
         raise Forbidden("only annotator accounts submit labels")
     if choice not in CHOICES:
@@ -58,7 +65,7 @@ def submit_label(
                 raise Conflict(f"idempotency_key {key!r} was already used for assignment {prior.assignment_id}")
             return prior, False
 
-    campaigns.lock_campaign(session, a.campaign_id)
+    campaign = campaigns.lock_campaign(session, a.campaign_id)
     rnd = rounds.touch(session, rounds.get_round(session, a.round_id))
     a = session.exec(
         select(Assignment).where(Assignment.id == assignment_id).with_for_update().execution_options(populate_existing=True)
@@ -87,9 +94,16 @@ def submit_label(
     a.state = "done"
     item = session.get(Item, a.item_id)
     item.n_open = max(0, item.n_open - 1)
-    item.n_labels += 1
-    ledger.post_payment(session, a, label)
-    rnd.paid_cents += a.price_cents
+    reason = acceptance.review(session, campaign, label, item)
+    if reason is None:
+        item.n_labels += 1
+        ledger.post_payment(session, a, label)
+        rnd.paid_cents += a.price_cents
+    else:
+        label.accepted = False
+        label.reject_reason = reason
+        ledger.post_release(session, a, label=label, note=reason)
+        rnd.released_cents += a.price_cents
     if rnd.state == "cleared":
         rnd.state = "labeling"
     session.flush()

@@ -12,7 +12,9 @@ Ledger accounts (strings):
 Life of a cent: ``fund`` (external → campaign) when the campaign is created;
 ``escrow`` (campaign → escrow) for each assignment when its round clears; then exactly
 one of ``pay`` (escrow → annotator, when the assignment's label is accepted) or
-``release`` (escrow → campaign, when the assignment is dropped at settlement).
+``release`` (escrow → campaign, when the assignment is dropped at settlement, or when its
+label is rejected by the campaign's quality policy: then the release names the label
+and its ``note`` says why).
 
 Invariants, all enforced by :func:`_post` and the four ``post_*`` functions below (no
 other code writes ``LedgerEntry`` rows):
@@ -21,6 +23,8 @@ other code writes ``LedgerEntry`` rows):
   total escrowed, and therefore total paid, never exceeds the funded budget;
 - every payment names an accepted label of the very assignment it pays, to that
   assignment's annotator, for exactly its price;
+- a rejected label is never paid: its assignment's escrow is released to the campaign
+  by a posting that names the label and says why;
 - each posting has a unique ``key`` (``pay:assignment:7``...), enforced by a database
   unique constraint as well as a check here, so nothing is paid or released twice, and an
   assignment is never both paid and released.
@@ -83,6 +87,7 @@ def _post(
     round_id: int | None = None,
     assignment_id: int | None = None,
     label_id: int | None = None,
+    note: str | None = None,
 ) -> LedgerEntry:
     """Write one posting after the generic checks (amount, key, source balance)."""
     if reason not in REASONS:
@@ -107,6 +112,7 @@ def _post(
         round_id=round_id,
         assignment_id=assignment_id,
         label_id=label_id,
+        note=note,
     )
     session.add(entry)
     session.flush()
@@ -165,10 +171,19 @@ def post_payment(session: Session, assignment: Assignment, label: Label) -> Ledg
     )
 
 
-def post_release(session: Session, assignment: Assignment) -> LedgerEntry:
-    """Return an unfinished assignment's escrow to the campaign."""
+def post_release(session: Session, assignment: Assignment, *, label: Label | None = None,
+                 note: str | None = None) -> LedgerEntry:
+    """Return an assignment's escrow to the campaign: unfinished at settlement, or
+    labelled but rejected (then ``label`` is that rejected label and ``note`` says why)."""
     if _key_taken(session, f"pay:assignment:{assignment.id}"):
         raise LedgerViolation(f"assignment {assignment.id} was paid; it cannot be released")
+    if label is not None:
+        if label.assignment_id != assignment.id or label.annotator_id != assignment.annotator_id:
+            raise LedgerViolation(f"label {label.id} does not belong to assignment {assignment.id}")
+        if label.accepted:
+            raise LedgerViolation(f"label {label.id} is accepted; an accepted label is paid, not released")
+        if not note:
+            raise LedgerViolation(f"the release of rejected label {label.id} must say why")
     return _post(
         session,
         src=escrow_account(assignment.round_id),
@@ -179,6 +194,8 @@ def post_release(session: Session, assignment: Assignment) -> LedgerEntry:
         campaign_id=assignment.campaign_id,
         round_id=assignment.round_id,
         assignment_id=assignment.id,
+        label_id=label.id if label is not None else None,
+        note=note,
     )
 
 
@@ -254,4 +271,15 @@ def check_campaign(session: Session, campaign: Campaign) -> Books:
                 raise LedgerViolation(f"payment {e.id} is not traceable to an accepted label")
             if e.cents != a.price_cents or e.to_account != annotator_account(a.annotator_id):
                 raise LedgerViolation(f"payment {e.id} does not match assignment {a.id}")
+        if e.reason == "release" and e.label_id is not None:
+            label = session.get(Label, e.label_id)
+            if label is None or label.assignment_id != e.assignment_id or label.accepted or not e.note:
+                raise LedgerViolation(f"release {e.id} names label {e.label_id} but not a rejected label with a reason")
+    rejected = session.exec(
+        select(Label.id, Label.assignment_id).where(Label.campaign_id == campaign.id, Label.accepted == False)  # noqa: E712
+    ).all()
+    released_labels = {e.label_id for e in entries if e.reason == "release"}
+    for label_id, assignment_id in rejected:
+        if label_id not in released_labels:
+            raise LedgerViolation(f"rejected label {label_id}: the escrow of assignment {assignment_id} was not returned")
     return b

@@ -8,10 +8,17 @@
   expanded into units, cleared by the campaign's rule through the one mechanism core
   (``market.mechanisms.clear``), payments turned into cents (never below an ask, never
   over the budget), winning units matched to items and each assignment's price escrowed.
-- **labeling**: each accepted label is paid from escrow at once (``market.label``).
+- **labeling**: each accepted label is paid from escrow at once, and a label the
+  campaign's quality policy rejects has its escrow released (``market.label``).
 - **settle** (explicitly, lazily once the labelling deadline has passed, or by itself
   when the last assignment is labelled): open assignments are released and their escrow
   returns to the campaign.
+
+Quality control (campaigns with ``gold_rate > 0``, see ``market.quality.admission``)
+enters at clearing: bidders' quality comes from their gold posterior, bids below the
+quality bar take no part, newcomers enter with an exam's worth of units and together
+with a capped share of the round, and some of each winner's units become gold checks,
+created in a shuffled order so that an assignment's position does not give it away.
 
 Deadlines are enforced *lazily*: every route that touches a round (or lists rounds or
 assignments) first calls :func:`touch` / :func:`touch_due`, which closes or settles
@@ -23,6 +30,7 @@ Both paths take the same locks, so they cannot double-close or double-settle.
 from __future__ import annotations
 
 import logging
+import random
 from collections import deque
 
 import numpy as np
@@ -58,11 +66,13 @@ def get_round(session: Session, round_id: int) -> Round:
 
 def available_items(session: Session, campaign: Campaign, limit: int) -> list[Item]:
     """Items that still need labels, have both completions and are not on offer or assigned
-    out: best score first (unscored last), then upload order."""
+    out: best score first (unscored last), then upload order. Gold items are never offered
+    (the clearing mixes them into assignments)."""
     stmt = (
         select(Item)
         .where(
             Item.campaign_id == campaign.id,
+            Item.gold_check == False,  # noqa: E712 - SQL expression
             col(Item.completion_a).is_not(None),
             col(Item.completion_b).is_not(None),
             col(Item.round_id).is_(None),
@@ -192,6 +202,7 @@ def touch_campaign(session: Session, campaign_id: int) -> int:
 def _clear(session: Session, rnd: Round) -> None:
     """Clear an open round (round and campaign locks held): winners, cents, assignments, escrow."""
     from market.mechanisms import clear, payments_to_cents
+    from market.quality import admission
 
     campaign = session.get(Campaign, rnd.campaign_id)
     items = session.exec(select(Item).where(col(Item.id).in_(rnd.item_ids))).all()
@@ -219,11 +230,17 @@ def _clear(session: Session, rnd: Round) -> None:
         eligible = [sum(1 for it, n in zip(items, needs, strict=True) if n and b.annotator_id not in prior.get(it.id, ()))
                     for b in bids]
         caps = np.array([min(b.capacity, e) for b, e in zip(bids, eligible, strict=True)], dtype=np.int64)
+        if admission.enabled(campaign):
+            admitted = admission.admit(session, campaign, rnd.id, bids, caps, demand)
+            caps, bid_quality = admitted.caps, admitted.quality
+        else:
+            admitted = None
+            bid_quality = np.array([annotator_quality(annotators[b.annotator_id]) for b in bids])
         owner = np.repeat(np.arange(len(bids)), caps)
         asks = np.repeat(np.array([b.ask_cents for b in bids], dtype=np.int64), caps)
-        quality = np.repeat(np.array([annotator_quality(annotators[b.annotator_id]) for b in bids]), caps)
-        for b in bids:
-            b.quality = annotator_quality(annotators[b.annotator_id])
+        quality = np.repeat(bid_quality, caps)
+        for b, q in zip(bids, bid_quality.tolist(), strict=True):
+            b.quality = q
         rnd.n_units_offered = int(asks.size)
         kwargs = {"values": unit_values, "budget": float(budget)}
         if campaign.rule.startswith("quality_"):
@@ -247,7 +264,12 @@ def _clear(session: Session, rnd: Round) -> None:
             b.units, b.paid_cents = int(u), p  # what the clearing gave each bid, for replay
         threshold = result.threshold
         reason = f"{result.reason}: {winners.size} of {demand} units won"
-        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior)
+        gold = None
+        if admitted is not None:
+            gold = admitted.gold_for(np.bincount(owner[winners], minlength=len(bids)))
+            if admitted.note():
+                reason += f"; {admitted.note()}"
+        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior, gold)
         if unplaced:
             reason += f"; {unplaced} winning units could not be placed (distinct annotators per item)"
     elif bids:
@@ -296,17 +318,29 @@ def _assign(
     unit_bid: np.ndarray,
     unit_cents: np.ndarray,
     prior: dict[int, set[int]],
+    gold: dict[int, list[Item]] | None = None,
 ) -> tuple[list[Assignment], int]:
-    """Match winning units to items: items in descending score, each item's units to
-    distinct annotators, higher-quality annotators first (ties: the mechanism's order,
-    cheapest first). An annotator is never given an item it held before (labelled, or let
-    lapse until released), so a lapsed item goes to someone else next time."""
+    """Match winning units to items: gold checks first (``gold``: bid index → gold items
+    chosen for it), then items in descending score, each item's units to distinct
+    annotators, higher-quality annotators first (ties: the mechanism's order, cheapest
+    first). An annotator is never given an item it held before (labelled, or let lapse
+    until released), so a lapsed item goes to someone else next time. With gold checks
+    the rows are created in a shuffled order (seeded by the round), so ids and list order
+    do not tell gold from ordinary work."""
     per_bid: dict[int, deque[int]] = {}
     for b, c in zip(unit_bid.tolist(), unit_cents.tolist(), strict=True):
         per_bid.setdefault(b, deque()).append(c)
     first_seen = {b: i for i, b in reversed(list(enumerate(unit_bid.tolist())))}
     order = sorted(per_bid, key=lambda b: (-bids[b].quality, first_seen[b]))
     assigned: list[Assignment] = []
+    for b, gold_items in (gold or {}).items():
+        for it in gold_items:
+            if not per_bid.get(b):
+                break
+            assigned.append(Assignment(round_id=rnd.id, campaign_id=campaign.id, annotator_id=bids[b].annotator_id,
+                                       item_id=it.id, price_cents=int(per_bid[b].popleft())))
+            bids[b].won_units += 1
+            it.n_open += 1
     for it, need in zip(items, needs, strict=True):
         taken = set(prior.get(it.id, ()))
         for b in order:
@@ -324,12 +358,14 @@ def _assign(
                 item_id=it.id,
                 price_cents=int(price),
             )
-            session.add(a)
             assigned.append(a)
             taken.add(ann)
             bids[b].won_units += 1
             it.n_open += 1
             need -= 1
+    if gold:
+        random.Random(f"assignments:{rnd.id}").shuffle(assigned)
+    session.add_all(assigned)
     session.flush()
     unplaced = sum(len(q) for q in per_bid.values())
     return assigned, unplaced

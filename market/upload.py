@@ -17,7 +17,10 @@ format     keys                                         becomes
 Logged pairs (trl, hh) are shown in a random-but-reproducible order (a/b swapped by a
 hash of the content) so an annotator cannot learn "a is always the chosen one"; ``gold``
 records which side was logged as preferred. Optional keys on any line: ``score`` (finite
-number), ``gold`` (pair format: ``a``/``b``/``tie``), ``id`` (kept as ``external_id``).
+number), ``gold`` (pair format: ``a``/``b``/``tie``), ``id`` (kept as ``external_id``),
+``gold_check`` (``true``: the line is a gold item, a control question for quality control
+whose known answer must be ``a`` or ``b``: the pair's ``gold``, or the logged preference
+of a trl/hh line; see ``market.quality.gold``).
 
 Any bad line raises ``Invalid`` naming its 1-based line number, and nothing is imported.
 """
@@ -46,6 +49,7 @@ class ParsedItem:
     score: float | None
     external_id: str | None
     source_format: str
+    gold_check: bool = False
 
 
 def detect_format(obj: dict) -> str | None:
@@ -109,6 +113,16 @@ def _optional(obj: dict, line: int, fmt: str) -> tuple[float | None, str | None,
     return score, gold, ext
 
 
+def _gold_check(obj: dict, item: ParsedItem, line: int) -> bool:
+    flag = obj.get("gold_check", False)
+    if not isinstance(flag, bool):
+        raise Invalid(f"line {line}: 'gold_check' must be true or false")
+    if flag and item.gold not in ("a", "b"):
+        raise Invalid(f"line {line}: a gold_check line needs a known answer 'a' or 'b' "
+                      "(the pair's 'gold', or a trl/hh line's logged preference)")
+    return flag
+
+
 def parse_jsonl(text: str) -> tuple[str, list[ParsedItem]]:
     """Parse a whole upload; returns ``(format, items)`` or raises ``Invalid`` naming the line."""
     if not text or not text.strip():
@@ -159,6 +173,7 @@ def parse_jsonl(text: str) -> tuple[str, list[ParsedItem]]:
                 item = ParsedItem(prompt, rejected, chosen, "b", score, ext, fmt)
             else:
                 item = ParsedItem(prompt, chosen, rejected, "a", score, ext, fmt)
+        item.gold_check = _gold_check(obj, item, line_no)
         items.append(item)
     if not items:
         raise Invalid("body: the upload has no JSON lines")

@@ -93,6 +93,17 @@ class CampaignCreate(BaseModel):
     label_duration_s: Seconds = 3600.0
     posted_price_cents: Optional[PriceCents] = None
     worker_id: Optional[Id] = None
+    gold_rate: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False,
+                             description="share of each annotator's work that is gold checks once past its exam; "
+                             "0 turns quality control off")
+    min_gold_answers: int = Field(default=6, strict=True, ge=1, le=limits.MAX_GOLD_ANSWERS,
+                                  description="gold answers (the exam) before an annotator is judged")
+    quality_bar: Optional[float] = Field(default=None, gt=0.5, lt=1, allow_inf_nan=False,
+                                         description="reject (and do not pay) labels of annotators whose gold "
+                                         "accuracy is below this with probability quality_confidence")
+    quality_confidence: float = Field(default=0.9, ge=0.5, lt=1, allow_inf_nan=False)
+    newcomer_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
+                                  description="most of a round that unjudged annotators take together")
 
 
 class CampaignOut(Out):
@@ -111,6 +122,11 @@ class CampaignOut(Out):
     posted_price_cents: Optional[int]
     worker_id: Optional[int]
     status: str
+    gold_rate: float
+    min_gold_answers: int
+    quality_bar: Optional[float]
+    quality_confidence: float
+    newcomer_share: float
     created_at: UTCDatetime
 
 
@@ -129,6 +145,7 @@ class ItemOut(Out):
     completion_b: Optional[str]
     score: Optional[float]
     gold: Optional[str]
+    gold_check: bool
     source_format: str
     external_id: Optional[str]
     round_id: Optional[int]
@@ -188,6 +205,7 @@ class LedgerEntryOut(Out):
     round_id: Optional[int]
     assignment_id: Optional[int]
     label_id: Optional[int]
+    note: Optional[str] = None
     created_at: UTCDatetime
 
 
@@ -321,10 +339,11 @@ class LabelIn(BaseModel):
 class LabelOut(Out):
     id: int
     assignment_id: int
-    item_id: int
+    item_id: Optional[int] = Field(description="hidden (null) in campaigns with gold checks")
     choice: str
     confidence: Optional[float]
     accepted: bool
+    reject_reason: Optional[str] = Field(default=None, description="why the label was not accepted (not paid)")
     idempotency_key: Optional[str]
     created_at: UTCDatetime
     paid_cents: int = 0
@@ -335,7 +354,8 @@ class AssignmentOut(BaseModel):
     id: int
     round_id: int
     campaign_id: int
-    item_id: int
+    item_id: Optional[int] = Field(description="hidden (null) in campaigns with gold checks, where recurring "
+                                   "ids would give the checks away")
     prompt: str
     completion_a: Optional[str]
     completion_b: Optional[str]
@@ -349,11 +369,67 @@ class EarningsOut(BaseModel):
     account_id: int
     earned_cents: int
     pending_cents: int
-    labels: int
+    labels: int = Field(description="accepted labels")
     open_assignments: int
     released_assignments: int
-    by_campaign: dict[int, int]
+    by_campaign: dict[int, int] = Field(description="cents earned per campaign")
+    rejected_labels: int = Field(default=0, description="labels rejected by a campaign's quality policy (not paid)")
+    rejected_cents: int = Field(default=0, description="what the rejected labels would have paid")
 
 
 class Problem(BaseModel):
     detail: str = Field(examples=["ask_cents: must be between 1 and 100000 cents"])
+
+
+# --- quality control ------------------------------------------------------------------
+
+
+class GoldRow(BaseModel):
+    item_id: Id
+    answer: Literal["a", "b"] = Field(description="the completion a careful annotator prefers")
+
+
+class GoldIn(BaseModel):
+    items: list[GoldRow] = Field(min_length=1, examples=[[{"item_id": 1, "answer": "a"}]])
+
+
+class AnnotatorSkillOut(BaseModel):
+    annotator_id: int
+    alpha: float = Field(description="Beta posterior of gold accuracy (prior Beta(2, 1) included)")
+    beta: float
+    accuracy: float = Field(description="posterior mean")
+    accuracy_low: float = Field(description="5% posterior quantile")
+    accuracy_high: float = Field(description="95% posterior quantile")
+    gold_answers: int
+    status: Literal["newcomer", "qualified", "below_bar"]
+    quality: float = Field(description="q for the quality-weighted rules: 2·accuracy − 1, floored at 0.05")
+    labels: int
+    accepted: int
+    rejected: int
+    choices: dict[str, int]
+
+
+class QualityOut(BaseModel):
+    campaign_id: int
+    gold_rate: float
+    min_gold_answers: int
+    quality_bar: Optional[float]
+    quality_confidence: float
+    newcomer_share: float
+    gold_items: int
+    annotators: list[AnnotatorSkillOut]
+
+
+class FlagOut(BaseModel):
+    kind: Literal["identical_bids", "degenerate_labels", "gold_at_chance", "gold_inverted"]
+    campaign_id: int
+    annotator_ids: list[int]
+    detail: str
+    model_config = ConfigDict(extra="allow")
+
+
+class SoftLabelOut(BaseModel):
+    item_id: int
+    p_a: float = Field(description="posterior probability that completion_a beats completion_b")
+    votes: int
+    aggregation: str

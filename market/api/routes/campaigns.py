@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from market import bidlog, campaign, evaluation, export, items, ledger, limits, summary
 from market import round as rounds
 from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
+from market.api.routes import quality
 from market.api.routes.rounds import round_out
 from market.api.schemas import (
     CampaignBidOut,
@@ -30,6 +31,7 @@ from market.api.schemas import (
 from market.errors import Invalid, MarketProblem
 
 router = APIRouter(tags=["campaigns"])
+router.include_router(quality.router)  # quality control's routes hang off campaigns; no app change needed
 
 
 class TooLarge(MarketProblem):
@@ -150,10 +152,12 @@ def campaign_summary(campaign_id: PathId, session: SessionDep, account: CurrentA
 
 @router.get("/campaigns/{campaign_id}/export", response_class=PlainTextResponse,
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def export_labels(campaign_id: PathId, session: SessionDep, account: CurrentAccount, include_ties: bool = False):
-    """Accepted labels as TRL JSONL: prompt, chosen, rejected, item_id, label_id, confidence, annotator_id."""
+def export_labels(campaign_id: PathId, session: SessionDep, account: CurrentAccount, include_ties: bool = False,
+                  aggregation: Literal["skill", "mv", "ds", "bt"] = "skill"):
+    """Accepted labels as TRL JSONL: prompt, chosen, rejected, item_id, label_id, confidence, annotator_id,
+    choice, and quality control's soft_label, weight (QA-DPO), aggregation, annotator_accuracy, votes."""
     c = campaign.get_campaign(session, account, campaign_id)
-    body = export.to_jsonl(export.export_rows(session, c, include_ties=include_ties))
+    body = export.to_jsonl(export.export_rows(session, c, include_ties=include_ties, aggregation=aggregation))
     return PlainTextResponse(body, media_type="application/x-ndjson")
 
 

@@ -1,0 +1,42 @@
+"""The campaign's quality policy where a label is submitted (called by ``market.label``).
+
+Acceptance is decided at submission, with the posterior as it stands once this label's
+own gold answer (if it is one) has been counted:
+
+* a label on a gold item updates the annotator's posterior first, so the answer that
+  proves an annotator below the bar is itself rejected;
+* a label is rejected when the campaign has a ``quality_bar`` and the annotator is
+  judged below it (``skill.judge``: at least ``min_gold_answers`` gold answers and
+  ``P(accuracy < bar) ≥ quality_confidence``); otherwise it is accepted and paid at once.
+
+Why at submission and not at settlement: the annotator learns the outcome of each label
+when giving it, payment stays immediate for everyone in good standing, and a label is
+final once given (nothing already paid is ever clawed back). What this gives up: labels
+given before an annotator is judged are paid. The exam (a newcomer's units are gold until
+it has ``min_gold_answers`` answers, see ``mixing``) is what keeps those labels out of the
+dataset, and the clearing keeps annotators below the bar out of later rounds.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from market.quality import gold, skill
+from market.tables import Campaign, Item, Label
+
+
+def review(session: Session, campaign: Campaign, label: Label, item: Item) -> str | None:
+    """Score a gold answer, then decide; returns why the label is rejected, or None to accept."""
+    row = gold.record_answer(session, label, item) if item.gold_check and item.gold in gold.ANSWERS else None
+    if campaign.quality_bar is None:
+        return None
+    if row is None:
+        row = gold.skills(session, campaign.id, [label.annotator_id]).get(label.annotator_id)
+    alpha, beta, answers = gold.posterior_of(row)
+    status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers, bar=campaign.quality_bar,
+                         confidence=campaign.quality_confidence)
+    if status != skill.BELOW_BAR:
+        return None
+    return (f"below the quality bar: accuracy on this campaign's checks is {float(skill.accuracy(alpha, beta)):.2f} "
+            f"after {answers} checks, and the requester accepts labels only when it is likely at least "
+            f"{campaign.quality_bar:.2f}; this label is not paid and its price returns to the campaign")

@@ -1,0 +1,87 @@
+"""Gold items and the skill records they feed (database side of ``market.quality.skill``).
+
+A gold item is one of the campaign's own pairs whose answer the requester knows. It is
+never offered in a round's item list; the clearing mixes it into winners' assignments
+(``market.quality.admission``), where it looks like any other pair. Its answer scores
+the annotator's label and updates the annotator's Beta posterior for the campaign
+(``AnnotatorSkill``), always under the campaign's lock.
+
+Gold answers are ``a`` or ``b``: a gold pair must have a clear answer, or it measures
+nothing. An item can become gold only before it has been offered or assigned, so a
+label given as ordinary work is never re-scored as a gold answer afterwards.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from market import clock
+from market.errors import Conflict, Invalid
+from market.quality import skill
+from market.tables import AnnotatorSkill, Assignment, Campaign, Item, Label
+
+ANSWERS = ("a", "b")
+
+
+def mark_gold(session: Session, campaign: Campaign, answers: dict[int, str]) -> int:
+    """Make items gold with their known answers; all or nothing. Caller commits."""
+    if not answers:
+        raise Invalid("items: send at least one item")
+    for item_id, answer in answers.items():
+        if answer not in ANSWERS:
+            raise Invalid(f"items: the answer for item {item_id} must be 'a' or 'b' (got {answer!r})")
+    ids = list(answers)
+    found = {it.id: it for it in session.exec(
+        select(Item).where(Item.campaign_id == campaign.id, col(Item.id).in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Invalid(f"items: item_id {missing[0]} is not an item of campaign {campaign.id}")
+    used = set(session.exec(select(Assignment.item_id).where(col(Assignment.item_id).in_(ids))).all())
+    for item_id in ids:
+        it = found[item_id]
+        if it.round_id is not None or item_id in used or it.n_labels > 0:
+            raise Conflict(f"items: item {item_id} has been offered or labelled; only fresh items can become gold")
+        if it.completion_a is None or it.completion_b is None:
+            raise Conflict(f"items: item {item_id} has no completions yet; a gold item needs its pair")
+    for item_id, answer in answers.items():
+        found[item_id].gold = answer
+        found[item_id].gold_check = True
+    session.flush()
+    return len(answers)
+
+
+def skills(session: Session, campaign_id: int, annotator_ids) -> dict[int, AnnotatorSkill]:
+    """The skill rows of these annotators on this campaign (absent: no gold answer yet)."""
+    ids = list(annotator_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(AnnotatorSkill).where(
+        AnnotatorSkill.campaign_id == campaign_id, col(AnnotatorSkill.annotator_id).in_(ids)))
+    return {r.annotator_id: r for r in rows}
+
+
+def posterior_of(row: AnnotatorSkill | None) -> tuple[float, float, int]:
+    """``(alpha, beta, gold_answers)``; the prior for an annotator with no gold answer."""
+    if row is None:
+        return skill.PRIOR_ALPHA, skill.PRIOR_BETA, 0
+    return row.alpha, row.beta, row.gold_answers
+
+
+def record_answer(session: Session, label: Label, item: Item) -> AnnotatorSkill:
+    """Score ``label`` against gold ``item`` and update the annotator's posterior.
+
+    The caller holds the campaign's lock (as label submission does), so the read-modify-
+    write of the skill row cannot interleave with another label of the same campaign."""
+    credit = skill.gold_credit(label.choice, item.gold)
+    label.gold_credit = credit
+    row = skills(session, label.campaign_id, [label.annotator_id]).get(label.annotator_id)
+    if row is None:
+        row = AnnotatorSkill(campaign_id=label.campaign_id, annotator_id=label.annotator_id,
+                             alpha=skill.PRIOR_ALPHA, beta=skill.PRIOR_BETA)
+        session.add(row)
+    row.alpha += credit
+    row.beta += 1.0 - credit
+    row.gold_answers += 1
+    row.updated_at = clock.now()
+    session.flush()
+    return row

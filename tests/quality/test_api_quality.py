@@ -1,0 +1,203 @@
+"""Quality control end to end through the HTTP API: gold upload, exam, rejection, ledger,
+what annotators and owners see, flags, export weights."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from market import ledger
+from market.client import MarketError
+from market.tables import Campaign, LedgerEntry
+from tests.quality.conftest import QC_CAMPAIGN, account, honest, pairs
+
+
+def wrong(assignment: dict) -> str:
+    return "b" if honest(assignment) == "a" else "a"
+
+
+BEHAVIOUR = {"honest": honest, "adversary": wrong, "spammer": lambda a: "a"}
+
+
+@pytest.fixture
+def world(admin):
+    """A QC campaign (exam of 3 gold answers, bar 0.65) with 40 items and 12 gold items,
+    and six annotators: three honest, two adversaries, one always-"a" spammer."""
+    req = account(admin, "req", "requester")
+    c = req.create_campaign(**(QC_CAMPAIGN | {"min_gold_answers": 3}))
+    req.upload_items(c["id"], pairs(40))
+    req.upload_items(c["id"], pairs(12, start=100, gold=True))
+    kinds = ["honest"] * 3 + ["adversary"] * 2 + ["spammer"]
+    anns = [(kind, account(admin, f"{kind}{i}", "annotator")) for i, kind in enumerate(kinds)]
+    return req, c, anns
+
+
+def play_round(req, c, anns, asks=None) -> tuple[dict, list[dict]]:
+    """Open a round, everyone bids (capacity 3), close, everyone labels its way."""
+    r = req.open_round(c["id"])
+    for i, (_, a) in enumerate(anns):
+        a.place_bid(r["id"], (asks or {}).get(i, 10 + i), 3)
+    r = req.close_round(r["id"])
+    answers = []
+    for kind, a in anns:
+        for x in a.my_assignments(state="open"):
+            answers.append({"kind": kind, **a.submit_label(x["id"], BEHAVIOUR[kind](x))})
+    return r, answers
+
+
+def test_exam_then_rejection_then_exclusion(world, engine):
+    req, c, anns = world
+    r1, answers = play_round(req, c, anns)
+    # round 1 is everyone's exam: 3 units each, all gold, and the gold stays hidden
+    assert len(answers) == 18
+    assert all(x["item_id"] is None for x in answers)
+    assert all(x["choice"] in "ab" for x in answers)
+    items = {it["id"]: it for it in req.list_items(c["id"])}
+    assert sum(it["n_open"] + it["n_labels"] for it in items.values() if not it["gold_check"]) == 0
+    # honest and spammer labels are paid; each adversary's third (judging) answer is rejected
+    rejected = [x for x in answers if not x["accepted"]]
+    assert sorted(x["kind"] for x in rejected) == ["adversary", "adversary"]
+    for x in rejected:
+        assert x["paid_cents"] == 0 and "below the quality bar" in x["reject_reason"]
+    assert all(x["paid_cents"] > 0 for x in answers if x["accepted"])
+
+    # the ledger records why: a release naming the label, with the reason as its note
+    book = req.ledger(c["id"])
+    notes = [e for e in book["entries"] if e["reason"] == "release" and e["label_id"] is not None]
+    assert sorted(e["label_id"] for e in notes) == sorted(x["id"] for x in rejected)
+    assert all("below the quality bar" in e["note"] for e in notes)
+    assert book["books"]["balanced"]
+    with Session(engine) as s:
+        ledger.check_campaign(s, s.get(Campaign, c["id"]))
+
+    # the adversary sees it on its assignment and in its earnings
+    adversary = anns[3][1]
+    done = adversary.my_assignments(state="done")
+    assert sum(1 for x in done if not x["label"]["accepted"]) == 1
+    assert all(x["item_id"] is None for x in done)
+    earn = adversary.earnings()
+    assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (2, 1, r1["clearing_price_cents"])
+    assert earn["earned_cents"] == 2 * r1["clearing_price_cents"]
+
+    # round 2: adversaries take no part; the others mix one gold check into three units
+    r2, answers2 = play_round(req, c, anns)
+    assert "2 bids below the quality bar took no part" in r2["reason"]
+    assert {x["kind"] for x in answers2} == {"honest", "spammer"}
+    assert len(answers2) == 12 and all(x["accepted"] for x in answers2)
+    items = req.list_items(c["id"])
+    assert sum(it["n_labels"] for it in items if not it["gold_check"]) == 8  # 4 annotators × 2 ordinary units
+
+
+def test_owner_sees_skill_flags_and_weights(admin):
+    """Without a bar nobody is rejected, but the owner still sees who is what."""
+    req = account(admin, "req", "requester")
+    c = req.create_campaign(**(QC_CAMPAIGN | {"min_gold_answers": 3, "quality_bar": None}))
+    req.upload_items(c["id"], pairs(60))
+    req.upload_items(c["id"], pairs(12, start=100, gold=True))
+    kinds = ["honest"] * 3 + ["adversary"] * 2 + ["spammer"]
+    anns = [(kind, account(admin, f"{kind}{i}", "annotator")) for i, kind in enumerate(kinds)]
+    colluding = {3: 17, 5: 17}  # an adversary and the spammer always ask the same
+    for _ in range(4):
+        play_round(req, c, anns, asks=colluding)
+    quality = admin.campaign_quality(c["id"])
+    by_id = {a["annotator_id"]: a for a in quality["annotators"]}
+    ids = [a.me()["id"] for _, a in anns]
+    assert {by_id[i]["status"] for i in ids} == {"qualified"}
+    assert min(by_id[i]["quality"] for i in ids[:3]) > 0.5 > by_id[ids[5]]["quality"]
+    assert by_id[ids[3]]["quality"] == by_id[ids[4]]["quality"] == pytest.approx(0.05)
+    assert by_id[ids[5]]["choices"] == {"a": 12} and by_id[ids[5]]["rejected"] == 0
+
+    flags = req.campaign_flags(c["id"])
+    kinds = {(f["kind"], tuple(f["annotator_ids"])) for f in flags}
+    assert ("identical_bids", (ids[3], ids[5])) in kinds
+    assert ("degenerate_labels", (ids[5],)) in kinds
+    assert {k for k, who in kinds if who in ((ids[3],), (ids[4],))} <= {"gold_at_chance", "gold_inverted"}
+    assert {who for k, who in kinds if k.startswith("gold_")} == {(ids[3],), (ids[4],)}
+    assert admin.all_flags() == flags  # admins see every campaign's flags
+
+    rows = req.export_labels(c["id"])
+    gold_ids = {it["id"] for it in req.list_items(c["id"]) if it["gold_check"]}
+    assert rows and not {r["item_id"] for r in rows} & gold_ids
+    for r in rows:
+        assert 0.5 < r["weight"] < 1.5 and r["weight"] == pytest.approx(0.5 + r["soft_label"])
+        assert r["aggregation"] == "skill" and r["votes"] == 1
+    honest_rows = [r for r in rows if r["annotator_id"] in ids[:3]]
+    spam_rows = [r for r in rows if r["annotator_id"] == ids[5]]
+    assert min(r["weight"] for r in honest_rows) > max(r["weight"] for r in spam_rows)
+
+    soft = req.soft_labels(c["id"], aggregation="ds")
+    assert soft and all(0 < s["p_a"] < 1 and s["aggregation"] == "ds" for s in soft)
+
+
+def test_who_may_see_quality(world, admin):
+    req, c, anns = world
+    annotator = anns[0][1]
+    other = account(admin, "other-req", "requester")
+    for view in ("campaign_quality", "campaign_flags"):
+        with pytest.raises(MarketError) as e:
+            getattr(annotator, view)(c["id"])
+        assert e.value.status == 404  # annotators see no campaigns
+        with pytest.raises(MarketError) as e:
+            getattr(other, view)(c["id"])
+        assert e.value.status == 404
+    with pytest.raises(MarketError) as e:
+        annotator.all_flags()
+    assert e.value.status == 403
+    r, _ = play_round(req, c, anns)
+    gold_ids = {it["id"] for it in req.list_items(c["id"]) if it["gold_check"]}
+    assert not set(annotator.get_round(r["id"])["item_ids"]) & gold_ids  # gold is never offered as such
+
+
+def test_mark_gold_route(admin):
+    req = account(admin, "req", "requester")
+    c = req.create_campaign(**QC_CAMPAIGN)
+    req.upload_items(c["id"], pairs(4))
+    ids = [it["id"] for it in req.list_items(c["id"])]
+    assert req.mark_gold(c["id"], {ids[0]: "a"}) == {"updated": 1}
+    marked = {it["id"]: it for it in req.list_items(c["id"])}[ids[0]]
+    assert (marked["gold_check"], marked["gold"]) == (True, "a")
+    for answers in ({ids[1]: "tie"}, {10**6: "a"}, {}):
+        with pytest.raises(MarketError) as e:
+            req.mark_gold(c["id"], answers)
+        assert e.value.status == 422
+    # once offered, an item can no longer become gold
+    req.open_round(c["id"])
+    with pytest.raises(MarketError) as e:
+        req.mark_gold(c["id"], {ids[1]: "a"})
+    assert e.value.status == 409
+
+
+def test_upload_gold_check_needs_an_answer(admin):
+    req = account(admin, "req", "requester")
+    c = req.create_campaign(**QC_CAMPAIGN)
+    bad = '{"prompt": "p", "completion_a": "x", "completion_b": "y", "gold_check": true}\n'
+    with pytest.raises(MarketError) as e:
+        req.upload_items(c["id"], bad)
+    assert e.value.status == 422 and "line 1" in e.value.detail
+    trl = '{"prompt": "p", "chosen": "good", "rejected": "bad", "gold_check": true}\n'
+    assert req.upload_items(c["id"], trl)["imported"] == 1
+    it = req.list_items(c["id"])[0]
+    assert it["gold_check"] and (it["completion_a"] if it["gold"] == "a" else it["completion_b"]) == "good"
+
+
+def test_campaign_quality_settings_are_checked(admin):
+    req = account(admin, "req", "requester")
+    for bad in ({"gold_rate": 1.0}, {"gold_rate": -0.1}, {"quality_bar": 0.5}, {"quality_bar": 1.2},
+                {"min_gold_answers": 0}, {"newcomer_share": 0}, {"quality_bar": 0.7, "gold_rate": 0.0}):
+        with pytest.raises(MarketError) as e:
+            req.create_campaign(**(QC_CAMPAIGN | bad))
+        assert e.value.status == 422, bad
+    c = req.create_campaign(**QC_CAMPAIGN)
+    assert (c["gold_rate"], c["quality_bar"], c["min_gold_answers"]) == (0.25, 0.65, 4)
+
+
+def test_without_quality_control_nothing_changes(admin, engine):
+    """A campaign without gold (the default) pays every label and shows item ids."""
+    req = account(admin, "req", "requester")
+    c = req.create_campaign(**(QC_CAMPAIGN | {"gold_rate": 0.0, "quality_bar": None}))
+    req.upload_items(c["id"], pairs(10))
+    anns = [("adversary", account(admin, f"a{i}", "annotator")) for i in range(2)]
+    _, answers = play_round(req, c, anns)
+    assert len(answers) == 6 and all(x["accepted"] and x["item_id"] is not None for x in answers)
+    with Session(engine) as s:
+        assert not s.exec(select(LedgerEntry).where(LedgerEntry.note != None)).all()  # noqa: E711
