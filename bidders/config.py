@@ -6,6 +6,8 @@ whose message names it with its dotted path (``population.cost.sigma: ...``). Se
 * ``population`` annotators (``bidders.population.PopulationConfig``);
 * ``strategies`` who bids how (``bidders.strategies.StrategyConfig``);
 * ``market``     rules, rounds, demand, values and budgets (dollars);
+* ``quality``    how the market knows quality: ``oracle``, ``none`` or ``gold`` (the
+  market's quality control; ``bidders.quality.QualityConfig``);
 * ``run``        seeds, workers, how often and how finely to measure regret, output dir.
 
 ``--sweep key=v1,v2`` runs the cartesian product of the swept values; each point is
@@ -24,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bidders.population import PopulationConfig
+from bidders.quality import QualityConfig
 from bidders.strategies import StrategyConfig
 from market.mechanisms import RULES
 
@@ -81,6 +84,7 @@ class SimulationConfig(_Strict):
     population: PopulationConfig = Field(default_factory=PopulationConfig)
     strategies: StrategyConfig = Field(default_factory=StrategyConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
 

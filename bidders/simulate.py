@@ -11,12 +11,18 @@ because learners adapt; within a round all work is array maths.
 
 Money is in dollars here (the market uses cents; see ``bidders.replay``). Values of labels
 are the requester's declared item values; quality enters as what the quality-weighted
-rules divide asks by and as the expected share of correct labels bought.
+rules divide asks by and as the expected share of correct labels bought. How the market
+knows quality is the config's ``quality.mode`` (``bidders.quality``): the true quality
+(``oracle``, the default), nothing (``none``), or the market's own quality control
+(``gold``: gold checks, posteriors, rejected labels not paid).
 
 Metrics per run (``summary`` table), all over the run's rounds:
 
 ==========================  ==========================================================
-spend, labels, value        Σ payments, winning units, Σ values of the items they label
+spend, labels, value        Σ payments, paid labels (winning units whose label was accepted),
+                            Σ values of the items their data labels label
+data_labels, gold_labels    paid labels on the requester's items, and on gold checks
+rejected_labels             labels the quality policy rejected (not paid; ``gold`` mode)
 true_cost                   Σ winners' private costs
 cost_per_label              spend / labels
 overpayment                 spend / true_cost (≥ 1 when IR holds; the price of truth)
@@ -35,9 +41,16 @@ regret_bidder_*             the same for an annotator's whole bid (all units at 
                             (one unit can set the price the others are paid)
 ir_violations               winning units paid less than their ask
 budget_violations           rounds whose payments exceed the round's budget
-spammer_share               share of labels bought from spammers
-accuracy                    expected share of bought labels that are correct
-cost_per_correct_label      spend / expected correct labels
+spammer_share               share of paid labels bought from spammers (gold checks included)
+spammer_share_late          the same after the first quarter of the rounds (once quality
+                            control, if any, has had time to judge the population)
+accuracy                    expected share of data labels that are correct
+cost_per_correct_label      spend / expected correct data labels (gold checks are overhead)
+correct_per_dollar          expected correct data labels per dollar spent: counts a coin
+                            flip as half a correct label, so cheap random clicks score well
+net_correct_per_dollar      expected correct minus wrong data labels per dollar: what a
+                            dollar buys net of noise (a coin flip nets nothing, and a wrong
+                            preference cancels a right one in DPO)
 learner_markup_start/end    mean markup on the labels learners sold, first / last tenth
                             of rounds (under pay-as-bid, what learning adds to the price)
 ==========================  ==========================================================
@@ -58,6 +71,7 @@ import pandas as pd
 from bidders.config import SimulationConfig
 from bidders.labels import SPAMMER
 from bidders.population import Population, sample_population
+from bidders.quality import GoldScreen
 from bidders.strategies import Learner, Strategy, assign_strategies
 from market.mechanisms import RULES, clear
 
@@ -150,17 +164,21 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
     )
     play_rng = np.random.default_rng([world.seed, 2, RULES.index(rule)])
     regret_rng = np.random.default_rng([world.seed, 3])  # same draws every rule
+    label_rng = np.random.default_rng([world.seed, 4, RULES.index(rule)])  # gold answers, labelling order
+    lottery_rng = np.random.default_rng([world.seed, 5, RULES.index(rule)])  # probation lottery
     grid = np.asarray(r.regret_grid)
     learners = [s for s in strategies if isinstance(s, Learner)]
     spammer = pop.kind == SPAMMER
     correct = 1.0 - pop.error
+    screen = GoldScreen(cfg.quality, n) if cfg.quality.mode == "gold" else None
+    known_quality = np.ones(n) if cfg.quality.mode == "none" else pop.quality
     is_learner = np.zeros(n, dtype=bool)
     for s in learners:
         is_learner[s.members] = True
 
     cols = {k: np.zeros(rounds) for k in (
-        "budget", "spend", "labels", "value", "true_cost", "spammer_labels",
-        "correct_labels", "ir_violations", "budget_violation")}
+        "budget", "spend", "labels", "data_labels", "gold_labels", "rejected_labels", "value", "true_cost",
+        "spammer_labels", "correct_labels", "ir_violations", "budget_violation")}
     price = np.full(rounds, np.nan)
     learner_markup = np.full(rounds, np.nan)  # mean markup on the labels learners sold
     regret_unit, regret_bidder = [], []
@@ -174,29 +192,44 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
             markup[s.members[on]] = s.markups(on, play_rng)
         idx = np.flatnonzero(active)
         cap = pop.capacity[idx]
+        if screen is not None:
+            cap = screen.admit(idx, cap, m.round_size, lottery_rng.random(idx.size))
+            idx, cap = idx[cap > 0], cap[cap > 0]
+            quality = screen.quality(idx)
+        else:
+            quality = known_quality[idx]
         owner = np.repeat(idx, cap)
         asks = pop.cost[owner] * (1.0 + markup[owner])
         budget = max(0.0, min(m.round_budget, remaining))
-        kw = _clear_kwargs(cfg, rule, world.values[t], budget, pop.quality[owner])
+        kw = _clear_kwargs(cfg, rule, world.values[t], budget, np.repeat(quality, cap))
         c = clear(rule, asks, **kw)
 
         won = owner[c.winners]
-        k = won.size
-        spend = float(np.sum(c.payments))
+        if screen is not None:
+            gold, rejected = screen.label(won, pop.error, label_rng)
+        else:
+            gold = rejected = np.zeros(won.size, dtype=bool)
+        paid = np.where(rejected, 0.0, c.payments)  # a rejected label's price stays with the requester
+        data = ~gold & ~rejected
+        k = int(np.count_nonzero(~rejected))
+        spend = float(np.sum(paid))
         remaining -= spend
         cols["budget"][t] = budget
         cols["spend"][t] = spend
         cols["labels"][t] = k
-        cols["value"][t] = world.values[t, :k].sum()
+        cols["data_labels"][t] = np.count_nonzero(data)
+        cols["gold_labels"][t] = np.count_nonzero(gold & ~rejected)
+        cols["rejected_labels"][t] = np.count_nonzero(rejected)
+        cols["value"][t] = world.values[t, : np.count_nonzero(data)].sum()
         cols["true_cost"][t] = pop.cost[won].sum()
-        cols["spammer_labels"][t] = np.count_nonzero(spammer[won])
-        cols["correct_labels"][t] = correct[won].sum()
+        cols["spammer_labels"][t] = np.count_nonzero(spammer[won] & ~rejected)
+        cols["correct_labels"][t] = correct[won[data]].sum()
         cols["ir_violations"][t] = np.count_nonzero(c.payments < asks[c.winners] - TOLERANCE)
         cols["budget_violation"][t] = spend > budget + TOLERANCE
         if k:
             price[t] = spend / k
 
-        profit = np.bincount(won, weights=c.payments - pop.cost[won], minlength=n)
+        profit = np.bincount(won, weights=paid - pop.cost[won], minlength=n)
         for s in learners:
             on = active[s.members]
             mem = s.members[on]
@@ -228,12 +261,19 @@ def summarise(run: RuleRun) -> dict[str, float]:
     spend, labels, value, true_cost = (float(t[c].sum()) for c in ("spend", "labels", "value", "true_cost"))
     welfare, optimum = value - true_cost, float(t["optimum"].sum())
     correct = float(t["correct_labels"].sum())
+    data_labels = float(t["data_labels"].sum())
     tenth = max(1, len(t) // 10)
+    quarter = len(t) // 4
+    late = t.iloc[quarter:] if len(t) > quarter else t
+    late_labels = float(late["labels"].sum())
     markups = t["learner_markup"].to_numpy()
     return {
         "rounds": len(t),
         "spend": spend,
         "labels": labels,
+        "data_labels": data_labels,
+        "gold_labels": float(t["gold_labels"].sum()),
+        "rejected_labels": float(t["rejected_labels"].sum()),
         "value": value,
         "true_cost": true_cost,
         "cost_per_label": spend / labels if labels else np.nan,
@@ -251,8 +291,11 @@ def summarise(run: RuleRun) -> dict[str, float]:
         "ir_violations": int(t["ir_violations"].sum()),
         "budget_violations": int(t["budget_violation"].sum()),
         "spammer_share": float(t["spammer_labels"].sum()) / labels if labels else np.nan,
-        "accuracy": correct / labels if labels else np.nan,
+        "spammer_share_late": float(late["spammer_labels"].sum()) / late_labels if late_labels else np.nan,
+        "accuracy": correct / data_labels if data_labels else np.nan,
         "cost_per_correct_label": spend / correct if correct else np.nan,
+        "correct_per_dollar": correct / spend if spend else np.nan,
+        "net_correct_per_dollar": (2.0 * correct - data_labels) / spend if spend else np.nan,
         "learner_markup_start": _nanmean(markups[:tenth]),
         "learner_markup_end": _nanmean(markups[-tenth:]),
     }

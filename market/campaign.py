@@ -81,18 +81,19 @@ def create_campaign(
     posted_price_cents: int | None = None,
     worker_id: int | None = None,
     gold_rate: float = 0.0,
-    min_gold_answers: int = 6,
+    min_gold_answers: int = 4,
     quality_bar: float | None = None,
     quality_confidence: float = 0.9,
-    newcomer_share: float = 0.2,
+    probation_share: float = 0.2,
 ) -> Campaign:
     """Validate, create and fund a campaign. Caller commits.
 
-    Quality control (``market.quality``): ``gold_rate`` is the share of each annotator's
-    work that is gold checks once it has passed its exam of ``min_gold_answers`` gold
-    items (0 turns quality control off); with a ``quality_bar``, labels of annotators
-    whose accuracy is below it with probability ``quality_confidence`` are rejected and
-    not paid; newcomers together take at most ``newcomer_share`` of a round."""
+    Quality control (``market.quality``): ``gold_rate`` is the share of a qualified
+    annotator's work that is gold checks (0 turns quality control off); an annotator is
+    judged after ``min_gold_answers`` gold answers and is on probation (gold checks only)
+    until the evidence is decisive; with a ``quality_bar``, labels of annotators whose
+    accuracy is below it with probability ``quality_confidence`` are rejected and not
+    paid; annotators on probation together take at most ``probation_share`` of a round."""
     if owner.role != "requester":
         raise Forbidden("only requester accounts create campaigns")
     name = (name or "").strip()
@@ -132,8 +133,8 @@ def create_campaign(
         quality_bar = _fraction("quality_bar", quality_bar, 0.5, 1.0, lo_open=True, hi_open=True)
         if gold_rate == 0.0:
             raise Invalid("quality_bar: needs gold checks to judge by; set gold_rate above 0 too")
-    quality_confidence = _fraction("quality_confidence", quality_confidence, 0.5, 1.0, hi_open=True)
-    newcomer_share = _fraction("newcomer_share", newcomer_share, 0.0, 1.0, lo_open=True)
+    quality_confidence = _fraction("quality_confidence", quality_confidence, 0.5, 1.0, lo_open=True, hi_open=True)
+    probation_share = _fraction("probation_share", probation_share, 0.0, 1.0, lo_open=True)
     if worker_id is not None:
         if type(worker_id) is not int:  # noqa: E721
             raise Invalid("worker_id: must be an account id")
@@ -158,7 +159,7 @@ def create_campaign(
         min_gold_answers=min_gold_answers,
         quality_bar=quality_bar,
         quality_confidence=quality_confidence,
-        newcomer_share=newcomer_share,
+        probation_share=probation_share,
     )
     session.add(campaign)
     session.flush()

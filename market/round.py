@@ -16,8 +16,8 @@
 
 Quality control (campaigns with ``gold_rate > 0``, see ``market.quality.admission``)
 enters at clearing: bidders' quality comes from their gold posterior, bids below the
-quality bar take no part, newcomers enter with an exam's worth of units and together
-with a capped share of the round, and some of each winner's units become gold checks,
+quality bar take no part, annotators on probation take a capped share of the round and
+do gold checks only, some of each qualified winner's units become gold checks, all
 created in a shuffled order so that an assignment's position does not give it away.
 
 Deadlines are enforced *lazily*: every route that touches a round (or lists rounds or

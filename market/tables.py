@@ -70,10 +70,10 @@ class Campaign(SQLModel, table=True):
     # quality control (market.quality): gold checks are mixed in when gold_rate > 0; labels
     # of annotators confidently below quality_bar are rejected when a bar is set
     gold_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
-    min_gold_answers: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
+    min_gold_answers: int = Field(default=4, sa_column_kwargs={"server_default": "4"})
     quality_bar: Optional[float] = None
     quality_confidence: float = Field(default=0.9, sa_column_kwargs={"server_default": "0.9"})
-    newcomer_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
+    probation_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
 
 
 class Item(SQLModel, table=True):

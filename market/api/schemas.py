@@ -94,16 +94,17 @@ class CampaignCreate(BaseModel):
     posted_price_cents: Optional[PriceCents] = None
     worker_id: Optional[Id] = None
     gold_rate: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False,
-                             description="share of each annotator's work that is gold checks once past its exam; "
+                             description="share of a qualified annotator's work that is gold checks; "
                              "0 turns quality control off")
-    min_gold_answers: int = Field(default=6, strict=True, ge=1, le=limits.MAX_GOLD_ANSWERS,
-                                  description="gold answers (the exam) before an annotator is judged")
+    min_gold_answers: int = Field(default=4, strict=True, ge=1, le=limits.MAX_GOLD_ANSWERS,
+                                  description="gold answers before an annotator is judged (on probation until then)")
     quality_bar: Optional[float] = Field(default=None, gt=0.5, lt=1, allow_inf_nan=False,
                                          description="reject (and do not pay) labels of annotators whose gold "
                                          "accuracy is below this with probability quality_confidence")
-    quality_confidence: float = Field(default=0.9, ge=0.5, lt=1, allow_inf_nan=False)
-    newcomer_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
-                                  description="most of a round that unjudged annotators take together")
+    quality_confidence: float = Field(default=0.9, gt=0.5, lt=1, allow_inf_nan=False,
+                                      description="how sure the posterior must be to qualify or to reject")
+    probation_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
+                                   description="most of a round that annotators on probation take together")
 
 
 class CampaignOut(Out):
@@ -126,7 +127,7 @@ class CampaignOut(Out):
     min_gold_answers: int
     quality_bar: Optional[float]
     quality_confidence: float
-    newcomer_share: float
+    probation_share: float
     created_at: UTCDatetime
 
 
@@ -401,7 +402,8 @@ class AnnotatorSkillOut(BaseModel):
     accuracy_low: float = Field(description="5% posterior quantile")
     accuracy_high: float = Field(description="95% posterior quantile")
     gold_answers: int
-    status: Literal["newcomer", "qualified", "below_bar"]
+    status: Literal["probation", "qualified", "below_bar"] = Field(
+        description="probation: all work is gold checks until the evidence is decisive")
     quality: float = Field(description="q for the quality-weighted rules: 2·accuracy − 1, floored at 0.05")
     labels: int
     accepted: int
@@ -415,7 +417,7 @@ class QualityOut(BaseModel):
     min_gold_answers: int
     quality_bar: Optional[float]
     quality_confidence: float
-    newcomer_share: float
+    probation_share: float
     gold_items: int
     annotators: list[AnnotatorSkillOut]
 

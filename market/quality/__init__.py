@@ -6,12 +6,12 @@ measure decide who is paid and how the auction ranks them. The pieces, pure math
 
 ============== =========================================================================
 ``skill``      Beta posterior of an annotator's accuracy on gold; its map to the
-               auction's quality q; the judgement (newcomer / qualified / below the bar)
-``mixing``     how many gold checks each winner gets (an exam for newcomers, then a
-               steady share) and how much of a round newcomers may take
+               auction's quality q; the judgement (probation / qualified / below the bar)
+``mixing``     how many gold checks each winner gets (all its units on probation, a
+               steady share once qualified) and how much of a round probation may take
 ``aggregate``  soft labels per item: skill-weighted vote, majority vote, Dawid–Skene and
-               noisy Bradley–Terry (the last three through crowd-kit, imported lazily)
-``weights``    QA-DPO weights from the soft labels (what the export hands to training)
+               noisy Bradley–Terry (the last three through crowd-kit, imported lazily),
+               and the QA-DPO weight the export derives from them
 ``flags``      integrity flags: identical bids, degenerate label patterns, gold at chance
 ``gold``       marking gold items and scoring gold answers (database)
 ``admission``  the campaign's policy applied when a round clears (database)

@@ -7,12 +7,16 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    newcomers sit at the prior's q (1/3), proven annotators move up, random clickers sink
    to the floor; only the quality-weighted rules read it, as before;
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
-   for annotators below the bar, an exam's worth for newcomers, and a share of the round
-   for newcomers together, admitted by a lottery keyed on round and annotator;
+   for annotators below the bar, the gold items it has not seen for an annotator on
+   probation, and a share of the round for probation together, admitted by a lottery
+   keyed on round and annotator;
 4. after the mechanism picked the winning units, turns some of each winner's units into
-   gold checks (``mixing.gold_units``), with gold items the annotator has never held,
-   least used first (so each gold item is answered by many different annotators, which
-   also anchors Dawid–Skene).
+   gold checks (``mixing.gold_units``: all of them on probation, a share ``gold_rate``
+   otherwise), with gold items the annotator has never held, least used first (so each
+   gold item is answered by many different annotators, which also anchors Dawid–Skene).
+
+Both the lottery and the extra gold unit of the steady share come from hashes of the
+round and annotator ids: reproducible, and nothing an annotator's bid can steer.
 
 Everything here runs inside the clearing's transaction, under the campaign's lock.
 """
@@ -23,7 +27,6 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from market.quality import gold, mixing, skill
@@ -34,10 +37,10 @@ def enabled(campaign: Campaign) -> bool:
     return (campaign.gold_rate or 0.0) > 0.0
 
 
-def lottery_key(round_id: int, annotator_id: int) -> int:
-    """A priority that depends on nothing a bidder controls (not its ask)."""
-    digest = hashlib.sha256(f"gold-lottery:{round_id}:{annotator_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
+def uniform(purpose: str, round_id: int, annotator_id: int) -> float:
+    """A number in [0, 1) fixed by round and annotator: nothing a bidder controls."""
+    digest = hashlib.sha256(f"{purpose}:{round_id}:{annotator_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 @dataclass
@@ -45,29 +48,28 @@ class Admission:
     """Per-bid quality state for one clearing (arrays aligned with the round's bids)."""
 
     campaign: Campaign
+    round_id: int
     bids: list[Bid]
     status: np.ndarray
     quality: np.ndarray
     caps: np.ndarray
-    taken: np.ndarray
-    gold_taken: np.ndarray
     unseen_gold: list[list[Item]] = field(default_factory=list)
 
     def note(self) -> str:
         """What the policy did, for the round's reason (never which units are gold)."""
         below = int(np.sum(self.status == skill.BELOW_BAR))
-        new = self.status == skill.NEWCOMER
+        probation = self.status == skill.PROBATION
         parts = []
         if below:
             parts.append(f"{below} bids below the quality bar took no part")
-        if new.any():
-            parts.append(f"newcomers entered with {int(self.caps[new].sum())} units")
+        if probation.any():
+            parts.append(f"annotators on probation entered with {int(self.caps[probation].sum())} units")
         return "; ".join(parts)
 
     def gold_for(self, won: np.ndarray) -> dict[int, list[Item]]:
         """Gold items for each winning bid (index → items), given its units won."""
-        k = mixing.gold_units(won, self.taken, self.gold_taken, rate=self.campaign.gold_rate,
-                              exam=self.campaign.min_gold_answers)
+        draw = [uniform("gold-share", self.round_id, b.annotator_id) for b in self.bids]
+        k = mixing.gold_units(won, self.status == skill.PROBATION, rate=self.campaign.gold_rate, draw=draw)
         out: dict[int, list[Item]] = {}
         used = {it.id: it.n_labels + it.n_open for items in self.unseen_gold for it in items}
         for i in np.flatnonzero(k):
@@ -88,27 +90,11 @@ def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], 
     status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers,
                          bar=campaign.quality_bar, confidence=campaign.quality_confidence)
     quality = skill.quality_from_accuracy(skill.accuracy(alpha, beta))
-    taken, gold_taken = _taken(session, campaign.id, ids)
     unseen = _unseen_gold(session, campaign.id, ids)
-    exam_left = np.minimum(campaign.min_gold_answers - gold_taken, [len(u) for u in unseen])
-    capped = mixing.admission_caps(caps, status, exam_left, demand=demand, share=campaign.newcomer_share,
-                                   lottery=[lottery_key(round_id, i) for i in ids])
-    return Admission(campaign, bids, status, quality, capped, taken, gold_taken, unseen)
-
-
-def _taken(session: Session, campaign_id: int, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Assignments each annotator holds or has labelled on the campaign: all, and gold."""
-    rows = session.exec(
-        select(Assignment.annotator_id, func.count(Assignment.id),
-               func.coalesce(func.sum(case((Item.gold_check == True, 1), else_=0)), 0))  # noqa: E712
-        .join(Item, Item.id == Assignment.item_id)
-        .where(Assignment.campaign_id == campaign_id, col(Assignment.annotator_id).in_(ids),
-               Assignment.state != "released")
-        .group_by(Assignment.annotator_id)
-    ).all()
-    by = {a: (int(n), int(g)) for a, n, g in rows}
-    return (np.array([by.get(i, (0, 0))[0] for i in ids], dtype=np.int64),
-            np.array([by.get(i, (0, 0))[1] for i in ids], dtype=np.int64))
+    capped = mixing.admission_caps(caps, status, [len(u) for u in unseen], demand=demand,
+                                   share=campaign.probation_share,
+                                   lottery=[uniform("probation-lottery", round_id, i) for i in ids])
+    return Admission(campaign, round_id, bids, status, quality, capped, unseen)
 
 
 def _unseen_gold(session: Session, campaign_id: int, ids: list[int]) -> list[list[Item]]:

@@ -19,13 +19,27 @@ adversary (θ < 1/2) would have to be flipped to be of use; both sit at the floo
 their effective ask is 20 times their ask. The floor keeps q inside (0, 1] as the
 mechanisms require.
 
-Judgement: an annotator with fewer than ``min_gold`` gold answers is a *newcomer*; after
-that it is *below the bar* when ``P(θ < bar | answers) ≥ confidence``, else *qualified*.
-A credible bound rather than the posterior mean because the check is repeated after
-every gold answer: with the defaults (bar 0.65, confidence 0.9, 6 answers), within 40
-gold answers about 1% of annotators at θ = 0.84 (a careful reader) are ever judged below
-the bar, 18% at θ = 0.68, and 85% of random clickers (half of them within 10 answers);
-judging by the mean instead would drop 15% of the careful readers.
+Judgement, a sequential test against the campaign's bar: once it has ``min_gold`` gold
+answers, an annotator is *below the bar* when ``P(θ < bar | answers) ≥ confidence`` and
+*qualified* when ``P(θ ≥ bar | answers) ≥ confidence``; before that, and whenever the
+evidence is not decisive either way, it is *on probation* (``mixing``: all its work is
+gold checks, so none of its labels reach the dataset, and a qualified annotator whose
+record wobbles is checked closely again). Qualifying takes positive evidence, not just
+the absence of bad evidence: at bar 0.65 and confidence 0.9 it takes 4 right of 4, 6 of
+6, 7 of 8, 8 of 9, 9 of 10 ... Probation ends after ``PROBATION_LIMIT × min_gold``
+answers: an annotator whose accuracy sits so close to the bar that the test still cannot
+place it is then judged by its posterior mean, so a borderline reader does not do paid
+gold checks forever. Without a bar, every annotator with ``min_gold`` answers is
+qualified: the campaign measures, it does not judge.
+
+What this does, at bar 0.65, confidence 0.9 and 4 answers (``tests/quality/test_skill.py``
+checks it by running answer sequences through :func:`judge`): within
+40 gold answers, 99% of random clickers (θ = 0.5) end below the bar (half of them within
+14 answers) and every adversary (θ = 0.16) does, within 5; a careful reader (θ = 0.84)
+ends below it 4% of the time (mostly at the probation limit), a reader at θ = 0.75 29%
+of the time. A credible bound rather than the posterior mean, because the test is
+repeated after every answer: judging by the mean from the 4th answer on would exclude
+one careful reader in four.
 """
 
 from __future__ import annotations
@@ -36,11 +50,12 @@ from scipy.special import betainc, betaincinv
 PRIOR_ALPHA = 2.0
 PRIOR_BETA = 1.0
 QUALITY_FLOOR = 0.05
+PROBATION_LIMIT = 4  # probation ends after this many times min_gold answers
 
-NEWCOMER = "newcomer"
+PROBATION = "probation"
 QUALIFIED = "qualified"
 BELOW_BAR = "below_bar"
-STATUSES = (NEWCOMER, QUALIFIED, BELOW_BAR)
+STATUSES = (PROBATION, QUALIFIED, BELOW_BAR)
 
 
 def gold_credit(choice: str, answer: str) -> float:
@@ -80,14 +95,15 @@ def quality_from_accuracy(acc, floor: float = QUALITY_FLOOR):
 
 
 def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float):
-    """Status of each annotator: newcomer, qualified or below the bar (array of str).
-
-    Without a bar (``bar=None``) nobody is below it: the campaign measures, not rejects."""
+    """Status of each annotator: on probation, qualified or below the bar (array of str)."""
     answers = np.asarray(answers)
-    below = (
-        np.zeros(answers.shape, dtype=bool)
-        if bar is None
-        else prob_below(alpha, beta, bar) >= confidence
-    )
-    out = np.where(answers < min_gold, NEWCOMER, np.where(below, BELOW_BAR, QUALIFIED))
-    return out
+    shape = np.broadcast_shapes(np.shape(alpha), np.shape(beta), answers.shape)
+    enough = np.broadcast_to(answers >= min_gold, shape)
+    if bar is None:
+        return np.where(enough, QUALIFIED, PROBATION)
+    below = prob_below(alpha, beta, bar)
+    settled = np.broadcast_to(answers >= PROBATION_LIMIT * min_gold, shape)
+    by_mean = accuracy(alpha, beta) >= bar
+    return np.where(enough & (below >= confidence), BELOW_BAR,
+                    np.where(enough & (below <= 1.0 - confidence), QUALIFIED,
+                             np.where(settled, np.where(by_mean, QUALIFIED, BELOW_BAR), PROBATION)))

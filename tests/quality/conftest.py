@@ -60,5 +60,5 @@ def honest(assignment: dict) -> str:
 QC_CAMPAIGN = dict(
     name="qc", budget_cents=100_000, max_price_cents=50, rule="second_price", labels_per_item=1, round_size=20,
     round_duration_s=300, gold_rate=0.25, min_gold_answers=4, quality_bar=0.65, quality_confidence=0.8,
-    newcomer_share=0.5,
+    probation_share=0.5,
 )

@@ -4,16 +4,27 @@ what annotators and owners see, flags, export weights."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from market import ledger
 from market.client import MarketError
-from market.tables import Campaign, LedgerEntry
+from market.tables import Campaign, Item, Label, LedgerEntry
 from tests.quality.conftest import QC_CAMPAIGN, account, honest, pairs
 
 
 def wrong(assignment: dict) -> str:
     return "b" if honest(assignment) == "a" else "a"
+
+
+def gold_share_by_annotator(engine, label_ids: list[int]) -> dict[int, int]:
+    """How many of these labels each annotator gave on gold items (the owner's truth)."""
+    with Session(engine) as s:
+        rows = s.exec(select(Label.annotator_id, Item.gold_check).join(Item, Item.id == Label.item_id)
+                      .where(col(Label.id).in_(label_ids))).all()
+    out: dict[int, int] = {}
+    for annotator, is_gold in rows:
+        out[annotator] = out.get(annotator, 0) + int(is_gold)
+    return out
 
 
 BEHAVIOUR = {"honest": honest, "adversary": wrong, "spammer": lambda a: "a"}
@@ -79,13 +90,16 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (2, 1, r1["clearing_price_cents"])
     assert earn["earned_cents"] == 2 * r1["clearing_price_cents"]
 
-    # round 2: adversaries take no part; the others mix one gold check into three units
+    # round 2: adversaries take no part; the honest (3 of 3 right) are qualified and mix
+    # in gold at the campaign's rate; the spammer (undecided) is still on probation
     r2, answers2 = play_round(req, c, anns)
     assert "2 bids below the quality bar took no part" in r2["reason"]
     assert {x["kind"] for x in answers2} == {"honest", "spammer"}
     assert len(answers2) == 12 and all(x["accepted"] for x in answers2)
-    items = req.list_items(c["id"])
-    assert sum(it["n_labels"] for it in items if not it["gold_check"]) == 8  # 4 annotators × 2 ordinary units
+    on_gold = gold_share_by_annotator(engine, [x["id"] for x in answers2])
+    spammer_id = anns[5][1].me()["id"]
+    assert on_gold[spammer_id] == 3
+    assert all(on_gold[a.me()["id"]] <= 1 for _, a in anns[:3])  # floor(0.25 × 3) = 0, plus 1 with odds 0.75
 
 
 def test_owner_sees_skill_flags_and_weights(admin):
@@ -183,7 +197,7 @@ def test_upload_gold_check_needs_an_answer(admin):
 def test_campaign_quality_settings_are_checked(admin):
     req = account(admin, "req", "requester")
     for bad in ({"gold_rate": 1.0}, {"gold_rate": -0.1}, {"quality_bar": 0.5}, {"quality_bar": 1.2},
-                {"min_gold_answers": 0}, {"newcomer_share": 0}, {"quality_bar": 0.7, "gold_rate": 0.0}):
+                {"min_gold_answers": 0}, {"probation_share": 0}, {"quality_bar": 0.7, "gold_rate": 0.0}):
         with pytest.raises(MarketError) as e:
             req.create_campaign(**(QC_CAMPAIGN | bad))
         assert e.value.status == 422, bad
