@@ -11,18 +11,29 @@ Concurrency model for money (why it is safe):
   for a label. Unique constraints (one label per assignment, one ledger posting per key)
   back the checks up.
 - SQLite ignores ``FOR UPDATE``; instead every transaction starts with
-  ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front, after a
-  process-wide lock that makes threads queue rather than poll. Two requests can
-  therefore never interleave their read-check-write sequences (no double payment, no
-  overspend), across threads and across processes alike; waiting is bounded by the busy
-  timeout. Reads queue behind writes too, which costs little at this scale.
+  ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front, after a writer
+  lock of our own (:class:`WriterLock`) that makes threads and processes queue rather
+  than poll. Two requests can therefore never interleave their read-check-write
+  sequences (no double payment, no overspend), across threads and across processes
+  alike; waiting is bounded by the busy timeout. Reads queue behind writes too, which
+  costs little at this scale.
+
+Why our own lock in front of SQLite's: SQLite's busy handler sleeps and polls (up to
+100 ms between tries), while a process that just committed hands the lock to its next
+thread at once. With several uvicorn workers on one file, one worker could therefore
+keep the write lock for many seconds while another's requests time out. The writer
+lock is a turnstile over two lock files beside the database: a writer first takes the
+*queue* file, then the *write* file, then lets go of the queue. Whoever holds the queue
+is next in line for the write lock, and nobody can get past it, so processes take turns.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +83,11 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     return engine
 
 
+def _sqlite_file(engine: Engine) -> str | None:
+    db = engine.url.database
+    return None if not db or db == ":memory:" or db.startswith("file:") else str(Path(db).resolve())
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised through every test
@@ -84,13 +100,14 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.close()
 
-    # One writer at a time inside this process: threads queue on a lock (woken at once,
-    # in turn) instead of spinning in SQLite's busy handler, whose back-off sleeps would
-    # put hundreds of milliseconds on the tail latency. BEGIN IMMEDIATE still guards
-    # against other processes. The lock is taken when a transaction begins and given back
-    # right after the connection's COMMIT or ROLLBACK (see _LockingConnection); it is a
-    # plain Lock because FastAPI may end a request's transaction on another thread.
-    lock = threading.Lock()
+    # One writer at a time: threads of this process queue on a lock (woken at once, in
+    # turn) instead of spinning in SQLite's busy handler, whose back-off sleeps would put
+    # hundreds of milliseconds on the tail latency, and processes take turns through the
+    # lock files (see WriterLock). BEGIN IMMEDIATE still guards against any writer that
+    # does not take part. The lock is taken when a transaction begins and given back right
+    # after the connection's COMMIT or ROLLBACK (see _LockingConnection); its thread part
+    # is a plain Lock because FastAPI may end a request's transaction on another thread.
+    lock = WriterLock(_sqlite_file(engine))
 
     @event.listens_for(engine, "connect")
     def _attach_lock(dbapi_connection, _record):  # pragma: no cover
@@ -107,17 +124,80 @@ def _configure_sqlite(engine: Engine) -> None:
             raise
 
 
-class _LockingConnection(sqlite3.Connection):
-    """A sqlite3 connection that gives the process write lock back when it commits or rolls back."""
+class WriterLock:
+    """The writer lock of one SQLite database, fair across threads and processes.
 
-    pm_lock: threading.Lock | None = None
+    Threads of a process queue on a ``threading.Lock``; the one holding it then goes
+    through a turnstile of two ``flock`` files beside the database (``<db>.queue.lock``,
+    ``<db>.write.lock``): take the queue, take the write lock, let go of the queue. The
+    holder of the queue is always next for the write lock, so a process that has just
+    committed cannot barge in ahead of another process that was waiting. Every wait is
+    bounded by ``timeout_s``; a process that dies lets go of its locks with its files.
+    Without a file (``:memory:``) only the thread lock is used."""
+
+    def __init__(self, db_file: str | None, timeout_s: float = BUSY_TIMEOUT_S):
+        self.timeout_s = timeout_s
+        self._thread_lock = threading.Lock()
+        self._paths = (f"{db_file}.queue.lock", f"{db_file}.write.lock") if db_file else None
+        self._fds: tuple[int, int] | None = None
+        self._pid = os.getpid()
+
+    def _files(self) -> tuple[int, int] | None:
+        if self._paths is None:
+            return None
+        if self._fds is None or self._pid != os.getpid():  # open lazily, and again in a forked child
+            self._fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o644) for p in self._paths)
+            self._pid = os.getpid()
+        return self._fds
+
+    @staticmethod
+    def _flock(fd: int, deadline: float) -> None:
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked (waited for another process's writer)")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        if not self._thread_lock.acquire(timeout=self.timeout_s):
+            raise sqlite3.OperationalError("database is locked (waited for the process write lock)")
+        try:
+            fds = self._files()
+            if fds is not None:
+                queue, write = fds
+                self._flock(queue, deadline)
+                try:
+                    self._flock(write, deadline)
+                finally:
+                    fcntl.flock(queue, fcntl.LOCK_UN)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._fds is not None:
+                fcntl.flock(self._fds[1], fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+class _LockingConnection(sqlite3.Connection):
+    """A sqlite3 connection that gives the writer lock back when it commits or rolls back."""
+
+    pm_lock: WriterLock | None = None
     pm_held = False
 
     def acquire_write_lock(self) -> None:
         if self.pm_lock is None or self.pm_held:
             return
-        if not self.pm_lock.acquire(timeout=BUSY_TIMEOUT_S):
-            raise sqlite3.OperationalError("database is locked (waited for the process write lock)")
+        self.pm_lock.acquire()
         self.pm_held = True
 
     def release_write_lock(self) -> None:

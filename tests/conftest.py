@@ -23,6 +23,10 @@ import pytest
 
 _counter = itertools.count()
 
+# Per-token rate limits stay off in tests (servers started by tests inherit this); the
+# hardening test for them turns them on for its own app.
+os.environ.setdefault("PREFMARKET_RATE_LIMIT", "0")
+
 
 def _server_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")

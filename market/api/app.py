@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 
 import anyio
@@ -26,12 +27,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from market import db
+from market.api import middleware
 from market.accounts import TokenCache
 from market import round as rounds
 from market.errors import MarketProblem
 
 log = logging.getLogger("market.api")
-SQLITE_THREADS = 2
+SQLITE_THREADS = 6
+SQLITE_DB_SLOTS = 2
+SERVER_DB_SLOTS = 16
+DEFAULT_RATE_LIMIT = "30/120"  # per bearer token and worker: 30 requests/s, bursts of 120
 
 DESCRIPTION = """\
 prefmarket buys pairwise preference labels at auction. Requesters fund campaigns and
@@ -75,6 +80,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database error: %s", exc.orig)
         return JSONResponse({"detail": "the database is busy; retry shortly"}, status_code=503)
 
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _sqlite_busy(_: Request, exc: sqlite3.OperationalError):
+        # raised by market.db's writer lock before SQLAlchemy sees a statement
+        log.warning("database error: %s", exc)
+        return JSONResponse({"detail": "the database is busy; retry shortly"}, status_code=503)
+
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError):
         return JSONResponse({"detail": "a number in the request is out of range"}, status_code=422)
@@ -101,19 +112,37 @@ def create_app(
     database_url: str | None = None,
     sweep_interval_s: float | None = None,
     threadpool_size: int | None = None,
+    rate_limit: str | None = None,
+    max_body_bytes: int | None = None,
+    db_slots: int | None = None,
 ) -> FastAPI:
-    """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``)."""
+    """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``).
+
+    ``rate_limit`` (``"rate/burst"`` per token and second; ``"0"``: off; default
+    ``PREFMARKET_RATE_LIMIT`` or :data:`DEFAULT_RATE_LIMIT`), ``max_body_bytes`` (default
+    ``PREFMARKET_MAX_BODY_BYTES`` or 16 MiB; uploads may carry 64 MiB) and ``db_slots``
+    (requests working with the database at once per process; default
+    ``PREFMARKET_DB_SLOTS``, else 2 on SQLite, 16 otherwise): see ``market.api.middleware``."""
     engine = engine or db.make_engine(database_url)
     db.init_db(engine)
+    sqlite = db.is_sqlite(engine)
+    slots = db_slots or int(os.environ.get("PREFMARKET_DB_SLOTS", "0") or 0) or (
+        SQLITE_DB_SLOTS if sqlite else SERVER_DB_SLOTS)
+    rate = middleware.parse_rate(rate_limit if rate_limit is not None
+                                 else os.environ.get("PREFMARKET_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    body_bytes = max_body_bytes or int(os.environ.get("PREFMARKET_MAX_BODY_BYTES", "0") or 0) or (
+        middleware.DEFAULT_MAX_BODY_BYTES)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         threads = threadpool_size if threadpool_size is not None else (
-            int(os.environ.get("PREFMARKET_THREADS", "0")) or (SQLITE_THREADS if db.is_sqlite(engine) else None))
-        if threads:
-            # SQLite takes one writer at a time: a few threads keep it busy, and fewer
-            # threads fighting for the GIL and the write lock give a tighter latency tail.
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+            int(os.environ.get("PREFMARKET_THREADS", "0")) or (SQLITE_THREADS if sqlite else None))
+        # SQLite takes one writer at a time: a few threads keep it busy, and fewer threads
+        # fighting for the GIL and the write lock give a tighter latency tail. Never fewer
+        # than two per database slot (the route, then its answer's validation) plus two,
+        # so a request holding the database always finds a thread to finish on.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(threads or limiter.total_tokens, 2 * slots + 2)
         stop = threading.Event()
         thread = None
         if sweep_interval_s:
@@ -133,7 +162,13 @@ def create_app(
     )
     app.state.engine = engine
     app.state.token_cache = TokenCache()
+    app.state.limits = {"rate_limit": rate, "max_body_bytes": body_bytes, "db_slots": slots}
     install_error_handlers(app)
+    # added innermost first: a request meets BodyLimit, then RateLimit, then DbSlots
+    app.add_middleware(middleware.DbSlots, slots=slots)
+    if rate is not None:
+        app.add_middleware(middleware.RateLimit, rate=rate[0], burst=rate[1])
+    app.add_middleware(middleware.BodyLimit, max_body_bytes=body_bytes)
 
     from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
 
