@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-BENCHMARKS = ("mechanisms", "http", "simulate", "policy")
+BENCHMARKS = ("mechanisms", "http", "simulate", "quality", "policy")
 RESULTS = Path(__file__).with_name("results.md")
 
 

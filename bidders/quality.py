@@ -40,7 +40,7 @@ class QualityConfig(BaseModel):
     gold_rate: Annotated[float, Field(gt=0, lt=1)] = 0.1
     min_gold_answers: Annotated[int, Field(ge=1)] = 4
     quality_bar: Annotated[float, Field(gt=0.5, lt=1)] | None = 0.65
-    quality_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
+    quality_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
     probation_share: Annotated[float, Field(gt=0, le=1)] = 0.2
 
 

@@ -83,7 +83,7 @@ def create_campaign(
     gold_rate: float = 0.0,
     min_gold_answers: int = 4,
     quality_bar: float | None = None,
-    quality_confidence: float = 0.9,
+    quality_confidence: float = 0.8,
     probation_share: float = 0.2,
 ) -> Campaign:
     """Validate, create and fund a campaign. Caller commits.

@@ -72,7 +72,7 @@ class Campaign(SQLModel, table=True):
     gold_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     min_gold_answers: int = Field(default=4, sa_column_kwargs={"server_default": "4"})
     quality_bar: Optional[float] = None
-    quality_confidence: float = Field(default=0.9, sa_column_kwargs={"server_default": "0.9"})
+    quality_confidence: float = Field(default=0.8, sa_column_kwargs={"server_default": "0.8"})
     probation_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
 
 

@@ -101,7 +101,7 @@ class CampaignCreate(BaseModel):
     quality_bar: Optional[float] = Field(default=None, gt=0.5, lt=1, allow_inf_nan=False,
                                          description="reject (and do not pay) labels of annotators whose gold "
                                          "accuracy is below this with probability quality_confidence")
-    quality_confidence: float = Field(default=0.9, gt=0.5, lt=1, allow_inf_nan=False,
+    quality_confidence: float = Field(default=0.8, gt=0.5, lt=1, allow_inf_nan=False,
                                       description="how sure the posterior must be to qualify or to reject")
     probation_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
                                    description="most of a round that annotators on probation take together")

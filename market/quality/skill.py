@@ -25,21 +25,23 @@ answers, an annotator is *below the bar* when ``P(θ < bar | answers) ≥ confid
 evidence is not decisive either way, it is *on probation* (``mixing``: all its work is
 gold checks, so none of its labels reach the dataset, and a qualified annotator whose
 record wobbles is checked closely again). Qualifying takes positive evidence, not just
-the absence of bad evidence: at bar 0.65 and confidence 0.9 it takes 4 right of 4, 6 of
-6, 7 of 8, 8 of 9, 9 of 10 ... Probation ends after ``PROBATION_LIMIT × min_gold``
-answers: an annotator whose accuracy sits so close to the bar that the test still cannot
-place it is then judged by its posterior mean, so a borderline reader does not do paid
-gold checks forever. Without a bar, every annotator with ``min_gold`` answers is
-qualified: the campaign measures, it does not judge.
+the absence of bad evidence: at bar 0.65 and confidence 0.8 it takes 4 right of 4, 5 of
+6, 6 of 7, 7 of 8, 8 of 10 ..., and 1 right of 4, 2 of 6, 3 of 8 ... fail. Probation
+ends after ``PROBATION_LIMIT × min_gold`` answers: an annotator whose accuracy sits so
+close to the bar that the test still cannot place it is then judged by its posterior
+mean, so a borderline reader does not do paid gold checks forever. Without a bar, every
+annotator with ``min_gold`` answers is qualified: the campaign measures, it does not judge.
 
-What this does, at bar 0.65, confidence 0.9 and 4 answers (``tests/quality/test_skill.py``
-checks it by running answer sequences through :func:`judge`): within
-40 gold answers, 99% of random clickers (θ = 0.5) end below the bar (half of them within
-14 answers) and every adversary (θ = 0.16) does, within 5; a careful reader (θ = 0.84)
-ends below it 4% of the time (mostly at the probation limit), a reader at θ = 0.75 29%
-of the time. A credible bound rather than the posterior mean, because the test is
-repeated after every answer: judging by the mean from the 4th answer on would exclude
-one careful reader in four.
+What this does at bar 0.65, confidence 0.8 and 4 answers (``tests/quality/test_skill.py``
+checks it by running answer sequences through :func:`judge`): within 40 gold answers, 99%
+of random clickers (θ = 0.5) end below the bar, half of them within 5 answers, and every
+adversary (θ = 0.16) does, within 4; a careful reader (θ = 0.84) ends below it 7% of the
+time, a reader at θ = 0.75 a third of the time. Confidence 0.9 would halve the careful
+readers' risk (5%) but let random clickers last three times longer (half within 14
+answers), and in the simulator that costs more money than it saves
+(``bench/bench_quality.py``). A credible bound rather than the posterior mean, because the
+test is repeated after every answer: judging by the mean from the 4th answer on would
+exclude one careful reader in four.
 """
 
 from __future__ import annotations
