@@ -105,10 +105,12 @@ class TokenCache:
 
 
 def annotator_quality(account: Account) -> float:
-    """The annotator's label quality q in (0, 1] as the mechanisms use it.
+    """The annotator's label quality q in (0, 1] in campaigns without quality control.
 
-    1.0 until quality control (gold questions, agreement) writes posteriors to
-    ``Account.quality``; clipped into (0, 1] so a bad estimate cannot break clearing."""
+    ``Account.quality`` (1.0 unless an admin set it), clipped into (0, 1] so a bad value
+    cannot break clearing. A campaign with gold checks uses its own evidence instead: the
+    annotator's gold posterior on that campaign, mapped by
+    ``market.quality.skill.quality_from_accuracy`` (``q = 2·accuracy − 1``, floored)."""
     q = float(account.quality if account.quality is not None else 1.0)
     if not (q > 0.0):  # also catches NaN
         return 1e-3
