@@ -17,10 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from market import clock
+
+# Ids are 64-bit in every database (BIGINT on Postgres, so an id the API accepts, up to
+# 2**63 - 1, is never out of range); SQLite keeps INTEGER, its 64-bit rowid alias.
+ID = BigInteger().with_variant(Integer(), "sqlite")
 
 ROLES = ("admin", "requester", "annotator", "worker")
 ROUND_STATES = ("open", "cleared", "labeling", "settled")
@@ -32,7 +36,7 @@ class Account(SQLModel, table=True):
     """A person or program with a role. ``quality`` is the annotator's label quality
     q in (0, 1]; 1.0 until quality control estimates it."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
     name: str = Field(max_length=200)
     role: str = Field(max_length=20, index=True)
     quality: float = 1.0
@@ -42,8 +46,8 @@ class Account(SQLModel, table=True):
 class ApiToken(SQLModel, table=True):
     """A bearer token, stored only as the sha256 of its secret (shown once at creation)."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    account_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=clock.now)
 
@@ -51,8 +55,8 @@ class ApiToken(SQLModel, table=True):
 class Campaign(SQLModel, table=True):
     """A requester's purchase order: budget, price cap, auction rule, acquisition function."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    owner_id: int = Field(foreign_key="account.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    owner_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     name: str = Field(max_length=200)
     budget_cents: int = Field(sa_type=BigInteger)
     max_price_cents: int
@@ -64,7 +68,7 @@ class Campaign(SQLModel, table=True):
     round_duration_s: float = 300.0
     label_duration_s: float = 3600.0
     posted_price_cents: Optional[int] = None
-    worker_id: Optional[int] = Field(default=None, foreign_key="account.id", index=True)
+    worker_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="account.id", index=True)
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=clock.now)
     # quality control (market.quality): gold checks are mixed in when gold_rate > 0; labels
@@ -86,8 +90,8 @@ class Item(SQLModel, table=True):
     ``gold_check`` marks a gold item: a control question whose known answer is ``gold``;
     it is mixed into assignments (never offered as such) and scores annotators."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
     position: int = 0
     prompt: str = Field(sa_type=Text)
     completion_a: Optional[str] = Field(default=None, sa_type=Text)
@@ -97,7 +101,7 @@ class Item(SQLModel, table=True):
     gold_check: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     source_format: str = Field(default="pair", max_length=20)
     external_id: Optional[str] = Field(default=None, max_length=200)
-    round_id: Optional[int] = Field(default=None, index=True)
+    round_id: Optional[int] = Field(sa_type=ID, default=None, index=True)
     n_labels: int = 0
     n_open: int = 0
     created_at: datetime = Field(default_factory=clock.now)
@@ -106,8 +110,8 @@ class Item(SQLModel, table=True):
 class Round(SQLModel, table=True):
     """One sealed-bid auction of a campaign: offered items, demand (units), budget, outcome."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
     state: str = Field(default="open", max_length=20, index=True)
     rule: str = Field(max_length=40)
     demand: int
@@ -140,9 +144,9 @@ class Bid(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("round_id", "annotator_id", name="uq_bid_round_annotator"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    round_id: int = Field(foreign_key="round.id", index=True)
-    annotator_id: int = Field(foreign_key="account.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    round_id: int = Field(sa_type=ID, foreign_key="round.id", index=True)
+    annotator_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     ask_cents: int
     capacity: int = 1
     quality: float = 1.0
@@ -160,11 +164,11 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("round_id", "item_id", "annotator_id", name="uq_assignment_round_item_annotator"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    round_id: int = Field(foreign_key="round.id", index=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    annotator_id: int = Field(foreign_key="account.id", index=True)
-    item_id: int = Field(foreign_key="item.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    round_id: int = Field(sa_type=ID, foreign_key="round.id", index=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    annotator_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
+    item_id: int = Field(sa_type=ID, foreign_key="item.id", index=True)
     price_cents: int
     state: str = Field(default="open", max_length=20, index=True)
     created_at: datetime = Field(default_factory=clock.now)
@@ -179,11 +183,11 @@ class Label(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("annotator_id", "idempotency_key", name="uq_label_annotator_key"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    assignment_id: int = Field(foreign_key="assignment.id", unique=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    item_id: int = Field(foreign_key="item.id", index=True)
-    annotator_id: int = Field(foreign_key="account.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    assignment_id: int = Field(sa_type=ID, foreign_key="assignment.id", unique=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    item_id: int = Field(sa_type=ID, foreign_key="item.id", index=True)
+    annotator_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     choice: str = Field(max_length=4)
     confidence: Optional[float] = None
     idempotency_key: Optional[str] = Field(default=None, max_length=200)
@@ -202,9 +206,9 @@ class AnnotatorSkill(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("campaign_id", "annotator_id", name="uq_skill_campaign_annotator"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    annotator_id: int = Field(foreign_key="account.id", index=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    annotator_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     alpha: float
     beta: float
     gold_answers: int = 0
@@ -219,16 +223,16 @@ class LedgerEntry(SQLModel, table=True):
     the same posting (say, the payment for assignment 7) can never be written twice.
     ``note`` says why, where the reason alone does not (a rejected label's release)."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
     from_account: str = Field(max_length=64, index=True)
     to_account: str = Field(max_length=64, index=True)
     cents: int = Field(sa_type=BigInteger)
     reason: str = Field(max_length=20)
     key: str = Field(max_length=100, unique=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    round_id: Optional[int] = Field(default=None, foreign_key="round.id")
-    assignment_id: Optional[int] = Field(default=None, foreign_key="assignment.id")
-    label_id: Optional[int] = Field(default=None, foreign_key="label.id")
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    round_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="round.id")
+    assignment_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="assignment.id")
+    label_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="label.id")
     note: Optional[str] = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=clock.now)
 
@@ -236,13 +240,13 @@ class LedgerEntry(SQLModel, table=True):
 class Evaluation(SQLModel, table=True):
     """The policy's win rate after some spend (what each win-rate point cost)."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    round_id: Optional[int] = Field(default=None, foreign_key="round.id")
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    round_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="round.id")
     spend_cents: int = Field(sa_type=BigInteger)
     win_rate: float
     ci_low: float
     ci_high: float
-    n: int
+    n: int = Field(sa_type=BigInteger)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=clock.now)
