@@ -159,6 +159,11 @@ class MarketClient:
     def list_evaluations(self, campaign_id: int) -> list[dict]:
         return self._json("GET", f"/campaigns/{campaign_id}/evaluations")
 
+    def accounting(self, campaign_id: int, compare_to: int | None = None) -> dict:
+        """Win rate against spend, $ per win-rate point, payments per annotator; with
+        ``compare_to``, the comparison with that (baseline) campaign."""
+        return self._json("GET", f"/campaigns/{campaign_id}/accounting", params={"compare_to": compare_to})
+
     # --- quality control ------------------------------------------------------------
 
     def mark_gold(self, campaign_id: int, answers: dict[int, str]) -> dict:

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from market import bidlog, campaign, evaluation, export, items, ledger, limits, summary
 from market import round as rounds
 from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
-from market.api.routes import quality
+from market.api.routes import accounting, quality
 from market.api.routes.rounds import round_out
 from market.api.schemas import (
     CampaignBidOut,
@@ -32,6 +32,7 @@ from market.errors import Invalid, MarketProblem
 
 router = APIRouter(tags=["campaigns"])
 router.include_router(quality.router)  # quality control's routes hang off campaigns; no app change needed
+router.include_router(accounting.router)  # GET /campaigns/{id}/accounting, likewise
 
 
 class TooLarge(MarketProblem):
