@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
 # Every folder whose tests reach the database, plus the pure ones that are cheap
 # (mechanisms, accounting); policy/ never touches the market's database.
-PG_TESTS=(tests/market tests/hardening tests/bidders tests/ui tests/mechanisms tests/accounting)
+PG_TESTS=(tests/market tests/hardening tests/quality tests/bidders tests/ui tests/mechanisms tests/accounting)
 
 line="$(.ci/postgres.sh start | tail -n 1)" || { echo "could not start PostgreSQL" >&2; exit 1; }
 case "$line" in
