@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from market import db
+from market import db, limits
 from market.api import middleware
 from market.accounts import TokenCache
 from market import round as rounds
@@ -114,6 +114,7 @@ def create_app(
     threadpool_size: int | None = None,
     rate_limit: str | None = None,
     max_body_bytes: int | None = None,
+    max_upload_bytes: int | None = None,
     db_slots: int | None = None,
 ) -> FastAPI:
     """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``).
@@ -168,7 +169,8 @@ def create_app(
     app.add_middleware(middleware.DbSlots, slots=slots)
     if rate is not None:
         app.add_middleware(middleware.RateLimit, rate=rate[0], burst=rate[1])
-    app.add_middleware(middleware.BodyLimit, max_body_bytes=body_bytes)
+    app.add_middleware(middleware.BodyLimit, max_body_bytes=body_bytes,
+                       max_upload_bytes=max_upload_bytes or limits.MAX_UPLOAD_BYTES)
 
     from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
 

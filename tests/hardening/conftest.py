@@ -153,3 +153,16 @@ def server_factory(database_url, tmp_path):
     yield make
     for s in started:
         s.kill()
+
+
+@pytest.fixture
+def snapshot(engine):
+    """A function returning every row of every table: equal snapshots mean nothing changed."""
+    from sqlalchemy import select
+    from sqlmodel import SQLModel
+
+    def take():
+        with engine.connect() as conn:
+            return {t.name: sorted(map(repr, conn.execute(select(t)).all())) for t in SQLModel.metadata.sorted_tables}
+
+    return take
