@@ -30,6 +30,7 @@ is next in line for the write lock, and nobody can get past it, so processes tak
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -224,9 +225,87 @@ class _LockingConnection(sqlite3.Connection):
             self.release_write_lock()
 
 
+MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 7_412_001  # Postgres advisory lock key: one process migrates at a time
+
+
+def alembic_config(url: str | None = None):
+    """An Alembic ``Config`` for the market's migrations (``market/migrations``)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` on ``engine``, in one transaction."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        _lock_for_migration(conn)
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def _lock_for_migration(conn) -> None:
+    # SQLite: the transaction already holds the writer lock (BEGIN IMMEDIATE, see above);
+    # Postgres: an advisory lock, so several workers starting at once migrate once.
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+
+
 def init_db(engine: Engine) -> None:
-    """Create missing tables (idempotent)."""
-    SQLModel.metadata.create_all(engine)
+    """Bring the schema to the migrations' head (idempotent; safe for several processes).
+
+    - a database at head: nothing to do (one query);
+    - an empty database: create the tables from the models and stamp it at head (the same
+      schema the migrations build, which tests/hardening/test_migrations.py holds them to,
+      and much faster than replaying every revision);
+    - a database at an older revision: ``alembic upgrade head``;
+    - tables but no version (made by ``create_all`` before migrations existed): stamped at
+      the first revision, then upgraded, with a warning.
+    """
+    from alembic import command
+    from sqlalchemy import inspect
+
+    head = head_revision()
+    with engine.begin() as conn:
+        _lock_for_migration(conn)
+        names = set(inspect(conn).get_table_names())
+        current = None
+        if "alembic_version" in names:
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        if current == head:
+            return
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        market_tables = set(SQLModel.metadata.tables)
+        if current is None and not names & market_tables:
+            SQLModel.metadata.create_all(conn)
+            command.stamp(cfg, "head")
+            return
+        if current is None:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "database has the market's tables but no migration version: stamping it at %s and upgrading",
+                FIRST_REVISION)
+            command.stamp(cfg, FIRST_REVISION)
+        command.upgrade(cfg, "head")
+
+
+FIRST_REVISION = "0001"
 
 
 @contextmanager
