@@ -35,6 +35,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,6 +150,7 @@ class WriterLock:
         if self._fds is None or self._pid != os.getpid():  # open lazily, and again in a forked child
             self._fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o644) for p in self._paths)
             self._pid = os.getpid()
+            weakref.finalize(self, _close_fds, self._fds)  # closed with the engine, not leaked
         return self._fds
 
     @staticmethod
@@ -187,6 +189,14 @@ class WriterLock:
                 fcntl.flock(self._fds[1], fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+
+def _close_fds(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 class _LockingConnection(sqlite3.Connection):
