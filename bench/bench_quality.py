@@ -19,10 +19,18 @@ probation included as overhead). A random click is right half the time, so count
 correct labels alone rewards buying cheap coin flips; the naive figure is printed too.
 
 Also measured: how well each aggregation method recovers the truth when every item has
-three labels from this population (``market.quality.aggregate``), against majority vote.
+three labels from this population (``market.quality.aggregate``), against majority vote;
+and the same claim on the live market, smaller: 40 annotator bots (``bidders.bots``, the
+same population mix, truthful asks) working a campaign through the HTTP API in process
+(SQLite), with and without gold checks, read back from the ledger and the export.
 """
 
 from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +38,10 @@ import pandas as pd
 from bench.common import Figure, show
 from bidders.config import parse_config
 from bidders.labels import SPAMMER
+from bidders.bots import register_bots
 from bidders.population import PopulationConfig, sample_population
 from bidders.simulate import simulate
+from bidders.strategies import StrategyConfig
 from market.quality import skill
 from market.quality.aggregate import METHODS, soft_labels
 
@@ -84,6 +94,77 @@ def aggregation_accuracy(seed: int = 0, items: int = 600, per_item: int = 3, gol
     return out
 
 
+LIVE = dict(bots=40, rounds=48, items=1200, gold_items=80, round_size=20)
+LIVE_QC = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, min_gold_answers=4, probation_share=0.2)
+
+
+def live_pairs(n: int, start: int = 0, gold: bool = False) -> str:
+    """Pairs whose better side says "wonderful" (the bots' word judge scores it +1) and the
+    worse "dull" (−1); the better side alternates between a and b."""
+    lines = []
+    for i in range(start, start + n):
+        good, bad = f"A wonderful film, number {i}.", f"A dull film, number {i}."
+        a, b = (good, bad) if i % 2 == 0 else (bad, good)
+        row = {"prompt": f"Review movie {i}", "completion_a": a, "completion_b": b}
+        if gold:
+            row |= {"gold": "a" if i % 2 == 0 else "b", "gold_check": True}
+        lines.append(json.dumps(row))
+    return "\n".join(lines) + "\n"
+
+
+def live_market(quality_control: bool, seed: int = 0) -> dict:
+    """One campaign on the real API with bots; returns what the ledger and export say."""
+    from fastapi.testclient import TestClient
+
+    from market import accounts, db
+    from market.api.app import create_app
+    from market.client import MarketClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        db.init_db(engine)
+        with db.session_scope(engine) as s:
+            _, token = accounts.create_account(s, "root", "admin")
+            s.commit()
+        with TestClient(create_app(engine)) as http:
+            admin = MarketClient("http://testserver", token, transport=http)
+            req = admin.with_token(admin.create_account("requester", "requester")["token"])
+            c = req.create_campaign(name="live", budget_cents=1_000_000, max_price_cents=60, rule="second_price",
+                                    round_size=LIVE["round_size"], **(LIVE_QC if quality_control else {}))
+            req.upload_items(c["id"], live_pairs(LIVE["items"]))
+            if quality_control:
+                req.upload_items(c["id"], live_pairs(LIVE["gold_items"], start=10_000, gold=True))
+            rng = np.random.default_rng([seed, 11])
+            pop = sample_population(PopulationConfig(size=LIVE["bots"], kinds=SPAMMY), rng)
+            bots = register_bots(admin, pop, StrategyConfig(truthful=1.0, learner=0.0), rng)
+            kind_of = {b.client.me()["id"]: int(k) for b, k in zip(bots, pop.kind, strict=True)}
+            paid_by_round = []
+            for _ in range(LIVE["rounds"]):
+                r = req.open_round(c["id"])
+                for bot in bots:
+                    bot.bid()
+                req.close_round(r["id"])
+                for bot in bots:
+                    bot.label()
+                book = req.ledger(c["id"])
+                paid_by_round.append([e for e in book["entries"] if e["reason"] == "pay" and e["round_id"] == r["id"]])
+            pays = [e for rnd in paid_by_round for e in rnd]
+            late_pays = [e for rnd in paid_by_round[LIVE["rounds"] // 4:] for e in rnd]
+            rows = {r["label_id"]: r for r in req.export_labels(c["id"])}
+            return {"all rounds": _live_figures(pays, rows, kind_of),
+                    f"after round {LIVE['rounds'] // 4}": _live_figures(late_pays, rows, kind_of)}
+
+
+def _live_figures(pays: list[dict], rows: dict[int, dict], kind_of: dict[int, int]) -> dict:
+    """Spammers' share of these payments, and what the data labels among them are worth."""
+    spammer = [kind_of[int(e["to_account"].split(":")[1])] == SPAMMER for e in pays]
+    data = [rows[e["label_id"]] for e in pays if e["label_id"] in rows]  # gold checks are not exported
+    right = sum(r["chosen"].startswith("A wonderful") for r in data)
+    spend = sum(e["cents"] for e in pays) / 100.0
+    return {"spammer_share": float(np.mean(spammer)), "net_correct_per_dollar": (2 * right - len(data)) / spend,
+            "accuracy": right / len(data), "paid_labels": len(pays), "data_labels": len(data), "spend": spend}
+
+
 def main() -> list[Figure]:
     none, gold = run("none"), run("gold")
     cols = ["spammer_share", "spammer_share_late", "accuracy", "net_correct_per_dollar", "correct_per_dollar",
@@ -111,7 +192,26 @@ def main() -> list[Figure]:
         figures.append(Figure(
             "quality", f"aggregation '{method}': items right at 3 labels each (600 items, 20% spammers)",
             agg[method], "", "majority vote", agg["mv"], "", None))
-    show(figures, "Quality control in the simulator (bidders.simulate, quality mode gold vs none)")
+    start = time.perf_counter()
+    live = {qc: live_market(qc) for qc in (False, True)}
+    live_s = time.perf_counter() - start
+    what = f"live market, {LIVE['bots']} bots, {LIVE['rounds']} rounds, second price"
+    late = f"after round {LIVE['rounds'] // 4}"
+    on, off = live[True], live[False]
+    figures += [
+        Figure("quality", f"{what}: spammers' share of paid labels {late}", on[late]["spammer_share"], "",
+               "no quality control", off[late]["spammer_share"], "< 0.05", bool(on[late]["spammer_share"] < 0.05)),
+        Figure("quality", f"{what}: net correct labels per dollar {late}", on[late]["net_correct_per_dollar"], "/$",
+               "no quality control", off[late]["net_correct_per_dollar"], "> 1x",
+               bool(on[late]["net_correct_per_dollar"] > off[late]["net_correct_per_dollar"])),
+        Figure("quality", f"{what}: net correct labels per dollar, all rounds (probation included)",
+               on["all rounds"]["net_correct_per_dollar"], "/$", "no quality control",
+               off["all rounds"]["net_correct_per_dollar"], "", None),
+    ]
+    show(figures, "Quality control in the simulator (bidders.simulate, quality mode gold vs none) and the live market")
+    print(f"\nLive market ({live_s:.0f} s for both runs):")
+    print(pd.concat({("with" if qc else "without") + " quality control": pd.DataFrame(live[qc]).T
+                     for qc in (False, True)}).round(3).to_string())
     print("\nPer rule, mean over seeds (gold = quality control, none = without):")
     print(pd.concat({"none": base, "gold": qc}, axis=1).swaplevel(axis=1).sort_index(axis=1, level=0)
           .round(3).to_string())

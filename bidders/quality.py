@@ -73,8 +73,8 @@ class GoldScreen:
         c = self.cfg
         won = np.asarray(won, dtype=np.int64)
         units = np.bincount(won, minlength=self.alpha.size)
-        probation = self.status(np.arange(self.alpha.size)) == skill.PROBATION
-        n_gold = mixing.gold_units(units, probation, rate=c.gold_rate, draw=rng.random(units.size))
+        status = self.status(np.arange(self.alpha.size))
+        n_gold = mixing.gold_units(units, status, rate=c.gold_rate, draw=rng.random(units.size))
         by_owner = np.argsort(won, kind="stable")
         rank = np.empty_like(won)
         rank[by_owner] = np.arange(won.size) - np.searchsorted(won[by_owner], won[by_owner])

@@ -402,8 +402,9 @@ class AnnotatorSkillOut(BaseModel):
     accuracy_low: float = Field(description="5% posterior quantile")
     accuracy_high: float = Field(description="95% posterior quantile")
     gold_answers: int
-    status: Literal["probation", "qualified", "below_bar"] = Field(
-        description="probation: all work is gold checks until the evidence is decisive")
+    status: Literal["probation", "provisional", "qualified", "below_bar"] = Field(
+        description="probation: all work is gold checks until the evidence is decisive; provisional: past "
+        "the probation limit, undecided, mean above the bar: half the work is gold checks")
     quality: float = Field(description="q for the quality-weighted rules: 2·accuracy − 1, floored at 0.05")
     labels: int
     accepted: int

@@ -12,7 +12,7 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    keyed on round and annotator;
 4. after the mechanism picked the winning units, turns some of each winner's units into
    gold checks (``mixing.gold_units``: all of them on probation, a share ``gold_rate``
-   otherwise), with gold items the annotator has never held, least used first (so each
+   once qualified, half while provisional), with gold items the annotator has never held, least used first (so each
    gold item is answered by many different annotators, which also anchors Dawid–Skene).
 
 Both the lottery and the extra gold unit of the steady share come from hashes of the
@@ -69,7 +69,7 @@ class Admission:
     def gold_for(self, won: np.ndarray) -> dict[int, list[Item]]:
         """Gold items for each winning bid (index → items), given its units won."""
         draw = [uniform("gold-share", self.round_id, b.annotator_id) for b in self.bids]
-        k = mixing.gold_units(won, self.status == skill.PROBATION, rate=self.campaign.gold_rate, draw=draw)
+        k = mixing.gold_units(won, self.status, rate=self.campaign.gold_rate, draw=draw)
         out: dict[int, list[Item]] = {}
         used = {it.id: it.n_labels + it.n_open for items in self.unseen_gold for it in items}
         for i in np.flatnonzero(k):

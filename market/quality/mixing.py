@@ -7,10 +7,10 @@ and the offline simulator apply the very same policy:
 (``skill.judge``: new, or not yet decisively above or below the bar) is a gold check, so
 the campaign judges it before any of its labels reach the dataset, and keeps checking
 whenever the evidence turns indecisive. A qualified annotator's units are gold at the
-campaign's ``rate``: ``floor(rate × units)`` of them, plus one more with probability
-equal to the remainder, so the share is exact on average with no counters to keep and
-no pattern to learn (a one-unit winner at rate 0.1 gets a check in one round in ten,
-unpredictably).
+campaign's ``rate``, a provisional one's at ``PROVISIONAL_RATE`` (at least): ``floor(rate
+× units)`` of them, plus one more with probability equal to the remainder, so the share
+is exact on average with no counters to keep and no pattern to learn (a one-unit winner
+at rate 0.1 gets a check in one round in ten, unpredictably).
 
 **Admission to the clearing** (:func:`admission_caps`). Before the mechanism runs, each
 bid's units are capped: annotators judged below the bar enter with none (their labels
@@ -30,18 +30,22 @@ import math
 
 import numpy as np
 
-from market.quality.skill import BELOW_BAR, PROBATION
+from market.quality.skill import BELOW_BAR, PROBATION, PROVISIONAL
 
+PROVISIONAL_RATE = 0.5  # gold share of a provisional annotator's work
 _EPS = 1e-9  # float slack in ceil(share × demand)
 
 
-def gold_units(won, probation, *, rate: float, draw) -> np.ndarray:
-    """Gold checks among each winner's ``won`` units this round. ``draw``: one uniform
-    number in [0, 1) per winner, independent of everything the winner controls."""
+def gold_units(won, status, *, rate: float, draw) -> np.ndarray:
+    """Gold checks among each winner's ``won`` units this round, given its ``status``
+    (``skill.judge``). ``draw``: one uniform number in [0, 1) per winner, independent of
+    everything the winner controls."""
     won = np.asarray(won, dtype=np.int64)
-    expected = rate * won
+    status = np.asarray(status)
+    share = np.where(status == PROVISIONAL, max(rate, PROVISIONAL_RATE), rate)
+    expected = share * won
     steady = np.floor(expected).astype(np.int64) + (np.asarray(draw) < expected - np.floor(expected))
-    return np.where(np.asarray(probation, dtype=bool), won, np.minimum(steady, won))
+    return np.where(status == PROBATION, won, np.minimum(steady, won))
 
 
 def probation_room(demand: int, qualified_units: int, share: float) -> int:

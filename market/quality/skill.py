@@ -21,24 +21,31 @@ mechanisms require.
 
 Judgement, a sequential test against the campaign's bar: once it has ``min_gold`` gold
 answers, an annotator is *below the bar* when ``P(θ < bar | answers) ≥ confidence`` and
-*qualified* when ``P(θ ≥ bar | answers) ≥ confidence``; before that, and whenever the
-evidence is not decisive either way, it is *on probation* (``mixing``: all its work is
-gold checks, so none of its labels reach the dataset, and a qualified annotator whose
-record wobbles is checked closely again). Qualifying takes positive evidence, not just
-the absence of bad evidence: at bar 0.65 and confidence 0.8 it takes 4 right of 4, 5 of
-6, 6 of 7, 7 of 8, 8 of 10 ..., and 1 right of 4, 2 of 6, 3 of 8 ... fail. Probation
-ends after ``PROBATION_LIMIT × min_gold`` answers: an annotator whose accuracy sits so
-close to the bar that the test still cannot place it is then judged by its posterior
-mean, so a borderline reader does not do paid gold checks forever. Without a bar, every
-annotator with ``min_gold`` answers is qualified: the campaign measures, it does not judge.
+*qualified* when ``P(θ < bar | answers) ≤ (1 − confidence) / PASS_STRICTNESS``; before
+that, and whenever the evidence is not decisive either way, it is *on probation*
+(``mixing``: all its work is gold checks, so none of its labels reach the dataset, and a
+qualified annotator whose record wobbles is checked closely again). Qualifying takes
+positive evidence, and more of it than rejecting, because the two mistakes cost
+differently: a random clicker qualified by a lucky run is cheap, wins much work and is
+then checked only at the campaign's gold rate, while a careful reader left on probation
+a little longer only answers a few more checks. At bar 0.65 and confidence 0.8 it takes 4
+right of 4, 6 of 6, 7 of 8, 8 of 9, 9 of 10 ... to qualify, and 1 right of 4, 2 of 6, 3 of
+8 ... fail. Probation ends after ``PROBATION_LIMIT × min_gold`` answers, so a borderline
+reader does not do paid gold checks forever: an annotator the test still cannot place is
+then *below the bar* if its posterior mean is, and otherwise *provisional*: its labels
+are accepted but half its work stays gold checks (``mixing.PROVISIONAL_RATE``) until the
+test decides, which soon catches a random clicker that got lucky on probation (its record
+regresses to a coin's). Without a bar, every annotator with ``min_gold`` answers is
+qualified: the campaign measures, it does not judge.
 
 What this does at bar 0.65, confidence 0.8 and 4 answers (``tests/quality/test_skill.py``
 checks it by running answer sequences through :func:`judge`): within 40 gold answers, 99%
-of random clickers (θ = 0.5) end below the bar, half of them within 5 answers, and every
-adversary (θ = 0.16) does, within 4; a careful reader (θ = 0.84) ends below it 7% of the
-time, a reader at θ = 0.75 a third of the time. Confidence 0.9 would halve the careful
-readers' risk (5%) but let random clickers last three times longer (half within 14
-answers), and in the simulator that costs more money than it saves
+of random clickers (θ = 0.5) end below the bar, half of them within 5 answers, and 9%
+qualify on a lucky run before that; every adversary (θ = 0.16) ends below it within 4;
+a careful reader (θ = 0.84) is qualified 94% of the time (after 8 checks on average) and
+ends below the bar 7% of the time, a reader at θ = 0.75 a third of the time. Confidence
+0.9 would cut the careful readers' risk to 4% but let random clickers last about three
+times longer (half within 14 answers), which in the simulator costs more than it saves
 (``bench/bench_quality.py``). A credible bound rather than the posterior mean, because the
 test is repeated after every answer: judging by the mean from the 4th answer on would
 exclude one careful reader in four.
@@ -53,11 +60,13 @@ PRIOR_ALPHA = 2.0
 PRIOR_BETA = 1.0
 QUALITY_FLOOR = 0.05
 PROBATION_LIMIT = 4  # probation ends after this many times min_gold answers
+PASS_STRICTNESS = 2  # qualifying leaves half the doubt that rejecting does
 
 PROBATION = "probation"
+PROVISIONAL = "provisional"
 QUALIFIED = "qualified"
 BELOW_BAR = "below_bar"
-STATUSES = (PROBATION, QUALIFIED, BELOW_BAR)
+STATUSES = (PROBATION, PROVISIONAL, QUALIFIED, BELOW_BAR)
 
 
 def gold_credit(choice: str, answer: str) -> float:
@@ -97,7 +106,7 @@ def quality_from_accuracy(acc, floor: float = QUALITY_FLOOR):
 
 
 def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float):
-    """Status of each annotator: on probation, qualified or below the bar (array of str)."""
+    """Status of each annotator: probation, provisional, qualified or below the bar (array of str)."""
     answers = np.asarray(answers)
     shape = np.broadcast_shapes(np.shape(alpha), np.shape(beta), answers.shape)
     enough = np.broadcast_to(answers >= min_gold, shape)
@@ -107,5 +116,5 @@ def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence:
     settled = np.broadcast_to(answers >= PROBATION_LIMIT * min_gold, shape)
     by_mean = accuracy(alpha, beta) >= bar
     return np.where(enough & (below >= confidence), BELOW_BAR,
-                    np.where(enough & (below <= 1.0 - confidence), QUALIFIED,
-                             np.where(settled, np.where(by_mean, QUALIFIED, BELOW_BAR), PROBATION)))
+                    np.where(enough & (below <= (1.0 - confidence) / PASS_STRICTNESS), QUALIFIED,
+                             np.where(settled, np.where(by_mean, PROVISIONAL, BELOW_BAR), PROBATION)))

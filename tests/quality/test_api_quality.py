@@ -32,10 +32,11 @@ BEHAVIOUR = {"honest": honest, "adversary": wrong, "spammer": lambda a: "a"}
 
 @pytest.fixture
 def world(admin):
-    """A QC campaign (exam of 3 gold answers, bar 0.65) with 40 items and 12 gold items,
-    and six annotators: three honest, two adversaries, one always-"a" spammer."""
+    """A QC campaign (4 gold answers before judging, bar 0.65, confidence 0.8, rounds of
+    24 units) with 40 items and 12 gold items, and six annotators: three honest, two
+    adversaries, one always-"a" spammer."""
     req = account(admin, "req", "requester")
-    c = req.create_campaign(**(QC_CAMPAIGN | {"min_gold_answers": 3}))
+    c = req.create_campaign(**(QC_CAMPAIGN | {"round_size": 24}))
     req.upload_items(c["id"], pairs(40))
     req.upload_items(c["id"], pairs(12, start=100, gold=True))
     kinds = ["honest"] * 3 + ["adversary"] * 2 + ["spammer"]
@@ -43,11 +44,11 @@ def world(admin):
     return req, c, anns
 
 
-def play_round(req, c, anns, asks=None) -> tuple[dict, list[dict]]:
-    """Open a round, everyone bids (capacity 3), close, everyone labels its way."""
+def play_round(req, c, anns, asks=None, capacity=4) -> tuple[dict, list[dict]]:
+    """Open a round, everyone bids, close, everyone labels its way."""
     r = req.open_round(c["id"])
     for i, (_, a) in enumerate(anns):
-        a.place_bid(r["id"], (asks or {}).get(i, 10 + i), 3)
+        a.place_bid(r["id"], (asks or {}).get(i, 10 + i), capacity)
     r = req.close_round(r["id"])
     answers = []
     for kind, a in anns:
@@ -59,13 +60,13 @@ def play_round(req, c, anns, asks=None) -> tuple[dict, list[dict]]:
 def test_exam_then_rejection_then_exclusion(world, engine):
     req, c, anns = world
     r1, answers = play_round(req, c, anns)
-    # round 1 is everyone's exam: 3 units each, all gold, and the gold stays hidden
-    assert len(answers) == 18
+    # round 1: everyone is on probation: 4 units each, all gold, and the gold stays hidden
+    assert len(answers) == 24
     assert all(x["item_id"] is None for x in answers)
     assert all(x["choice"] in "ab" for x in answers)
     items = {it["id"]: it for it in req.list_items(c["id"])}
     assert sum(it["n_open"] + it["n_labels"] for it in items.values() if not it["gold_check"]) == 0
-    # honest and spammer labels are paid; each adversary's third (judging) answer is rejected
+    # honest and spammer labels are paid; each adversary's fourth (judging) answer is rejected
     rejected = [x for x in answers if not x["accepted"]]
     assert sorted(x["kind"] for x in rejected) == ["adversary", "adversary"]
     for x in rejected:
@@ -87,19 +88,19 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert sum(1 for x in done if not x["label"]["accepted"]) == 1
     assert all(x["item_id"] is None for x in done)
     earn = adversary.earnings()
-    assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (2, 1, r1["clearing_price_cents"])
-    assert earn["earned_cents"] == 2 * r1["clearing_price_cents"]
+    assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (3, 1, r1["clearing_price_cents"])
+    assert earn["earned_cents"] == 3 * r1["clearing_price_cents"]
 
-    # round 2: adversaries take no part; the honest (3 of 3 right) are qualified and mix
-    # in gold at the campaign's rate; the spammer (undecided) is still on probation
+    # round 2: adversaries take no part; the honest (4 of 4 right) are qualified and do one
+    # gold check in four units (rate 0.25); the spammer is still on probation: gold only
     r2, answers2 = play_round(req, c, anns)
     assert "2 bids below the quality bar took no part" in r2["reason"]
     assert {x["kind"] for x in answers2} == {"honest", "spammer"}
-    assert len(answers2) == 12 and all(x["accepted"] for x in answers2)
+    assert len(answers2) == 16
+    assert all(x["accepted"] for x in answers2 if x["kind"] == "honest")
     on_gold = gold_share_by_annotator(engine, [x["id"] for x in answers2])
-    spammer_id = anns[5][1].me()["id"]
-    assert on_gold[spammer_id] == 3
-    assert all(on_gold[a.me()["id"]] <= 1 for _, a in anns[:3])  # floor(0.25 × 3) = 0, plus 1 with odds 0.75
+    assert on_gold[anns[5][1].me()["id"]] == 4
+    assert [on_gold[a.me()["id"]] for _, a in anns[:3]] == [1, 1, 1]
 
 
 def test_owner_sees_skill_flags_and_weights(admin):
@@ -112,7 +113,7 @@ def test_owner_sees_skill_flags_and_weights(admin):
     anns = [(kind, account(admin, f"{kind}{i}", "annotator")) for i, kind in enumerate(kinds)]
     colluding = {3: 17, 5: 17}  # an adversary and the spammer always ask the same
     for _ in range(4):
-        play_round(req, c, anns, asks=colluding)
+        play_round(req, c, anns, asks=colluding, capacity=3)
     quality = admin.campaign_quality(c["id"])
     by_id = {a["annotator_id"]: a for a in quality["annotators"]}
     ids = [a.me()["id"] for _, a in anns]
@@ -212,6 +213,6 @@ def test_without_quality_control_nothing_changes(admin, engine):
     req.upload_items(c["id"], pairs(10))
     anns = [("adversary", account(admin, f"a{i}", "annotator")) for i in range(2)]
     _, answers = play_round(req, c, anns)
-    assert len(answers) == 6 and all(x["accepted"] and x["item_id"] is not None for x in answers)
+    assert len(answers) == 8 and all(x["accepted"] and x["item_id"] is not None for x in answers)
     with Session(engine) as s:
         assert not s.exec(select(LedgerEntry).where(LedgerEntry.note != None)).all()  # noqa: E711

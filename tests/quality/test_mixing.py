@@ -7,22 +7,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from market.quality import mixing
-from market.quality.skill import BELOW_BAR, PROBATION, QUALIFIED
+from market.quality.skill import BELOW_BAR, PROBATION, PROVISIONAL, QUALIFIED
 
 
 def test_probation_units_are_all_gold_and_qualified_ones_a_share():
-    won = np.array([3, 3, 0, 10])
-    probation = np.array([True, False, True, False])
-    k = mixing.gold_units(won, probation, rate=0.25, draw=np.array([0.9, 0.9, 0.0, 0.9]))
-    assert k.tolist() == [3, 0, 0, 2]  # 0.75 -> 0 (draw above the remainder), 2.5 -> 2
-    k = mixing.gold_units(won, probation, rate=0.25, draw=np.array([0.1, 0.1, 0.1, 0.1]))
-    assert k.tolist() == [3, 1, 0, 3]
+    won = np.array([3, 3, 0, 10, 4])
+    status = np.array([PROBATION, QUALIFIED, PROBATION, QUALIFIED, PROVISIONAL])
+    k = mixing.gold_units(won, status, rate=0.25, draw=np.array([0.9, 0.9, 0.0, 0.9, 0.9]))
+    assert k.tolist() == [3, 0, 0, 2, 2]  # 0.75 -> 0 (draw above the remainder), 2.5 -> 2, half of 4
+    k = mixing.gold_units(won, status, rate=0.25, draw=np.array([0.1, 0.1, 0.1, 0.1, 0.1]))
+    assert k.tolist() == [3, 1, 0, 3, 2]
 
 
 @given(st.integers(1, 12), st.floats(0.01, 0.99))
 def test_steady_share_is_exact_on_average(units, rate):
     draws = (np.arange(2000) + 0.5) / 2000  # an even spread over [0, 1)
-    k = mixing.gold_units(np.full(2000, units), np.zeros(2000, bool), rate=rate, draw=draws)
+    k = mixing.gold_units(np.full(2000, units), np.full(2000, QUALIFIED), rate=rate, draw=draws)
     assert (k >= 0).all() and (k <= units).all()
     assert abs(k.mean() - rate * units) < 1e-3 + 1.0 / 2000 * units
 
@@ -44,7 +44,7 @@ def test_cold_start_is_not_starved_and_a_crowd_of_newcomers_is_capped():
     assert caps[:4].sum() == 20 and caps[4:].sum() == 4  # ceil(0.2 × 20)
 
 
-@given(st.lists(st.tuples(st.sampled_from([QUALIFIED, BELOW_BAR, PROBATION]), st.integers(0, 6),
+@given(st.lists(st.tuples(st.sampled_from([QUALIFIED, PROVISIONAL, BELOW_BAR, PROBATION]), st.integers(0, 6),
                           st.integers(0, 6)), min_size=1, max_size=30),
        st.integers(1, 60), st.floats(0.05, 1.0), st.integers(0, 2**32 - 1))
 def test_caps_invariants(bidders, demand, share, seed):
@@ -55,10 +55,11 @@ def test_caps_invariants(bidders, demand, share, seed):
     caps = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery)
     assert (caps >= 0).all() and (caps <= capacity).all()
     assert (caps[status == BELOW_BAR] == 0).all()
-    assert (caps[status == QUALIFIED] == capacity[status == QUALIFIED]).all()
+    judged = (status == QUALIFIED) | (status == PROVISIONAL)
+    assert (caps[judged] == capacity[judged]).all()
     probation = status == PROBATION
     assert (caps[probation] <= gold_left[probation]).all()
-    room = mixing.probation_room(demand, int(capacity[status == QUALIFIED].sum()), share)
+    room = mixing.probation_room(demand, int(capacity[judged].sum()), share)
     assert caps[probation].sum() == min(room, np.minimum(capacity, gold_left)[probation].sum())
     # the lottery, not the ask, decides: the same lottery gives the same caps
     again = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery)

@@ -19,7 +19,7 @@ SPAMMY = {"diligent": {"share": 0.6 * 8 / 9}, "noisy": {"share": 0.25 * 8 / 9}, 
 def config(mode: str, **quality):
     return parse_config({
         "population": {"size": 100, "kinds": SPAMMY},
-        "market": {"rules": ["second_price", "quality_second_price"], "rounds": 160},
+        "market": {"rules": ["second_price", "quality_second_price"], "rounds": 200},
         "quality": {"mode": mode, **quality},
         "run": {"seeds": [0], "workers": 1, "regret_bidders": 0},
     })

@@ -64,13 +64,15 @@ def test_prob_below_is_a_cdf(right, wrong, bar):
 
 
 def test_judge_statuses():
-    kw = dict(min_gold=4, bar=0.65, confidence=0.9)
+    kw = dict(min_gold=4, bar=0.65, confidence=0.8)
     for right, n, status in [(3, 3, "probation"),  # too few answers, however good
                              (4, 4, "qualified"),  # 4 of 4 passes
                              (3, 4, "probation"),  # undecided
                              (0, 4, "below_bar"),
+                             (6, 8, "probation"),  # not below the bar, but not proven above it either
+                             (7, 8, "qualified"),
                              (9, 16, "below_bar"),  # probation limit: mean 11/19 < 0.65
-                             (11, 16, "qualified")]:  # probation limit: mean 13/19 >= 0.65
+                             (11, 16, "provisional")]:  # probation limit: mean 13/19 >= 0.65
         a, b = skill.posterior(right, n)
         assert skill.judge(a, b, n, **kw) == status, (right, n)
     a, b = skill.posterior(0, 10)
@@ -93,6 +95,13 @@ def test_the_numbers_in_the_module_doc():
     assert 0.04 < paths(0.84, rng, **kw).mean() < 0.09
     assert 0.27 < paths(0.75, rng, **kw).mean() < 0.38
     assert paths(0.84, rng, **(kw | {"confidence": 0.9})).mean() < 0.065
+    # a random clicker rarely qualifies before it is caught
+    right = np.cumsum(rng.random((4000, 40)) < 0.5, axis=1)
+    n = np.broadcast_to(np.arange(1, 41), right.shape)
+    status = skill.judge(*skill.posterior(right, n), n, **kw)
+    caught = np.where((status == skill.BELOW_BAR).any(axis=1), (status == skill.BELOW_BAR).argmax(axis=1), 40)
+    lucky = ((status == skill.QUALIFIED) & (np.arange(40) < caught[:, None])).any(axis=1).mean()
+    assert 0.05 < lucky < 0.13
     # judging by the mean instead excludes about a quarter of careful readers
     right = np.cumsum(rng.random((4000, 40)) < 0.84, axis=1)
     a, b = skill.posterior(right, np.arange(1, 41))
