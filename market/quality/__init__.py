@@ -6,7 +6,8 @@ measure decide who is paid and how the auction ranks them. The pieces, pure math
 
 ============== =========================================================================
 ``skill``      Beta posterior of an annotator's accuracy on gold; its map to the
-               auction's quality q; the judgement (probation / qualified / below the bar)
+               auction's quality q; the judgement (probation / provisional / qualified /
+               below the bar)
 ``mixing``     how many gold checks each winner gets (all its units on probation, a
                steady share once qualified) and how much of a round probation may take
 ``aggregate``  soft labels per item: skill-weighted vote, majority vote, Dawid–Skene and

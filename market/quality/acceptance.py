@@ -7,14 +7,17 @@ own gold answer (if it is one) has been counted:
   proves an annotator below the bar is itself rejected;
 * a label is rejected when the campaign has a ``quality_bar`` and the annotator is
   judged below it (``skill.judge``: at least ``min_gold_answers`` gold answers and
-  ``P(accuracy < bar) ≥ quality_confidence``); otherwise it is accepted and paid at once.
+  ``P(accuracy < bar) ≥ quality_confidence``, or a posterior mean below the bar at the
+  end of probation); otherwise it is accepted and paid at once.
 
 Why at submission and not at settlement: the annotator learns the outcome of each label
 when giving it, payment stays immediate for everyone in good standing, and a label is
 final once given (nothing already paid is ever clawed back). What this gives up: labels
 given before an annotator is judged are paid. Probation (all the work of an annotator
 not yet proven is gold checks, see ``mixing``) is what keeps those labels out of the
-dataset, and the clearing keeps annotators below the bar out of later rounds.
+dataset, and the clearing keeps annotators below the bar out of later rounds. The
+weakness that remains: an annotator who answers carefully while on probation and
+carelessly once qualified is caught only by the steady gold share, slowly.
 """
 
 from __future__ import annotations

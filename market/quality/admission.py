@@ -7,13 +7,14 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    newcomers sit at the prior's q (1/3), proven annotators move up, random clickers sink
    to the floor; only the quality-weighted rules read it, as before;
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
-   for annotators below the bar, the gold items it has not seen for an annotator on
+   for an annotator below the bar, at most the gold items it has not seen for one on
    probation, and a share of the round for probation together, admitted by a lottery
    keyed on round and annotator;
 4. after the mechanism picked the winning units, turns some of each winner's units into
-   gold checks (``mixing.gold_units``: all of them on probation, a share ``gold_rate``
-   once qualified, half while provisional), with gold items the annotator has never held, least used first (so each
-   gold item is answered by many different annotators, which also anchors Dawid–Skene).
+   gold checks (``mixing.gold_units``: all of them on probation, half while provisional,
+   a share ``gold_rate`` once qualified), with gold items the annotator has never held,
+   least used first (so each gold item is answered by many different annotators, which
+   also anchors Dawid–Skene).
 
 Both the lottery and the extra gold unit of the steady share come from hashes of the
 round and annotator ids: reproducible, and nothing an annotator's bid can steer.
