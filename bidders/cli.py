@@ -1,23 +1,36 @@
-"""Command line for economists: ``prefmarket simulate CONFIG`` and ``prefmarket replay BIDS``.
+"""Command line for economists and the demo: ``prefmarket simulate CONFIG``,
+``prefmarket replay BIDS`` and ``prefmarket bots``.
 
-The market's CLI mounts this ``app`` (``app.add_typer(bidders.cli.app)`` adds both
-commands at its top level). Nothing here imports torch or needs a server.
+The market's CLI mounts this ``app`` (``app.add_typer(bidders.cli.app)`` adds the
+commands at its top level). ``simulate`` and ``replay`` need no server; ``bots`` runs a
+population of annotator bots against a live market until it is told to stop. Nothing
+here imports torch.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
+import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from bidders.bots import AnnotatorBot, Persona, register_bots, word_judge
 from bidders.config import ConfigError, parse_sweep, read_config_file, sweep_points
 from bidders.replay import ReplayError, load_rounds, replay as replay_rounds, replay_summary
+from bidders.labels import KINDS
+from bidders.population import PopulationConfig, sample_population
 from bidders.simulate import simulate as run_simulation
+from bidders.strategies import Learner, Markup, StrategyConfig, Truthful
+from market.client import MarketClient, MarketError
 
 app = typer.Typer(help="Offline auction simulator and counterfactual replay.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -68,6 +81,114 @@ def replay(
     if out:
         table.to_csv(out, index=False)
     _print_table(replay_summary(table), "replay: every rule on the logged bids (cents)")
+
+
+@app.command()
+def bots(
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", envvar="PREFMARKET_URL", help="Market base URL."),
+    token: str = typer.Option(None, "--token", envvar="PREFMARKET_TOKEN",
+                              help="Admin token: creates one annotator account per bot."),
+    size: int = typer.Option(30, min=1, help="Annotators in the population (bidders.population defaults)."),
+    seed: int = typer.Option(0, help="Seed for the population, strategies and labels."),
+    roster: Path | None = typer.Option(None, help="JSON file of the bots' accounts and personas: written on the "
+                                       "first start, reused on a restart (same annotators, same tokens)."),
+    judge: str = typer.Option("sentiment", help="What annotators read completions by: sentiment (the demo's "
+                              "VADER judge, from prefmarket[policy]) or words (a small word list)."),
+    poll: float = typer.Option(0.5, min=0.05, help="Seconds between looks at the market."),
+    prefix: str = typer.Option("bot", help="Account name prefix."),
+) -> None:
+    """Run a population of annotator bots against a live market until SIGINT/SIGTERM.
+
+    Each bot bids on open rounds, labels what it won and learns from closed rounds, all
+    through the HTTP API with its own token. The bots act only when the market's rounds
+    change (one request per poll otherwise), so an idle population costs the server little.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s bots %(message)s")
+    if not token:
+        console.print("[red]--token / PREFMARKET_TOKEN: an admin token is needed to create the bots' accounts[/red]")
+        raise typer.Exit(2)
+    admin = MarketClient(url, token)
+    try:
+        population = _load_or_register(admin, roster, size=size, seed=seed, judge=_bot_judge(judge), prefix=prefix)
+    except MarketError as err:
+        console.print(f"[red]the market answered {err.status}: {err.detail}[/red]")
+        raise typer.Exit(1) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.info("%d bots working on %s", len(population), url)
+    _work(admin, population, stop, poll)
+    logging.info("stopped")
+
+
+def _bot_judge(name: str):
+    if name == "words":
+        return word_judge
+    if name != "sentiment":
+        raise typer.BadParameter("choose sentiment or words", param_hint="--judge")
+    from policy.judges import SentimentJudge  # torch-free; the same judge the policy's evaluation uses
+
+    scorer = SentimentJudge()
+    return lambda prompt, completion: float(scorer.score([prompt], [completion])[0])
+
+
+def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, seed: int, judge, prefix: str):
+    """The bots of ``roster`` if it exists, else a fresh population registered and written there.
+
+    A restarted bot keeps its account, cost, skill, kind and strategy; a learner starts
+    its learning afresh (its weights are not saved)."""
+    strategies = StrategyConfig()
+    if roster is not None and roster.exists():
+        rows = json.loads(roster.read_text())["bots"]
+        rng = np.random.default_rng([seed, 1])
+        one = np.array([0])
+        made = {"truthful": lambda: Truthful(one), "markup": lambda: Markup(one, strategies.markup_rate),
+                "learner": lambda: Learner(one, strategies.learning)}
+        return [AnnotatorBot(admin.with_token(r["token"]),
+                             Persona(cost=r["cost"], skill=r["skill"], kind=KINDS.index(r["kind"]), capacity=r["capacity"]),
+                             made[r["strategy"]](), np.random.default_rng(rng.integers(2**63)), judge) for r in rows]
+    rng = np.random.default_rng(seed)
+    population = sample_population(PopulationConfig(size=size), rng)
+    bots = register_bots(admin, population, strategies, rng, prefix=prefix, judge=judge)
+    if roster is not None:
+        rows = []
+        for bot in bots:
+            me = bot.client.me()
+            p = bot.persona
+            rows.append({"id": me["id"], "name": me["name"], "token": bot.client.token, "kind": KINDS[p.kind],
+                         "cost": p.cost, "cost_cents": p.cost_cents, "skill": p.skill, "capacity": p.capacity,
+                         "strategy": bot.strategy.name})
+        tmp = roster.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"bots": rows}, indent=1))
+        os.replace(tmp, roster)  # readers see the whole roster or none
+    return bots
+
+
+def _work(admin: MarketClient, bots: list[AnnotatorBot], stop: threading.Event, poll: float) -> None:
+    """Step every bot whenever some round changed state (or a step failed), until ``stop``."""
+    seen, retry = None, True
+    while not stop.is_set():
+        try:
+            now = tuple((r["id"], r["state"]) for r in admin.list_rounds())
+        except MarketError as err:
+            logging.warning("cannot list rounds (%s: %s); retrying", err.status, err.detail)
+            stop.wait(max(poll, 1.0))
+            continue
+        if retry or now != seen:
+            seen, retry = now, False
+            totals = {"learned": 0, "bids": 0, "labels": 0}
+            for bot in bots:
+                if stop.is_set():
+                    return
+                try:
+                    for key, n in bot.step().items():
+                        totals[key] += n
+                except MarketError as err:  # a round closed under us, a label came too late: look again
+                    logging.info("a bot's step failed (%s: %s); it will retry", err.status, err.detail)
+                    retry = True
+            if any(totals.values()):
+                logging.info("%(bids)d bids, %(labels)d labels, learned from %(learned)d rounds", totals)
+        stop.wait(poll)
 
 
 def _print_headline(summary: pd.DataFrame, swept: list[str]) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-import random
 import sys
-import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -274,99 +273,78 @@ def _rounds_table(rounds: list[dict], title: str) -> Table:
     return t
 
 
-def run_demo(rules: list[str], *, rounds: int = 3, items: int = 40, annotators: int = 8, budget_cents: int = 1000,
-             seed: int = 0, quiet: bool = False) -> list[dict]:
-    """A small in-process market: one campaign per rule, truthful bidders, a few rounds.
-
-    Returns one summary dict per rule (used by the tests)."""
-    from fastapi.testclient import TestClient
-
-    from market import accounts, db
-    from market.api.app import create_app
-
-    rng = random.Random(seed)
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'demo.db'}")
-        db.init_db(engine)
-        with db.session_scope(engine) as s:
-            _, admin_token = accounts.create_account(s, "admin", "admin")
-            s.commit()
-        with TestClient(create_app(engine)) as http:
-            admin = MarketClient("http://testserver", admin_token, transport=http)
-            costs = [rng.randint(5, 40) for _ in range(annotators)]
-            bidders = [admin.with_token(admin.create_account(f"annotator{i}", "annotator")["token"])
-                       for i in range(annotators)]
-            detail = Table(title="prefmarket demo: rounds")
-            for c in ("rule", "round", "demand", "bids", "won", "clearing", "spent", "labels"):
-                detail.add_column(c)
-            for rule in rules:
-                req = admin.with_token(admin.create_account(f"requester-{rule}", "requester")["token"])
-                camp = req.create_campaign(name=f"demo {rule}", budget_cents=budget_cents, max_price_cents=50,
-                                           rule=rule, round_size=max(1, items // rounds), posted_price_cents=25
-                                           if rule == "posted_price" else None)
-                lines = "".join(json.dumps({"prompt": f"Review movie {i}", "completion_a": f"A moving film ({i}).",
-                                            "completion_b": f"It was fine, I guess ({i})."}) + "\n"
-                                for i in range(items))
-                req.upload_items(camp["id"], lines)
-                req.post_scores(camp["id"], {it["id"]: rng.random() for it in req.list_items(camp["id"])})
-                for _ in range(rounds):
-                    try:
-                        r = req.open_round(camp["id"], duration_s=60)
-                    except MarketError:
-                        break  # no items or no budget left
-                    for b, cost in zip(bidders, costs, strict=True):
-                        if cost <= 50:
-                            b.place_bid(r["id"], cost, capacity=3)  # truthful: ask = cost
-                    r = req.close_round(r["id"])
-                    n_labels = 0
-                    for b in bidders:
-                        for a in b.my_assignments(state="open"):
-                            b.submit_label(a["id"], rng.choice("ab"), key=f"demo-{a['id']}")
-                            n_labels += 1
-                    r = req.get_round(r["id"])
-                    detail.add_row(rule, str(r["id"]), str(r["demand"]), str(r["n_bids"]), str(r["n_assignments"]),
-                                   "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c",
-                                   _usd(r["paid_cents"]), str(n_labels))
-                summary = req.campaign_summary(camp["id"])
-                summary["exported"] = len(req.export_labels(camp["id"]))
-                results.append(summary)
-        engine.dispose()
-    if not quiet:
-        console.print(detail)
-        t = Table(title="prefmarket demo: campaigns (truthful annotators, costs 5-40c)")
-        for c in ("rule", "spent", "labels", "$/label", "remaining", "books balance"):
-            t.add_column(c)
-        for s in results:
-            per = "-" if not s["labels"] else f"{s['spent_cents'] / s['labels'] / 100:.3f}"
-            t.add_row(s["rule"], _usd(s["spent_cents"]), str(s["labels"]), per, _usd(s["remaining_cents"]),
-                      "yes" if s["balanced"] else "NO")
-        console.print(t)
-    return results
-
-
 @app.command()
 def demo(
-    rule: Annotated[Optional[list[str]], typer.Option(help="rule(s) to run; default: all six")] = None,
-    rounds: Annotated[int, typer.Option(help="rounds per campaign")] = 3,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    budget: Annotated[Optional[float], typer.Option(help="the auction campaign's budget in dollars (default: the preset's)")] = None,
+    rule: Annotated[str, typer.Option(help=f"auction rule: {', '.join(RULE_NAMES)}")] = "budget_feasible",
+    acquisition: Annotated[str, typer.Option(help="which items the policy asks for: random, sharp, wsharp, apl, adpo")] = "sharp",
+    rounds: Annotated[Optional[int], typer.Option(help="rounds of the auction campaign (default: the preset's)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model path or id; default the embedded SmolLM2-135M-Instruct; "
+                                                 "'tiny' for the tiny test model")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when the worker would see a GPU)")] = "auto",
+    seed: Annotated[int, typer.Option(help="seed for the pool, the bots, sampling and training")] = 0,
+    quick: Annotated[bool, typer.Option("--quick", help="a smoke run: every step, tiny sizes")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<timestamp>); an existing one is resumed")] = None,
 ):
-    """A small in-process market: campaigns, truthful bidders, rounds, a summary table."""
-    rules = rule or list(RULE_NAMES)
-    bad = [r for r in rules if r not in RULE_NAMES]
-    if bad:
-        _fail(f"unknown rule {bad[0]!r}", f"choose from {', '.join(RULE_NAMES)}")
-    run_demo(rules, rounds=rounds, seed=seed)
+    """Run a campaign end to end and report what each win-rate point cost.
+
+    Starts the market, the policy worker and annotator bots as processes; runs an auction
+    campaign, then a posted-price baseline on the same pairs; writes runs/<timestamp>/."""
+    from market.demo import run as demo_run
+    from market.demo.processes import DemoError
+    from market.demo.settings import DemoSettings, choose
+    from ui.cli import portal_url
+
+    out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        if (out / "settings.json").exists():
+            settings = DemoSettings.load(out / "settings.json")
+            console.print(f"resuming {out} with the settings it was started with (options given now are ignored)")
+        else:
+            settings = choose(quick=quick, device=demo_run.resolve_device(device), budget=budget, rounds=rounds,
+                              rule=rule, acquisition=acquisition, model=model, seed=seed)
+        report = demo_run.run(settings, out, console)
+    except (DemoError, ValueError) as exc:
+        _fail(str(exc), f"logs are in {out / 'logs'}; run the same command again to resume")
+    except KeyboardInterrupt:
+        _fail("interrupted", f"resume with: prefmarket demo --out {out}")
+    summary = json.loads((out / "summary.json").read_text())
+    _print_demo_summary(summary, report)
+    db_path = (out / "market.db").resolve()
+    console.print("\n[bold]Browse this run in the portal[/] (two terminals):")
+    console.print(f"  prefmarket serve --database-url sqlite:///{db_path} --port 8000")
+    console.print("  prefmarket portal --api-url http://127.0.0.1:8000")
+    console.print(f"then open {portal_url('127.0.0.1', 8501)} and sign in with the requester token in {out / 'state.json'}")
+
+
+def _print_demo_summary(summary: dict, report: Path) -> None:
+    from market.demo.report import verdict
+
+    t = Table(title=f"prefmarket demo ({summary['wall_s'] / 60:.1f} min)")
+    for c in ("campaign", "labels", "spend", "final win rate (95% CI)", "$ per point", "paid to spammers"):
+        t.add_column(c)
+    for name, c in summary["campaigns"].items():
+        f = c["final"]
+        win = "-" if f is None else f"{100 * f['win_rate']:.1f}% ({100 * f['ci_low']:.1f}-{100 * f['ci_high']:.1f})"
+        per = "-" if c["dollars_per_point"] is None else f"${c['dollars_per_point']:.2f}"
+        t.add_row(name, str(c["labels"]), _usd(c["spent_cents"]), win, per,
+                  _usd(c["spend_by_kind_cents"].get("spammer", 0)))
+    console.print(t)
+    c = summary["campaigns"]
+    console.print(verdict(summary["comparison"], c["auction"], c["baseline"]).replace("**", ""))
+    console.print(f"report: [bold]{report}[/]")
 
 
 # --- the other parts' commands --------------------------------------------------------------
-# Mounted without a group name, so they read as `prefmarket simulate`, `prefmarket portal`.
-# Each sub-app keeps heavy imports (torch, streamlit) inside its commands.
+# Mounted without a group name, so they read as `prefmarket simulate`, `prefmarket portal`,
+# `prefmarket worker`. Each keeps heavy imports (torch, streamlit) inside its commands.
 from bidders.cli import app as _bidders_app  # noqa: E402
+from policy.cli import worker as _worker  # noqa: E402
 from ui.cli import app as _ui_app  # noqa: E402
 
 app.add_typer(_bidders_app)
 app.add_typer(_ui_app)
+app.command("worker")(_worker)
 
 
 if __name__ == "__main__":  # pragma: no cover

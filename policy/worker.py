@@ -3,12 +3,14 @@
 Each ``step`` does whatever the campaign needs now, in this order:
 
 1. rounds that settled since the last step: train on their accepted labels (``continue``:
-   the new labels; ``retrain``: all labels so far), save a checkpoint, evaluate against the
-   reference on held-out prompts and post an ``Evaluation``;
+   the new labels; ``retrain``: all labels so far) and save a checkpoint;
 2. items uploaded as prompts only: sample two completions with the current policy and
    ``set_completions``;
 3. items with a pair and labels still to buy: score them with the current policy and
-   ``post_scores`` (only when the policy or the pool changed since the last scoring).
+   ``post_scores`` (only when the policy or the pool changed since the last scoring);
+4. after a training: evaluate against the reference on held-out prompts and post an
+   ``Evaluation``. It comes last so that its arrival also means "the pool is scored by
+   the policy trained on that round": a requester may open the next round on it.
 
 Resuming. ``state.json`` in the work folder records the last checkpoint and what was
 trained, evaluated and scored; it is replaced atomically, after the checkpoint it names
@@ -140,15 +142,17 @@ class PolicyWorker:
         report = StepReport()
         campaign = self.client.get_campaign(self.cfg.campaign_id)
         self._train_on_settled_rounds(report)
-        self._post_pending_evaluation(report)
         items = self.client.list_items(self.cfg.campaign_id)
-        if not items:
+        if items:
+            if self._complete(items, report):
+                items = self.client.list_items(self.cfg.campaign_id)
+            self._score(items, campaign, report)
+        else:
             report.empty_pool = True
             log.info("campaign %d has no items yet; nothing to generate or score", self.cfg.campaign_id)
-            return report
-        if self._complete(items, report):
-            items = self.client.list_items(self.cfg.campaign_id)
-        self._score(items, campaign, report)
+        # Last, so that a round's evaluation also tells the requester that the pool is
+        # scored by the policy trained on it: the next round may open (the demo waits on it).
+        self._post_pending_evaluation(report)
         return report
 
     # ------------------------------------------------------------------ training

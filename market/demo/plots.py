@@ -1,0 +1,90 @@
+"""The report's three PNGs: win rate against dollars, clearing prices, spend by annotator kind.
+
+Each function takes plain rows (what the API returned) and a path, so the plots can be
+redrawn from a run folder's CSVs as well.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLOURS = {"auction": "#1f77b4", "baseline": "#d62728"}
+KIND_ORDER = ("diligent", "noisy", "spammer", "adversarial", "unknown")
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def winrate_vs_spend(curves: dict[str, tuple[str, list[dict]]], path: Path) -> Path:
+    """``curves``: name -> (legend label, accounting curve points). The step-0 origin is
+    drawn hollow: it is 50% by construction, not measured."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for name, (label, points) in curves.items():
+        colour = COLOURS.get(name)
+        x = [p["spend_cents"] / 100 for p in points]
+        y = [100 * p["win_rate"] for p in points]
+        ax.fill_between(x, [100 * p["ci_low"] for p in points], [100 * p["ci_high"] for p in points], color=colour,
+                        alpha=0.15, linewidth=0)
+        ax.plot(x, y, color=colour, label=label, linewidth=2)
+        measured = [(xi, yi) for xi, yi, p in zip(x, y, points, strict=True) if p["measured"]]
+        ax.scatter([m[0] for m in measured], [m[1] for m in measured], color=colour, zorder=3, s=28)
+        ax.scatter([x[0]], [y[0]], facecolors="white", edgecolors=colour, zorder=3, s=28)
+    ax.axhline(50, color="grey", linestyle=":", linewidth=1)
+    lows = [100 * p["ci_low"] for _, pts in curves.values() for p in pts]
+    highs = [100 * p["ci_high"] for _, pts in curves.values() for p in pts]
+    ax.set_ylim(min([40.0, *lows]) - 2, max([60.0, *highs]) + 2)  # at least 40-60%: flat noise must look flat
+    ax.set_xlabel("cumulative spend on accepted labels ($)")
+    ax.set_ylabel("win rate against the reference (%)")
+    ax.set_title("What the money bought: win rate (95% CI band) against dollars spent")
+    ax.legend(loc="best", fontsize=9)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def clearing_prices(rounds: dict[str, list[dict]], path: Path) -> Path:
+    """Per round: the uniform clearing price (posted price for the baseline) and the average
+    paid per accepted label."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, rows in rounds.items():
+        colour = COLOURS.get(name)
+        k = list(range(1, len(rows) + 1))
+        price = [r["clearing_price_cents"] for r in rows]
+        ax.plot(k, [float("nan") if p is None else p for p in price], color=colour, marker="o",
+                label=f"{name}: clearing price")
+        paid = [r["paid_cents"] / r["labels"] if r["labels"] else float("nan") for r in rows]
+        ax.plot(k, paid, color=colour, marker="x", linestyle="--", label=f"{name}: paid per accepted label")
+    ax.set_xlabel("round")
+    ax.set_ylabel("cents per label")
+    ax.set_ylim(bottom=0)  # prices against zero, so a one-cent change looks like one
+    ax.set_title("Price per label, round by round")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    return _save(fig, path)
+
+
+def spend_by_kind(spend: dict[str, dict[str, int]], path: Path) -> Path:
+    """``spend``: campaign name -> {annotator kind: cents paid}. Grouped bars in dollars."""
+    kinds = [k for k in KIND_ORDER if any(k in s for s in spend.values())]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    width = 0.8 / max(1, len(spend))
+    for i, (name, by_kind) in enumerate(spend.items()):
+        xs = [j + (i - (len(spend) - 1) / 2) * width for j in range(len(kinds))]
+        dollars = [by_kind.get(k, 0) / 100 for k in kinds]
+        bars = ax.bar(xs, dollars, width, color=COLOURS.get(name), label=name)
+        ax.bar_label(bars, fmt="$%.2f", fontsize=8)
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_ylabel("paid ($)")
+    ax.set_title("Who was paid: spend by annotator kind")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)

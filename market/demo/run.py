@@ -1,0 +1,288 @@
+"""The whole demo: two campaigns through the real processes, then the report.
+
+Run folder layout (everything a resumed run needs is here):
+
+=================== ==================================================================
+``settings.json``   the sizes this run was started with (a resumed run reuses them)
+``state.json``      accounts and their tokens, campaign ids, the baseline's terms
+``market.db``       the market's SQLite database (serve it again to browse the run)
+``bots.json``       the annotator bots' accounts, kinds, costs and skills
+``workers/<name>``  each policy worker's checkpoints and caches
+``logs/``           each process's output
+=================== ==================================================================
+
+Resuming: run again with the same ``--out``. The market's database says which round
+each campaign reached; the workers reload their last checkpoint; the bots reuse their
+accounts. Nothing is bought twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from market import accounts, db
+from market.client import MarketClient
+from market.demo import report
+from market.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
+from market.demo.processes import DemoError, Processes
+from market.demo.settings import DemoSettings
+
+AUCTION, BASELINE = "auction", "baseline"
+
+
+@dataclass
+class RunState:
+    """What a resumed run must remember that the market cannot tell it."""
+
+    path: Path
+    accounts: dict[str, dict] = field(default_factory=dict)  # role -> {"id", "token"}
+    campaigns: dict[str, int] = field(default_factory=dict)  # "auction"/"baseline" -> campaign id
+    baseline_terms: dict | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        if not path.exists():
+            return cls(path)
+        data = json.loads(path.read_text())
+        return cls(path, data["accounts"], data["campaigns"], data.get("baseline_terms"))
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"accounts": self.accounts, "campaigns": self.campaigns,
+                                   "baseline_terms": self.baseline_terms}, indent=1))
+        os.replace(tmp, self.path)
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: CUDA when torch sees a GPU (asked in a subprocess: this process stays torch-free)."""
+    if device != "auto":
+        return device
+    if not any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia")):
+        return "cpu"
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                           capture_output=True, text=True)
+    return "cuda" if probe.stdout.strip() == "True" else "cpu"
+
+
+def tiny_model_dir(out: Path) -> Path:
+    """Save the tiny test model into the run folder once (in a subprocess: it needs torch)."""
+    target = out / "models" / "tiny"
+    if not (target / "config.json").exists():
+        code = ("import sys; from policy.model import tiny_model; m, t = tiny_model(seed=0); "
+                "m.save_pretrained(sys.argv[1]); t.save_pretrained(sys.argv[1])")
+        subprocess.run([sys.executable, "-c", code, str(target)], check=True, capture_output=True)
+    return target
+
+
+class Display:
+    """Rich progress: a bar per campaign, a status line, one printed line per round."""
+
+    def __init__(self, console: Console, settings: DemoSettings):
+        self.console, self.settings = console, settings
+        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
+                                 console=console)
+        self.tasks: dict[str, int] = {}
+        self.last: dict[str, dict] = {}
+
+    def __enter__(self) -> Display:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def print(self, text: str) -> None:
+        self.progress.console.print(text)
+
+    def ui(self, name: str, req: MarketClient, cid: int, total: int, done: int) -> Ui:
+        task = self.tasks.get(name)
+        if task is None:
+            task = self.tasks[name] = self.progress.add_task(name, total=total, completed=done, status="")
+        self.last[name] = {"spent": None, "win": None}
+
+        def headline() -> str:
+            s = self.last[name]
+            win = "" if s["win"] is None else f" · win rate {s['win']}"
+            return f"spent {s['spent'] or '$0.00'}{win}"
+
+        def status(text: str) -> None:
+            self.progress.update(task, status=f"{headline()} · {text}")
+
+        def settled(r: dict) -> None:
+            spent = req.campaign_summary(cid)["spent_cents"]
+            self.last[name]["spent"] = f"${spent / 100:,.2f}"
+            k = len(req.list_rounds(campaign_id=cid))
+            price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
+            self.progress.update(task, completed=min(k, self.progress.tasks[task].total or k),
+                                 total=max(k, self.progress.tasks[task].total or 0))
+            self.print(f"{name} round {k}: {r['n_bids'] or 0} bids, {r['n_assignments']} labels bought, "
+                       f"clearing price {price}, paid ${r['paid_cents'] / 100:.2f}; campaign spent ${spent / 100:,.2f}")
+            status("")
+
+        def evaluated(r: dict, ev: dict) -> None:
+            win = f"{100 * ev['win_rate']:.1f}% [{100 * ev['ci_low']:.1f}, {100 * ev['ci_high']:.1f}]"
+            self.last[name]["win"] = win
+            k = [x["id"] for x in sorted(req.list_rounds(campaign_id=cid), key=lambda x: x["id"])].index(r["id"]) + 1
+            acc = ev["metrics"].get("heldout_accuracy")
+            extra = "" if acc is None else f"; before training on them the policy agreed with {100 * acc:.0f}% of the new labels"
+            self.print(f"{name} after round {k}: win rate {win} over {ev['n']} held-out prompts "
+                       f"at ${ev['spend_cents'] / 100:,.2f}{extra}")
+            status("")
+
+        return Ui(status=status, settled=settled, evaluated=evaluated)
+
+
+def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Path:
+    """Run (or resume) the demo in ``out``; returns the report's path."""
+    console = console or Console()
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    resumed = (out / "state.json").exists()
+    settings.save(out / "settings.json")
+    state = RunState.load(out / "state.json")
+    database_url = f"sqlite:///{(out / 'market.db').resolve()}"
+    model = str(tiny_model_dir(out)) if settings.model == "tiny" else settings.model
+
+    if "admin" not in state.accounts:  # bootstrap: the first admin exists before any token does
+        engine = db.make_engine(database_url)
+        db.init_db(engine)
+        with db.session_scope(engine) as s:
+            acct, token = accounts.create_account(s, "demo-admin", "admin")
+            s.commit()
+            state.accounts["admin"] = {"id": acct.id, "token": token}
+        engine.dispose()
+        state.save()
+
+    with Processes(out / "logs") as procs, Display(console, settings) as display:
+        display.print(f"{'resuming' if resumed else 'starting'} the demo in {out} "
+                      f"({settings.preset} sizes, model {settings.model or 'SmolLM2-135M-Instruct'}, {settings.device})")
+        url = procs.serve(database_url)
+        admin = MarketClient(url, state.accounts["admin"]["token"])
+        for role in ("requester", "worker"):
+            if role not in state.accounts:
+                acct = admin.create_account(f"demo-{role}", role)
+                state.accounts[role] = {"id": acct["id"], "token": acct["token"]}
+                state.save()
+        req = admin.with_token(state.accounts["requester"]["token"])
+        roster = _start_bots(procs, url, state, settings, out)
+
+        def bidders_for(max_price_cents: int) -> int:
+            return sum(1 for b in roster if b["cost_cents"] <= max_price_cents)
+
+        cid = _auction_campaign(req, state, settings)
+        _phase(AUCTION, cid, req, procs, display, bidders_for, settings, out, url, state, model,
+               max_rounds=settings.rounds)
+
+        bid = _baseline_campaign(req, state, settings, cid)
+        wanted = state.baseline_terms["labels"]
+        _warm_caches(out / "workers" / AUCTION, out / "workers" / BASELINE)
+        _phase(BASELINE, bid, req, procs, display, bidders_for, settings, out, url, state, model,
+               max_rounds=2 * settings.rounds, want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
+
+        display.print("writing the report")
+        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, roster=roster,
+                            baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started, resumed=resumed)
+    return path
+
+
+def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSettings, out: Path) -> list[dict]:
+    roster = out / "bots.json"
+    procs.bots(url, state.accounts["admin"]["token"], size=settings.bots, seed=settings.seed, roster=roster,
+               judge="sentiment")
+    deadline = time.monotonic() + 120
+    while not roster.exists():
+        procs.check("bots")
+        if time.monotonic() > deadline:
+            raise DemoError(f"the bots wrote no roster in 120 s; see {procs.logs / 'bots.log'}")
+        time.sleep(0.2)
+    return json.loads(roster.read_text())["bots"]
+
+
+def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> int:
+    from policy import task  # the built-in prompt pool (plain templates; no torch)
+
+    if AUCTION not in state.campaigns:
+        c = req.create_campaign(
+            name=f"demo auction: {s.rule} + {s.acquisition}", budget_cents=s.budget_cents,
+            max_price_cents=s.max_price_cents, rule=s.rule, acquisition=s.acquisition, labels_per_item=1,
+            round_size=s.round_size, round_budget_cents=s.round_budget_cents, round_duration_s=ROUND_DURATION_S,
+            label_duration_s=LABEL_WINDOW_S, worker_id=state.accounts["worker"]["id"])
+        state.campaigns[AUCTION] = c["id"]
+        state.save()
+    cid = state.campaigns[AUCTION]
+    if not req.list_items(cid):
+        req.upload_items(cid, task.pool_jsonl(s.pool, seed=s.seed))
+    return cid
+
+
+def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
+    """Posted price + random items, set to buy as many labels as the auction did, on its very pairs.
+
+    The price is the auction's average price per accepted label (rounded up to a cent), so
+    both campaigns buy the same number of labels for about the same money, and what differs
+    is which items were bought and who labelled them."""
+    if BASELINE not in state.campaigns:
+        done = req.campaign_summary(auction_id)
+        if not done["labels"]:
+            raise DemoError("the auction campaign bought no labels, so there is nothing to compare with; "
+                            "see logs/ (a bigger --budget or a higher price cap may help)")
+        price = min(s.max_price_cents, max(1, math.ceil(done["spent_cents"] / done["labels"])))
+        per_round = math.ceil(done["labels"] / s.rounds)
+        state.baseline_terms = {"price_cents": price, "labels": done["labels"], "budget_cents": price * done["labels"],
+                                "round_size": per_round, "auction_spent_cents": done["spent_cents"]}
+        c = req.create_campaign(
+            name="demo baseline: posted price + random", budget_cents=price * done["labels"], max_price_cents=price,
+            rule="posted_price", posted_price_cents=price, acquisition="random", labels_per_item=1,
+            round_size=per_round, round_budget_cents=price * per_round, round_duration_s=ROUND_DURATION_S,
+            label_duration_s=LABEL_WINDOW_S, worker_id=state.accounts["worker"]["id"])
+        state.campaigns[BASELINE] = c["id"]
+        state.save()
+    bid = state.campaigns[BASELINE]
+    if not req.list_items(bid):
+        pairs = [it for it in req.list_items(auction_id) if it["completion_a"] and not it["gold_check"]]
+        req.upload_items(bid, "".join(json.dumps({"prompt": it["prompt"], "completion_a": it["completion_a"],
+                                                  "completion_b": it["completion_b"]}) + "\n" for it in pairs))
+    return bid
+
+
+def _warm_caches(src: Path, dst: Path) -> None:
+    """Give the baseline's worker the auction worker's reference caches: same model, same
+    prompts and seeds, so the same values (each cache checks its own key), computed once."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("reference_completions.json", "reference_logps.json"):
+        if (src / name).exists() and not (dst / name).exists():
+            shutil.copy2(src / name, dst / name)
+
+
+def _worker_args(s: DemoSettings, model: str | None, workdir: Path) -> list[str]:
+    args = ["--workdir", str(workdir), "--eval-prompts", str(s.eval_prompts), "--max-new-tokens", str(s.max_new_tokens),
+            "--epochs", str(s.epochs), "--batch-size", str(s.batch_size), "--seed", str(s.seed),
+            "--lora" if s.lora else "--full", "--score-transform", "rank", "--poll", "0.5"]
+    return args + (["--model", model] if model else [])
+
+
+def _phase(name: str, cid: int, req: MarketClient, procs: Processes, display: Display, bidders_for, s: DemoSettings,
+           out: Path, url: str, state: RunState, model: str | None, *, max_rounds: int, want_more=lambda: True) -> None:
+    rounds = req.list_rounds(campaign_id=cid)
+    evaluated = {e["round_id"] for e in req.list_evaluations(cid)}
+    if rounds and len(rounds) >= max_rounds and all(r["state"] == "settled" for r in rounds) and (
+            not rounds[-1]["paid_cents"] or rounds[-1]["id"] in evaluated):
+        return  # finished before an interruption
+    worker = f"worker-{name}"
+    procs.worker(worker, url, state.accounts["worker"]["token"], cid, _worker_args(s, model, out / "workers" / name),
+                 cpu_only=s.device == "cpu")
+    ui = display.ui(name, req, cid, total=s.rounds, done=sum(r["state"] == "settled" for r in rounds))
+    CampaignDriver(req, cid, procs, worker, bidders_for, ui).drive(max_rounds, want_more)
+    procs.stop(worker)

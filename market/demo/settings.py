@@ -1,0 +1,107 @@
+"""The demo's sizes, and why they are what they are.
+
+Three presets. ``cpu`` is sized so that the whole job (two campaigns, the real default
+model) fits in 15 minutes on two CPU cores: generation dominates (the pool's pairs once,
+then the held-out completions after every round), so the pool, the number of held-out
+prompts and the completion length are the levers; DPO on a round's labels with LoRA is a
+few seconds. ``gpu`` spends the same wall time on a bigger budget. ``quick`` is the smoke
+run the tests use (with ``--model tiny``): every step happens, nothing is big.
+
+Money follows the annotator population's defaults (``bidders.population``: a label costs
+an annotator $0.25 at the median): the round budget is sized so that the budget-feasible
+rule can buy most of a round at the market's prices, and the campaign's budget is the
+round budget times the rounds.
+
+The settings are saved as ``settings.json`` in the run folder; a resumed run reads them
+back, so it continues the run that was started rather than a different one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from market.campaign import known_rules
+
+ACQUISITIONS = ("random", "sharp", "wsharp", "apl", "adpo")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    preset: str
+    budget_cents: int
+    rounds: int
+    pool: int  # training prompts uploaded (the worker samples a pair for each)
+    round_size: int  # items offered per round
+    max_price_cents: int
+    bots: int  # annotators in the population
+    eval_prompts: int  # held-out prompts per evaluation (the win rate's n)
+    max_new_tokens: int
+    epochs: float  # DPO epochs over each round's labels
+    batch_size: int
+    lora: bool = True
+    rule: str = "budget_feasible"
+    acquisition: str = "sharp"
+    model: str | None = None  # None: the embedded SmolLM2 default; "tiny": the test model
+    device: str = "cpu"
+    seed: int = 0
+
+    @property
+    def round_budget_cents(self) -> int:
+        return max(1, self.budget_cents // self.rounds)
+
+    def check(self) -> DemoSettings:
+        rules = known_rules()
+        if self.rule not in rules:
+            raise ValueError(f"--rule: unknown rule {self.rule!r}; choose one of {', '.join(rules)}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"--acquisition: choose one of {', '.join(ACQUISITIONS)}")
+        if self.device not in DEVICES[1:]:
+            raise ValueError(f"--device: choose one of {', '.join(DEVICES)}")
+        if self.rounds < 1:
+            raise ValueError("--rounds: at least 1")
+        if self.round_budget_cents < self.max_price_cents:
+            raise ValueError(f"--budget: ${self.budget_cents / 100:.2f} over {self.rounds} rounds leaves less than one "
+                             f"label's maximum price (${self.max_price_cents / 100:.2f}) per round")
+        if self.pool < self.round_size:
+            raise ValueError("the pool must hold at least one round's items")
+        return self
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> DemoSettings:
+        data = json.loads(path.read_text())
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+# Measured on two shared CPU cores with SmolLM2-135M (see README, "the demo"): ...
+PRESETS: dict[str, DemoSettings] = {
+    "cpu": DemoSettings(preset="cpu", budget_cents=4_000, rounds=5, pool=160, round_size=24, max_price_cents=60,
+                        bots=30, eval_prompts=96, max_new_tokens=40, epochs=2.0, batch_size=8),
+    "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
+                        bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16),
+    "quick": DemoSettings(preset="quick", budget_cents=600, rounds=2, pool=16, round_size=6, max_price_cents=60,
+                          bots=8, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4),
+}
+
+
+def choose(*, quick: bool, device: str, budget: float | None = None, rounds: int | None = None, **given) -> DemoSettings:
+    """The preset for this device (or ``quick``), with the options the user gave over it.
+
+    A budget given without rounds keeps the preset's rounds; rounds given without a
+    budget keep the preset's round budget (so more rounds buy more labels)."""
+    base = PRESETS["quick" if quick else "gpu" if device == "cuda" else "cpu"]
+    changes = {k: v for k, v in given.items() if v is not None}
+    if rounds is not None:
+        changes["rounds"] = rounds
+        if budget is None:
+            changes["budget_cents"] = base.round_budget_cents * rounds
+        changes["pool"] = max(base.pool, math.ceil(1.5 * rounds * base.round_size))
+    if budget is not None:
+        changes["budget_cents"] = round(budget * 100)
+    return replace(base, device=device, **changes).check()

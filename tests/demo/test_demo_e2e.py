@@ -1,0 +1,144 @@
+"""``prefmarket demo --quick --model tiny`` end to end: server, worker and bots as real processes.
+
+One test runs the demo straight through and audits the run folder; the other interrupts
+it after the auction's first evaluated round and resumes it. Both run the real commands
+in subprocesses, the way ``make demo`` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PREFMARKET_TORCH_THREADS": "1", "COLUMNS": "120"}  # other test runs share the cores
+FILES = ("report.md", "summary.json", "ledger.csv", "rounds.csv", "evaluations.csv", "dataset.jsonl",
+         "baseline_dataset.jsonl", "plots/winrate_vs_spend.png", "plots/clearing_price.png",
+         "plots/spend_by_kind.png")
+
+
+def demo(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "market.cli", "demo", "--quick", "--model", "tiny", "--out", str(out), *extra]
+
+
+def audit(out: Path) -> dict:
+    """Check the run folder's files and that every campaign's books balance to the cent."""
+    for name in FILES:
+        assert (out / name).stat().st_size > 0, name
+    for png in (out / "plots").glob("*.png"):
+        assert png.stat().st_size > 10_000, png  # a drawn figure, not an empty canvas
+    summary = json.loads((out / "summary.json").read_text())
+
+    # Re-derive the books from ledger.csv: every cent funded is still available, in escrow, or paid.
+    balance: dict[str, int] = defaultdict(int)
+    paid: dict[str, int] = defaultdict(int)
+    keys = set()
+    with open(out / "ledger.csv") as f:
+        for row in csv.DictReader(f):
+            cents = int(row["cents"])
+            balance[row["from_account"]] -= cents
+            balance[row["to_account"]] += cents
+            assert row["key"] not in keys  # nothing posted twice
+            keys.add(row["key"])
+            if row["reason"] == "pay":
+                paid[row["campaign"]] += cents
+                assert row["annotator_kind"] in {"diligent", "noisy", "spammer", "adversarial"}
+    for name, c in summary["campaigns"].items():
+        cid = c["campaign_id"]
+        assert c["books_balanced"], name
+        assert paid[name] == c["spent_cents"] > 0, name
+        held = balance[f"campaign:{cid}"] + sum(v for k, v in balance.items() if k.startswith("escrow:round:")
+                                                 and _round_campaign(out, k) == cid)
+        assert held + c["spent_cents"] == c["budget_cents"], name
+        assert sum(c["spend_by_kind_cents"].values()) == c["spent_cents"]
+        assert c["final"] is not None and c["final"]["ci_low"] <= c["final"]["win_rate"] <= c["final"]["ci_high"]
+    assert -balance["external"] == sum(c["budget_cents"] for c in summary["campaigns"].values())
+
+    auction, baseline = summary["campaigns"]["auction"], summary["campaigns"]["baseline"]
+    rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
+    assert len(rows) == auction["labels"] and all(r["prompt"] and r["chosen"] and r["rejected"] for r in rows)
+    assert 0 < baseline["labels"] <= auction["labels"] == summary["baseline_terms"]["labels"]
+    with open(out / "evaluations.csv") as f:
+        evals = list(csv.DictReader(f))
+    assert {e["campaign"] for e in evals} == {"auction", "baseline"}
+    report = (out / "report.md").read_text()
+    for needle in ("final win rate vs the reference", "95% CI", "$ per win-rate point", "paid to spammers",
+                   "$ to reach the baseline's final win rate", "plots/winrate_vs_spend.png"):
+        assert needle in report, needle
+    return summary
+
+
+def _round_campaign(out: Path, escrow_account: str) -> int:
+    round_id = escrow_account.rsplit(":", 1)[1]
+    with open(out / "rounds.csv") as f:
+        for row in csv.DictReader(f):
+            if row["round_id"] == round_id:
+                names = json.loads((out / "state.json").read_text())["campaigns"]
+                return names[row["campaign"]]
+    raise AssertionError(f"no round {round_id}")
+
+
+def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
+    out = tmp_path / "run"
+    start = time.monotonic()
+    done = subprocess.run(demo(out), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert time.monotonic() - start < 110
+    summary = audit(out)
+    assert summary["settings"]["preset"] == "quick" and summary["campaigns"]["auction"]["rounds"] == 2
+    text = " ".join(done.stdout.split())
+    for needle in ("auction round 1", "auction after round 1: win rate", "baseline after round", "report:",
+                   "prefmarket portal --api-url http://127.0.0.1:8000", "http://127.0.0.1:8501"):
+        assert needle in text, needle
+    assert {p.name for p in (out / "logs").iterdir()} >= {"server.log", "bots.log", "worker-auction.log",
+                                                          "worker-baseline.log"}
+
+
+def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(demo(out), cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in proc.stdout:  # stop it once the auction's first round has been evaluated
+            seen.append(line)
+            if "auction after round 1" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(seen) + rest
+    assert proc.returncode == 1 and "resume with: prefmarket demo --out" in " ".join(output.split()), output[-2000:]
+    assert not (out / "report.md").exists()
+    state = json.loads((out / "state.json").read_text())
+    assert set(state["campaigns"]) == {"auction"}
+    bots = json.loads((out / "bots.json").read_text())["bots"]
+
+    done = subprocess.run(demo(out, "--rounds", "9"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "resuming" in done.stdout
+    summary = audit(out)
+    assert summary["resumed"] and summary["settings"]["rounds"] == 2  # the run keeps the settings it started with
+    assert summary["campaigns"]["auction"]["rounds"] == 2
+    assert json.loads((out / "bots.json").read_text())["bots"] == bots  # the same annotators came back
+    with open(out / "evaluations.csv") as f:
+        rounds_evaluated = [r["round_id"] for r in csv.DictReader(f) if r["campaign"] == "auction"]
+    assert len(rounds_evaluated) == len(set(rounds_evaluated)) == 2  # one evaluation per round, none twice
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes(tmp_path):
+    """Every process the demo started has stopped when it returns."""
+    yield
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "run")], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes still running: {leftovers}"
