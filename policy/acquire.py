@@ -94,7 +94,8 @@ def _prompt_entropy(models: PolicyModels, prompts: Sequence[str], cfg: Acquisiti
     budget = acq.apl_prompt_budget(len(distinct), cfg.n_select, cfg.apl_f_pair, cfg.apl_f_prompt)
     chosen = [distinct[i] for i in np.sort(rng.choice(len(distinct), size=budget, replace=False))]
     sampling = SamplingConfig(max_new_tokens=cfg.apl_max_new_tokens, temperature=1.0, seed=cfg.seed)
-    logps, index = sample_logps(models.policy, models.tokenizer, chosen, cfg.apl_samples, sampling, progress=progress)
+    with models.for_generation() as policy:
+        logps, index = sample_logps(policy, models.tokenizer, chosen, cfg.apl_samples, sampling, progress=progress)
     per_prompt = acq.predictive_entropy(logps, index, len(chosen))
     lookup = dict(zip(chosen, per_prompt, strict=True))
     return np.array([lookup.get(p, np.nan) for p in prompts])

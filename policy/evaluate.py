@@ -56,7 +56,7 @@ def implicit_reward_accuracy(margins) -> float:
 
 def reference_completions(models: PolicyModels, prompts: Sequence[str], cfg: SamplingConfig, *, progress: bool = False):
     """The reference model's completions for the held-out prompts (``None`` where skipped)."""
-    with models.as_reference() as reference:
+    with models.for_generation(reference=True) as reference:
         return complete(reference, models.tokenizer, prompts, cfg, progress=progress)
 
 
@@ -77,7 +77,8 @@ def evaluate_win_rate(
     progress: bool = False,
 ) -> WinRateReport:
     """Sample the policy on ``prompts`` (seeded by ``cfg``) and judge it against ``reference``."""
-    mine = complete(models.policy, models.tokenizer, prompts, cfg, progress=progress)
+    with models.for_generation() as policy:
+        mine = complete(policy, models.tokenizer, prompts, cfg, progress=progress)
     keep = [i for i, (a, b) in enumerate(zip(mine, reference, strict=True)) if a is not None and b is not None]
     outcomes = judge.compare([prompts[i] for i in keep], [mine[i] for i in keep], [reference[i] for i in keep])
     return WinRateReport(win=win_rate(outcomes, seed=cfg.seed), policy_completions=mine, skipped=len(prompts) - len(keep))

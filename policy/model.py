@@ -87,6 +87,24 @@ class PolicyModels:
         else:
             raise ValueError("no reference model: pass one, or use a LoRA policy whose base is the reference")
 
+    @contextlib.contextmanager
+    def for_generation(self, reference: bool = False) -> Iterator[torch.nn.Module]:
+        """Yield a module to sample from: the policy, or the reference with ``reference=True``.
+
+        A LoRA policy samples through a merged copy (unmerged adapters cost about 1.5x per
+        token on CPU); its reference through a copy with the adapters removed. Full
+        fine-tuning needs no copy.
+        """
+        if not self.is_lora:
+            yield self.reference if reference else self.policy
+            return
+        clone = copy.deepcopy(self.policy)
+        module = clone.unload() if reference else clone.merge_and_unload()
+        try:
+            yield module.eval()
+        finally:
+            del clone, module
+
 
 # ----------------------------------------------------------------------------- loading
 

@@ -302,12 +302,17 @@ def save_checkpoint(models: PolicyModels, path: str | os.PathLike, meta: dict | 
     return path
 
 
+def checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` saved with a checkpoint (plus its ``lora`` flag)."""
+    return json.loads((Path(path) / "prefmarket.json").read_text())
+
+
 def load_checkpoint(initial: PolicyModels, path: str | os.PathLike) -> PolicyModels:
     """The policy saved at ``path`` on top of ``initial`` (fresh models from ``initial_models``)."""
     from transformers import AutoModelForCausalLM
 
     path = Path(path)
-    meta = json.loads((path / "prefmarket.json").read_text())
+    meta = checkpoint_meta(path)
     if meta["lora"] != initial.is_lora:
         raise ValueError(f"checkpoint {path} was saved with lora={meta['lora']}, the models have lora={initial.is_lora}")
     if initial.is_lora:

@@ -253,9 +253,10 @@ class PolicyWorker:
         ]
         if not todo:
             return False
-        pairs = generate_pairs(
-            self.models.policy, self.models.tokenizer, [it["prompt"] for it in todo], self.cfg.sampling, progress=self.progress
-        )
+        with self.models.for_generation() as policy:
+            pairs = generate_pairs(
+                policy, self.models.tokenizer, [it["prompt"] for it in todo], self.cfg.sampling, progress=self.progress
+            )
         for i, reason in pairs.skipped.items():
             self.state.unusable[str(todo[i]["id"])] = reason
         report.skipped.update(pairs.skip_counts)

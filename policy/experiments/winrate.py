@@ -10,9 +10,9 @@
    against the reference's, sampled with the same seed, judged; win rate with a
    bootstrap 95% CI, ties counted half.
 
-Generated pairs and the reference's held-out completions are cached under
-``data/experiments/winrate`` (keyed by their settings), so reruns that only change the
-training recipe skip the sampling. The figures go to ``result.json`` there as well.
+Generated pairs, the reference's held-out completions and the trained policy are cached
+under ``data/experiments/winrate`` (keyed by their settings), so a rerun skips whatever an
+earlier run finished. The figures go to ``result.json`` there as well.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def run(args) -> dict:
     from policy.judges import SentimentJudge
     from policy.model import DEFAULT_MODEL, configure_threads, data_home, load
     from policy.scoring import ReferenceCache
-    from policy.train import DPORecipe, PreferencePair, initial_models, train_dpo
+    from policy.train import (
+        DPORecipe, PreferencePair, checkpoint_meta, initial_models, load_checkpoint, save_checkpoint, train_dpo,
+    )
 
     configure_threads()
     out = Path(args.out) if args.out else data_home() / "experiments" / "winrate"
@@ -87,10 +89,17 @@ def run(args) -> dict:
 
     t1 = time.perf_counter()
     pairs = [PreferencePair(r["prompt"], r["chosen"], r["rejected"]) for r in rows]
-    result = train_dpo(models, pairs, recipe, ReferenceCache(), out / "trainer", progress=True)
+    tkey = json.dumps({"pairs": key, "n": len(pairs), "recipe": vars(recipe)}, sort_keys=True)
+    saved = out / "policies" / hashlib.sha1(tkey.encode()).hexdigest()[:12]
+    if saved.exists():  # trained by an earlier run that did not finish its evaluation
+        trained, train_metrics = load_checkpoint(models, saved), checkpoint_meta(saved)["train"]
+    else:
+        result = train_dpo(models, pairs, recipe, ReferenceCache(), out / "trainer", progress=True)
+        trained, train_metrics = result.models, result.metrics
+        save_checkpoint(trained, saved, {"train": train_metrics, "key": tkey})
     t_train = time.perf_counter() - t1
 
-    report = evaluate_win_rate(result.models, eval_prompts, reference, judge, eval_cfg, progress=True)
+    report = evaluate_win_rate(trained, eval_prompts, reference, judge, eval_cfg, progress=True)
     keep = [i for i, c in enumerate(report.policy_completions) if c is not None]
     policy_scores = judge.score([eval_prompts[i] for i in keep], [report.policy_completions[i] for i in keep])
     reference_scores = judge.score([eval_prompts[i] for i in keep], [reference[i] for i in keep])
@@ -98,7 +107,7 @@ def run(args) -> dict:
     figures = {
         "win_rate": w.rate, "ci_low": w.ci_low, "ci_high": w.ci_high, "n": w.n,
         "ci_excludes_half": w.excludes_half(),
-        "pairs": len(pairs), "recipe": vars(recipe), "train": result.metrics,
+        "pairs": len(pairs), "recipe": vars(recipe), "train": train_metrics,
         "judge_mean_policy": float(np.mean(policy_scores)), "judge_mean_reference": float(np.mean(reference_scores)),
         "seconds": {"pairs": t_pairs, "train": t_train, "total": time.perf_counter() - t0},
         "torch_threads": torch.get_num_threads(),

@@ -67,3 +67,24 @@ def test_lora_models_use_the_base_as_reference(tiny):
     full = initial_models(*pm.tiny_model(), DPORecipe(lora=False))
     assert not full.is_lora and full.reference is not full.policy
     assert not any(p.requires_grad for p in full.reference.parameters())
+
+
+def test_generation_copies_match_the_policy_and_the_reference(tiny):
+    from policy.train import DPORecipe, initial_models
+
+    models = initial_models(*tiny, DPORecipe(lora=True))
+    with torch.no_grad():
+        for name, p in models.policy.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.1)
+    ids = torch.tensor([[1, 5, 9, 2, 7]])
+    with torch.no_grad():
+        policy_logits = models.policy(ids).logits
+        with models.as_reference() as ref:
+            reference_logits = ref(ids).logits
+        with models.for_generation() as merged:
+            torch.testing.assert_close(merged(ids).logits, policy_logits, rtol=1e-4, atol=1e-5)
+        with models.for_generation(reference=True) as base:
+            torch.testing.assert_close(base(ids).logits, reference_logits)
+        assert not torch.allclose(policy_logits, reference_logits)
+        torch.testing.assert_close(models.policy(ids).logits, policy_logits)  # the policy itself is untouched
