@@ -79,10 +79,10 @@ class DemoSettings:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-# Measured on two shared CPU cores with SmolLM2-135M (see README, "the demo"): ...
+# cpu: measured on two shared CPU cores with SmolLM2-135M and one torch thread (README, "The demo").
 PRESETS: dict[str, DemoSettings] = {
-    "cpu": DemoSettings(preset="cpu", budget_cents=4_000, rounds=5, pool=160, round_size=24, max_price_cents=60,
-                        bots=30, eval_prompts=96, max_new_tokens=40, epochs=2.0, batch_size=8),
+    "cpu": DemoSettings(preset="cpu", budget_cents=2_400, rounds=3, pool=64, round_size=16, max_price_cents=60,
+                        bots=30, eval_prompts=48, max_new_tokens=32, epochs=2.0, batch_size=8),
     "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
                         bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16),
     "quick": DemoSettings(preset="quick", budget_cents=600, rounds=2, pool=16, round_size=6, max_price_cents=60,
