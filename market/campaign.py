@@ -17,26 +17,15 @@ from sqlmodel import Session, select
 
 from market import ledger, limits
 from market.errors import Forbidden, Invalid, NotFound
+from market.mechanisms import RULES
 from market.tables import Account, Campaign
 
-CONTRACT_RULES = (
-    "posted_price",
-    "first_price",
-    "second_price",
-    "budget_feasible",
-    "quality_second_price",
-    "quality_budget_feasible",
-)
 _ACQUISITION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def known_rules() -> tuple[str, ...]:
-    """The rules the mechanism core implements (falls back to the contract's list)."""
-    try:
-        from market.mechanisms import RULES
-    except Exception:  # pragma: no cover - only while the core is absent
-        return CONTRACT_RULES
-    return tuple(RULES)
+    """The rules the mechanism core implements: one list, owned by the core."""
+    return RULES
 
 
 def _int_field(name: str, value: Any, lo: int, hi: int) -> int:
