@@ -31,7 +31,7 @@ from .audit import audit
 from .conftest import pairs_jsonl
 
 N_ANNOTATORS = 64
-N_ROUNDS = 3
+N_ROUNDS = 2
 DEADLINE_S = 150.0
 REQUEST_TIMEOUT_S = 30.0
 
@@ -162,7 +162,7 @@ def test_64_annotators_over_http_against_two_workers(engine, admin_token, server
     elapsed = time.monotonic() - t0
     rec: Recorder = out["rec"]
     assert not rec.server_errors, rec.server_errors[:5]
-    assert len(out["rounds"]) >= N_ROUNDS + 2, "too few rounds ran to mean anything"
+    assert len(out["rounds"]) >= 2 * N_ROUNDS, "too few rounds ran to mean anything"
     assert out["created"], "nobody labelled anything"
 
     me = out["me"]
