@@ -36,13 +36,21 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+    except OSError:
+        return "unknown"
+
+
 def run(names: list[str]) -> tuple[str, list[str]]:
     lines = [
         "# Benchmark results",
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {_machine()}, with `make bench` "
         "(`python -m bench`). Every baseline was measured in the same run, on the same machine, "
-        "right beside its figure; the ratio is value / baseline.",
+        "right beside its figure; the ratio is value / baseline. Load average when it started: "
+        f"{_load()} (above the CPU count, other work shared the machine and inflated the times).",
         "",
     ]
     failed = []
@@ -70,7 +78,8 @@ def run(names: list[str]) -> tuple[str, list[str]]:
                 f"| {f.ratio:.2f}x | {f.target} | {met} |"
             )
         lines.append("")
-    lines += ["## Runs", "", "| benchmark | figures | seconds | ok |", "|---|---|---|---|"]
+    lines += ["## Runs", "", f"Load average at the end: {_load()}.", "",
+              "| benchmark | figures | seconds | ok |", "|---|---|---|---|"]
     lines += [f"| {n} | {k} | {s:.0f} | {'yes' if ok else '**failed**'} |" for n, k, s, ok in summary]
     lines.append("")
     return "\n".join(lines), failed
