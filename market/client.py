@@ -2,7 +2,9 @@
 
 Method names follow docs/contract.md exactly. Every non-2xx answer raises
 ``MarketError(status, detail)`` with the server's message; a server that cannot be
-reached raises ``MarketError(0, ...)``.
+reached raises ``MarketError(0, ...)``. A 429 (rate limit) or 503 (database busy) is
+resent up to ``RETRIES`` times, after ``Retry-After`` seconds (at most 10): the server
+changed nothing when it gave either answer.
 
 Tests and in-process demos pass ``transport=``: either an ``httpx`` transport, or a
 ready client object with a ``request`` method, such as FastAPI's ``TestClient(app)``,
@@ -14,6 +16,7 @@ which is then used as is::
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -31,6 +34,18 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 
 
 _TRANSPORT_ERRORS = _transport_errors()
+
+
+RETRIES = 3  # resends of a request answered 429 or 503
+MAX_RETRY_WAIT_S = 10.0
+
+
+def _retry_after(resp, attempt: int) -> float:
+    try:
+        wait = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        wait = 0.25 * 2**attempt
+    return min(max(wait, 0.05), MAX_RETRY_WAIT_S)
 
 
 class MarketError(Exception):
@@ -82,11 +97,16 @@ class MarketClient:
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         url = f"{self.base_url}/v1{path}"
-        try:
-            resp = self._http.request(method, url, json=json_body, content=content, params=params or None,
-                                      headers=hdrs)
-        except _TRANSPORT_ERRORS as exc:
-            raise MarketError(0, f"cannot reach the market at {self.base_url}: {exc}") from None
+        for attempt in range(RETRIES + 1):
+            try:
+                resp = self._http.request(method, url, json=json_body, content=content, params=params or None,
+                                          headers=hdrs)
+            except _TRANSPORT_ERRORS as exc:
+                raise MarketError(0, f"cannot reach the market at {self.base_url}: {exc}") from None
+            # 429 (rate limit) and 503 (database busy) changed nothing on the server: wait, resend
+            if resp.status_code not in (429, 503) or attempt == RETRIES:
+                break
+            time.sleep(_retry_after(resp, attempt))
         if resp.status_code >= 400:
             try:
                 detail = resp.json().get("detail", resp.text)

@@ -114,3 +114,16 @@ def test_rate_limit_settings_parse_and_refuse_nonsense():
     for bad in ("-1", "x", "5/0", "inf"):
         with pytest.raises(ValueError):
             parse_rate(bad)
+
+
+def test_the_client_waits_out_a_rate_limit_and_resends(engine):
+    from market.client import MarketClient
+
+    app = create_app(engine, rate_limit="4/1")
+    token = _token(engine, name="patient")
+    with TestClient(app, raise_server_exceptions=False) as http:
+        client = MarketClient("http://testserver", token, transport=http)
+        t0 = time.monotonic()
+        names = [client.me()["name"] for _ in range(3)]  # the 2nd and 3rd wait for the bucket
+        assert names == ["patient"] * 3
+        assert time.monotonic() - t0 >= 0.4
