@@ -31,8 +31,9 @@ ci:
 test-slow: install
 	$(PY) -m pytest -m slow
 
+# `make demo DEMO_ARGS="--quick --model tiny"`; see `prefmarket demo --help`.
 demo: install
-	$(VENV)/bin/prefmarket demo
+	$(VENV)/bin/prefmarket demo $(DEMO_ARGS)
 
 bench: install
 	$(PY) -m bench

@@ -58,13 +58,15 @@ def clearing_prices(rounds: dict[str, list[dict]], path: Path) -> Path:
         colour = COLOURS.get(name)
         k = list(range(1, len(rows) + 1))
         price = [r["clearing_price_cents"] for r in rows]
+        kind = "posted price" if rows and rows[0].get("rule") == "posted_price" else "clearing price"
         ax.plot(k, [float("nan") if p is None else p for p in price], color=colour, marker="o",
-                label=f"{name}: clearing price")
+                label=f"{name}: {kind}")
         paid = [r["paid_cents"] / r["labels"] if r["labels"] else float("nan") for r in rows]
         ax.plot(k, paid, color=colour, marker="x", linestyle="--", label=f"{name}: paid per accepted label")
     ax.set_xlabel("round")
     ax.set_ylabel("cents per label")
-    ax.set_ylim(bottom=0)  # prices against zero, so a one-cent change looks like one
+    top = max([r["clearing_price_cents"] or 0 for rows in rounds.values() for r in rows] + [1])
+    ax.set_ylim(0, 1.2 * top)  # prices against zero, so a one-cent change looks like one
     ax.set_title("Price per label, round by round")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

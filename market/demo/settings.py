@@ -42,6 +42,7 @@ class DemoSettings:
     max_new_tokens: int
     epochs: float  # DPO epochs over each round's labels
     batch_size: int
+    lr: float | None = None  # None: the worker's default (5e-4 LoRA, 5e-6 full)
     lora: bool = True
     rule: str = "budget_feasible"
     acquisition: str = "sharp"
@@ -82,7 +83,7 @@ class DemoSettings:
 # cpu: measured on two shared CPU cores with SmolLM2-135M and one torch thread (README, "The demo").
 PRESETS: dict[str, DemoSettings] = {
     "cpu": DemoSettings(preset="cpu", budget_cents=2_400, rounds=3, pool=64, round_size=16, max_price_cents=60,
-                        bots=30, eval_prompts=48, max_new_tokens=32, epochs=2.0, batch_size=8),
+                        bots=30, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
     "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
                         bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16),
     "quick": DemoSettings(preset="quick", budget_cents=600, rounds=2, pool=16, round_size=6, max_price_cents=60,
