@@ -146,7 +146,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         f"Model {s.model or 'SmolLM2-135M-Instruct (embedded default)'} on {s.device}; seed {s.seed}; "
         f"{s.preset} sizes: {s.pool} prompts in the pool, rounds of {s.round_size} items, {s.bots} annotator bots, "
         f"{s.eval_prompts} held-out prompts per evaluation, completions of up to {s.max_new_tokens} tokens, "
-        f"DPO with {'LoRA' if s.lora else 'full fine-tuning'} ({s.epochs:g} epochs per round's labels). "
+        f"DPO with {'LoRA' if s.lora else 'full fine-tuning'} ({s.epochs:g} epoch{'' if s.epochs == 1 else 's'} "
+        f"over each round's labels{'' if s.lr is None else f', lr {s.lr:g}'}). "
         f"Wall time {summary['wall_s'] / 60:.1f} min{' (this invocation; the run was resumed)' if summary['resumed'] else ''}.",
         "",
         verdict(cmp, a, b),
@@ -168,7 +169,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         f"| books balance | {'yes' if a['books_balanced'] else 'NO'} | {'yes' if b['books_balanced'] else 'NO'} |",
         "",
         f"**$ to reach the baseline's final win rate ({_pct(cmp['baseline_final_win_rate'])}):** "
-        + (f"the auction got there after {_usd(reach)} (the baseline spent {_usd(cmp['baseline_spend'])})."
+        + (f"the auction's curve first reached it after {_usd(reach)} (the baseline spent "
+           f"{_usd(cmp['baseline_spend'])}); a first crossing, so with CIs this wide read it next to the plot."
            if reach is not None else "the auction never reached it."),
         "",
         "How to read this: the win rate is the policy's completion against the reference model's on held-out "

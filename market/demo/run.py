@@ -275,11 +275,11 @@ def _worker_args(s: DemoSettings, model: str | None, workdir: Path) -> list[str]
 
 def _phase(name: str, cid: int, req: MarketClient, procs: Processes, display: Display, bidders_for, s: DemoSettings,
            out: Path, url: str, state: RunState, model: str | None, *, max_rounds: int, want_more=lambda: True) -> None:
-    rounds = req.list_rounds(campaign_id=cid)
+    rounds = sorted(req.list_rounds(campaign_id=cid), key=lambda r: r["id"])
     evaluated = {e["round_id"] for e in req.list_evaluations(cid)}
-    if rounds and len(rounds) >= max_rounds and all(r["state"] == "settled" for r in rounds) and (
-            not rounds[-1]["paid_cents"] or rounds[-1]["id"] in evaluated):
-        return  # finished before an interruption
+    if rounds and (len(rounds) >= max_rounds or not want_more()) and all(r["state"] == "settled" for r in rounds) \
+            and (not rounds[-1]["paid_cents"] or rounds[-1]["id"] in evaluated):
+        return  # finished before an interruption: no worker to start
     worker = f"worker-{name}"
     procs.worker(worker, url, state.accounts["worker"]["token"], cid, _worker_args(s, model, out / "workers" / name),
                  cpu_only=s.device == "cpu")
