@@ -27,9 +27,10 @@ import numpy as np
 
 from bench.common import Figure, best_of, show
 
-N_PAIRS = 64
-DPO_PAIRS = 32
-DPO_STEPS = 4
+N_PAIRS = 16  # a 135M forward over 32 completions already takes seconds on two CPU cores
+DPO_PAIRS = 16
+DPO_STEPS = 2
+REPEATS = 2
 
 
 def _models():
@@ -86,7 +87,7 @@ def _bare_pass(models, prompts, a, b) -> float:
             for ids, mask in batches:
                 model(input_ids=ids, attention_mask=mask, use_cache=False).logits
 
-    return best_of(run, repeats=3)
+    return best_of(run, repeats=REPEATS)
 
 
 def bench_scoring(model, tokenizer) -> list[Figure]:
@@ -101,8 +102,8 @@ def bench_scoring(model, tokenizer) -> list[Figure]:
     bare = _bare_pass(models, prompts, a, b)
     figures = []
     for method in ("random", "sharp", "wsharp", "adpo", "apl"):
-        cfg = AcquisitionConfig(method=method, n_select=8, apl_f_pair=2, apl_f_prompt=2, apl_samples=4, apl_max_new_tokens=24)
-        cold = best_of(lambda: score_pool(models, ReferenceCache(), prompts, a, b, cfg), repeats=3)
+        cfg = AcquisitionConfig(method=method, n_select=4, apl_f_pair=2, apl_f_prompt=2, apl_samples=4, apl_max_new_tokens=24)
+        cold = best_of(lambda: score_pool(models, ReferenceCache(), prompts, a, b, cfg), repeats=REPEATS)
         target = "<= 1.3x" if method in ("sharp", "wsharp") else ""
         figures.append(Figure(
             "policy", f"score {N_PAIRS} pairs: {method}, cold reference cache", cold * 1e3, "ms",
@@ -111,7 +112,7 @@ def bench_scoring(model, tokenizer) -> list[Figure]:
         if method in ("sharp", "wsharp"):
             warm_cache = ReferenceCache()
             score_pool(models, warm_cache, prompts, a, b, cfg)
-            warm = best_of(lambda: score_pool(models, warm_cache, prompts, a, b, cfg), repeats=3)
+            warm = best_of(lambda: score_pool(models, warm_cache, prompts, a, b, cfg), repeats=REPEATS)
             figures.append(Figure(
                 "policy", f"score {N_PAIRS} pairs: {method}, warm reference cache", warm * 1e3, "ms",
                 "bare policy+reference forward", bare * 1e3, "", None,
@@ -151,7 +152,7 @@ def bench_adpo() -> list[Figure]:
         t0 = time.perf_counter()
         _naive_greedy(V, 50)
         naive = (time.perf_counter() - t0) * k / 50
-        fast = best_of(lambda: greedy_d_optimal(V, k), repeats=2)
+        fast = best_of(lambda: greedy_d_optimal(V, k), repeats=REPEATS)
         figures.append(Figure(
             "policy", f"adpo: greedy D-optimal, {k:,} of {n:,} at d={d} ({name})", fast, "s",
             "plain greedy (50 picks, scaled to 1,000)", naive, "<= 2 s", ok=fast <= 2.0,
@@ -217,13 +218,15 @@ def bench_dpo(load_models) -> list[Figure]:
 def main() -> list[Figure]:
     import torch
 
-    figures = bench_adpo()
-    model, tokenizer = _models()
-    figures += bench_scoring(model, tokenizer)
-    figures += bench_dpo(_models)
     device = "cuda" if torch.cuda.is_available() else f"cpu, {torch.get_num_threads()} threads"
-    show(figures, f"Policy: scoring, ADPO selection and DPO throughput ({device})")
-    return figures
+    figures = bench_adpo()
+    show(figures, f"ADPO selection ({device})")
+    model, tokenizer = _models()
+    scoring = bench_scoring(model, tokenizer)
+    show(scoring, f"Scoring {N_PAIRS} pairs ({device})")
+    dpo = bench_dpo(_models)
+    show(dpo, f"DPO throughput, {DPO_STEPS} steps of {DPO_PAIRS // DPO_STEPS} pairs ({device})")
+    return figures + scoring + dpo
 
 
 if __name__ == "__main__":
