@@ -88,8 +88,7 @@ def tiny_model_dir(out: Path) -> Path:
 class Display:
     """Rich progress: a bar per campaign, a status line, one printed line per round."""
 
-    def __init__(self, console: Console, settings: DemoSettings):
-        self.console, self.settings = console, settings
+    def __init__(self, console: Console):
         self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
                                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                                  console=console)
@@ -127,7 +126,7 @@ class Display:
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
             self.progress.update(task, completed=min(k, self.progress.tasks[task].total or k),
                                  total=max(k, self.progress.tasks[task].total or 0))
-            self.print(f"{name} round {k}: {r['n_bids'] or 0} bids, {r['n_assignments']} labels bought, "
+            self.print(f"{name} round {k}: {r['n_bids'] or 0} bids, {r['n_assignments']} assignments, "
                        f"clearing price {price}, paid ${r['paid_cents'] / 100:.2f}; campaign spent ${spent / 100:,.2f}")
             status("")
 
@@ -165,7 +164,7 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         engine.dispose()
         state.save()
 
-    with Processes(out / "logs") as procs, Display(console, settings) as display:
+    with Processes(out / "logs") as procs, Display(console) as display:
         display.print(f"{'resuming' if resumed else 'starting'} the demo in {out} "
                       f"({settings.preset} sizes, model {settings.model or 'SmolLM2-135M-Instruct'}, {settings.device})")
         url = procs.serve(database_url)
