@@ -18,6 +18,7 @@ fall back on upload order.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 DIRECTIONS = ("least_certain", "most_certain")
 
@@ -189,7 +190,7 @@ def adpo_vectors(features, margins, beta: float) -> np.ndarray:
 
 
 def greedy_d_optimal(
-    V, k: int, *, gamma: float = 1.0, block: int = 64, candidates: int = 1024
+    V, k: int, *, gamma: float = 1.0, block: int = 128, candidates: int = 1024, max_candidates: int = 4096
 ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy D-optimal design: ``k`` rows of ``V`` maximising ``log det(γI + Σ v vᵀ)``, no labels needed.
 
@@ -203,9 +204,13 @@ def greedy_d_optimal(
       pick (``(V_C u)²/c``), and the rest keep their block-start gains as upper bounds;
     - a pick is made only while the best candidate beats the best bound outside the set, so
       the result equals plain greedy (up to exact ties); when it does not, the block ends
-      early (and the candidate set grows if that happened within a quarter of a block);
+      early (and the set doubles, up to ``max_candidates``, if that happened within a quarter
+      of a block: a larger set makes every pick slower);
     - at the end of a block all gains are brought up to date with one product ``V @ U_blockᵀ``
-      (the only O(N·d) work, done as a GEMM rather than one mat-vec per pick).
+      (the only O(N·d) work, done as a GEMM rather than one mat-vec per pick). The GEMM uses
+      every BLAS thread; the small per-pick products run on one, because waking BLAS threads
+      for a 1,000 × 576 mat-vec costs more than it saves (on a busy machine, spinning BLAS
+      threads made picks up to six times slower).
 
     Returns ``(order, gains)``: the picked indices in pick order and, for every row, its gain
     when picked or, if never picked, its gain after the last pick. Gains are non-increasing
@@ -230,26 +235,37 @@ def greedy_d_optimal(
         inside[top] = True
         cand = free[top]
         outside = np.max(bound[free[~inside]], initial=-np.inf)
-        VC = V[cand]
-        exact = bound[cand].copy()
         first = t
-        while t < k and t - first < block:
-            j = int(np.argmax(exact))
-            if exact[j] < outside:  # a row outside the set might now be best: refresh
-                if t - first < block // 4:  # the set was too small to carry a block
-                    candidates *= 2
-                break
-            v = VC[j]
-            u = v / gamma - ((U[:t] @ v) / c[:t]) @ U[:t]
-            U[t], c[t] = u, 1.0 + v @ u
-            order[t], gains[cand[j]], picked[cand[j]] = cand[j], exact[j], True
-            exact -= (VC @ u).astype(np.float64) ** 2 / c[t]
-            exact[j] = -np.inf
-            t += 1
+        with threadpool_limits(limits=1, user_api="blas"):
+            for j, gain in _picks(V[cand], bound[cand].copy(), outside, U, c, t, min(k, t + block), gamma):
+                order[t], gains[cand[j]], picked[cand[j]] = cand[j], gain, True
+                t += 1
+        if t - first < block // 4 and candidates < max_candidates:  # the set was too small to carry a block
+            candidates *= 2
         bound -= _explained(V, U[first:t], c[first:t])
     rest = ~picked
     gains[rest] = bound[rest]
     return order, gains
+
+
+def _picks(VC, exact, outside: float, U, c, t: int, stop: int, gamma: float):
+    """Greedy picks among the candidate rows ``VC`` (exact gains ``exact``) while the best of them
+    is at least ``outside``, the best bound of every other row; yields ``(row in VC, gain)``.
+
+    Pick ``s`` writes ``u_s`` and ``c_s`` into ``U[s]`` and ``c[s]``, starting at ``s = t``,
+    and stops before ``stop``.
+    """
+    while t < stop:
+        j = int(np.argmax(exact))
+        if exact[j] < outside:  # a row outside the set might now be best: the caller refreshes
+            return
+        v = VC[j]
+        u = v / gamma - ((U[:t] @ v) / c[:t]) @ U[:t]
+        U[t], c[t] = u, 1.0 + v @ u
+        yield j, exact[j]
+        exact -= (VC @ u).astype(np.float64) ** 2 / c[t]
+        exact[j] = -np.inf
+        t += 1
 
 
 def _explained(V: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:
