@@ -37,7 +37,11 @@ def worker(
     batch_size: Annotated[int, typer.Option(help="pairs per optimiser step")] = 8,
     acquisition: Annotated[Optional[str], typer.Option(help="override the campaign's acquisition: random, sharp, wsharp, apl, adpo")] = None,
     direction: Annotated[Optional[str], typer.Option(help="least_certain or most_certain (default: the method's own)")] = None,
-    quality: Annotated[Optional[str], typer.Option(help="QA-DPO quality signal: facet or confidence (default: plain DPO)")] = None,
+    quality: Annotated[str, typer.Option(help=(
+        "QA-DPO pair weights. market: the export's posterior weight per label, a label the item's "
+        "consensus contradicts trained the other way (plain DPO while all weights are equal, e.g. one "
+        "label per item and no gold answers); confidence: the annotator's self-reported confidence; "
+        "facet: a facet reward model fitted on the labels; none: plain DPO"))] = "market",
     judge: Annotated[str, typer.Option(help="sentiment, facet:PATH or openai:MODEL@URL")] = "sentiment",
     eval_prompts: Annotated[int, typer.Option(help="held-out task prompts for the win rate")] = 128,
     max_new_tokens: Annotated[int, typer.Option(help="completion length when sampling pairs")] = 48,

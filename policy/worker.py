@@ -18,6 +18,14 @@ is on disk. A killed worker reloads that checkpoint and redoes at most the round
 training. An evaluation is posted once per round (the worker checks the campaign's
 evaluations first).
 
+Quality (``WorkerConfig.quality``, the QA-DPO weight of each pair; see ``pairs_from_export``):
+``market`` (the default) takes the weight and the soft label that the market's export
+computes from its aggregation posterior; ``confidence`` the annotator's self-reported
+confidence; ``facet`` a facet reward model fitted on the labels; ``none`` plain DPO. Under
+``market`` the weights reach the loss only when they differ between pairs (the worker
+switches ``recipe.qa_weights`` on for that training), so a campaign whose export says
+nothing pair by pair (one label per item, no gold answers) trains plain DPO, as before.
+
 Documented skips, never crashes: an empty pool (nothing to do until items arrive);
 prompts too long for the context, identical or empty pairs (kept in ``state.unusable``
 with the reason, never retried); rounds that settled without accepted labels (no
@@ -49,7 +57,7 @@ from policy.train import DPORecipe, PreferencePair, initial_models, load_checkpo
 
 log = logging.getLogger("prefmarket.worker")
 
-QUALITY_SIGNALS = (None, "facet", "confidence")
+QUALITY_SIGNALS = ("market", "confidence", "facet", "none")
 SCORE_TRANSFORMS = ("raw", "rank")
 _CHUNK = 500  # rows per completions/scores request
 
@@ -65,15 +73,17 @@ class WorkerConfig:
     acquisition: AcquisitionConfig | None = None  # None: the campaign's method; n_select is always its round size
     eval_prompts: list[str] = field(default_factory=lambda: task.prompts("eval", 128))
     judge: str = "sentiment"
-    quality: str | None = None  # QA-DPO quality signal: "facet", "confidence" or None (plain DPO)
+    quality: str | None = "market"  # QA-DPO weights: one of QUALITY_SIGNALS (None means "none": plain DPO)
     score_transform: str = "raw"  # "rank": post rank/n instead of the raw acquisition value
 
     def __post_init__(self):
+        if self.quality is None:
+            self.quality = "none"
         if self.quality not in QUALITY_SIGNALS:
-            raise ValueError(f"quality must be one of {QUALITY_SIGNALS}, got {self.quality!r}")
+            raise ValueError(f"quality must be one of {', '.join(QUALITY_SIGNALS)} (got {self.quality!r})")
         if self.score_transform not in SCORE_TRANSFORMS:
             raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {self.score_transform!r}")
-        if self.quality is not None:
+        if self.quality in ("confidence", "facet"):  # "market" decides per training (see _train_on_settled_rounds)
             self.recipe = replace(self.recipe, qa_weights=True)
         if self.workdir is None:
             self.workdir = data_home() / "workers" / f"campaign-{self.campaign_id}"
@@ -170,9 +180,13 @@ class PolicyWorker:
         if new:
             metrics = {"heldout_accuracy": self._prequential_accuracy(new), "n_heldout": len(new)}
             train_on = new if self.cfg.recipe.schedule == "continue" else labels
-            result = train_dpo(
-                self.models, self._pairs(train_on, labels), self.cfg.recipe, self.cache,
-                self.cfg.workdir / "trainer", progress=self.progress,
+            pairs = pairs_from_export(train_on, self.cfg.quality, all_labels=labels)
+            weighted = any(p.weight != 1.0 for p in pairs)
+            recipe = replace(self.cfg.recipe, qa_weights=True) if weighted else self.cfg.recipe
+            result = train_dpo(self.models, pairs, recipe, self.cache, self.cfg.workdir / "trainer", progress=self.progress)
+            metrics.update(
+                quality=self.cfg.quality, qa_weighted=recipe.qa_weights,
+                flipped_labels=sum(p.chosen != r["chosen"] for p, r in zip(pairs, train_on, strict=True)),
             )
             version = self.state.version + 1
             path = save_checkpoint(result.models, self.cfg.workdir / "checkpoints" / f"v{version}", {"rounds": new_rounds})
@@ -194,19 +208,6 @@ class PolicyWorker:
             [x["rejected"] for x in labels], beta=self.cfg.recipe.beta,
         )
         return implicit_reward_accuracy(s.margins)
-
-    def _pairs(self, rows: list[dict], all_labels: list[dict]) -> list[PreferencePair]:
-        weights = np.ones(len(rows))
-        if self.cfg.quality == "confidence":
-            conf = np.array([0.5 if r.get("confidence") is None else float(r["confidence"]) for r in rows])
-            weights = qa_weight(conf, 1.0 - conf)
-        elif self.cfg.quality == "facet":
-            facet = FacetRewardModel().fit(
-                [x["prompt"] for x in all_labels], [x["chosen"] for x in all_labels], [x["rejected"] for x in all_labels]
-            )
-            prompts = [r["prompt"] for r in rows]
-            weights = qa_weight(facet.score(prompts, [r["chosen"] for r in rows]), facet.score(prompts, [r["rejected"] for r in rows]))
-        return [PreferencePair(r["prompt"], r["chosen"], r["rejected"], float(w)) for r, w in zip(rows, weights, strict=True)]
 
     # ------------------------------------------------------------------ evaluation
 
@@ -314,6 +315,60 @@ class PolicyWorker:
                 method = "random"
             base = AcquisitionConfig(method=method, beta=self.cfg.recipe.beta, seed=self.cfg.recipe.seed)
         return replace(base, n_select=campaign["round_size"], seed=base.seed + self.state.version)
+
+
+def pairs_from_export(rows: list[dict], quality: str = "market", *, all_labels: list[dict] | None = None) -> list[PreferencePair]:
+    """One training pair per exported label (``MarketClient.export_labels`` rows), weighted by ``quality``.
+
+    ``market``: the market aggregates every accepted vote on an item into a posterior
+    (``soft_label``: P(this row's ``chosen`` beats its ``rejected``)) and exports the QA-DPO
+    weight ``weight = 0.5 + σ(b_chosen − b_rejected)`` that goes with it. The pair takes that
+    weight as is. Where the posterior contradicts the label (``soft_label < 0.5``: the other
+    annotators, or this annotator's own gold record, say the other side is better) the pair
+    is *flipped* to the posterior's direction with the reversed pair's weight ``2 − weight``
+    (``0.5 + σ(−d) = 2 − (0.5 + σ(d))``), which is above 1 exactly as confidently as the
+    posterior leans. Flipped rather than dropped because the posterior is the best estimate
+    of the truth the market has: a vote from an annotator whose gold record is worse than a
+    coin is evidence for the other side, and dropping it would throw away what was paid
+    for; an item still counts once per accepted vote, as every other item does. A posterior
+    of exactly 0.5 keeps the label's own direction at weight 1.
+
+    Weights that are all equal say nothing about one pair against another (one vote per
+    item and no gold answers yet gives every row the prior's 2/3): they become 1.0, so the
+    training is plain DPO rather than DPO with a silently rescaled learning rate. Rows
+    without ``soft_label``/``weight`` (an export from before quality control) count as a
+    coin flip: weight 1.0, in the label's direction.
+
+    ``confidence``: the annotator's self-reported confidence ``c`` (0.5 when missing) as
+    ``qa_weight(c, 1 − c)``. ``facet``: a facet reward model fitted on ``all_labels`` (default
+    ``rows``) scores both completions. ``none``: every weight 1.0.
+    """
+    if quality not in QUALITY_SIGNALS:
+        raise ValueError(f"quality must be one of {', '.join(QUALITY_SIGNALS)} (got {quality!r})")
+    chosen, rejected = [r["chosen"] for r in rows], [r["rejected"] for r in rows]
+    weights = np.ones(len(rows))
+    if quality == "market":
+        for i, r in enumerate(rows):
+            if r.get("soft_label") is None or r.get("weight") is None:
+                continue
+            weights[i] = float(r["weight"])
+            if float(r["soft_label"]) < 0.5:
+                chosen[i], rejected[i] = rejected[i], chosen[i]
+                weights[i] = 2.0 - weights[i]
+        if len(rows) and np.ptp(weights) < 1e-9:
+            weights[:] = 1.0
+    elif quality == "confidence":
+        conf = np.array([0.5 if r.get("confidence") is None else float(r["confidence"]) for r in rows])
+        weights = qa_weight(conf, 1.0 - conf)
+    elif quality == "facet":
+        fit_on = rows if all_labels is None else all_labels
+        facet = FacetRewardModel().fit([x["prompt"] for x in fit_on], [x["chosen"] for x in fit_on], [x["rejected"] for x in fit_on])
+        prompts = [r["prompt"] for r in rows]
+        weights = qa_weight(facet.score(prompts, chosen), facet.score(prompts, rejected))
+    return [
+        PreferencePair(r["prompt"], c, rj, float(w))
+        for r, c, rj, w in zip(rows, chosen, rejected, weights, strict=True)
+    ]
 
 
 def _jsonable(d: dict) -> dict:

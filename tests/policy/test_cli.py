@@ -40,3 +40,13 @@ def test_an_unreachable_market_is_a_clear_error(tiny, tmp_path):
          "--workdir", str(tmp_path / "w"), "--once", "--eval-prompts", "2"],
     )
     assert result.exit_code == 1 and "the market answered 0" in " ".join(result.output.split())
+
+
+def test_quality_defaults_to_the_market_posterior_and_an_unknown_value_is_a_clear_error(tmp_path):
+    help_text = " ".join(CliRunner().invoke(app, ["worker", "--help"]).output.replace("│", " ").split())
+    assert "market: the export's posterior weight" in help_text and "[default: market]" in help_text
+    result = CliRunner().invoke(
+        app, ["worker", "--campaign", "1", "--quality", "magic", "--workdir", str(tmp_path / "w"), "--once"]
+    )
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "quality must be one of market, confidence, facet, none (got 'magic')" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -9,14 +11,14 @@ from fastapi.testclient import TestClient
 from market import accounts, db
 from market.api.app import create_app
 from market.client import MarketClient
-from policy import task, worker as worker_module
+from policy import task, train as train_module, worker as worker_module
 from policy.acquire import AcquisitionConfig
 from policy.generate import SamplingConfig
 from policy.judges import SentimentJudge
 from policy.model import tiny_model
 from policy.scoring import pair_scores
 from policy.train import DPORecipe
-from policy.worker import PolicyWorker, WorkerConfig
+from policy.worker import PolicyWorker, WorkerConfig, pairs_from_export
 
 
 @pytest.fixture
@@ -36,11 +38,11 @@ def market(tmp_path):
     engine.dispose()
 
 
-def _campaign(market, n_items=12, acquisition="sharp"):
+def _campaign(market, n_items=12, acquisition="sharp", labels_per_item=1):
     req = market("req", "requester")
     c = req.create_campaign(
         name="movies", budget_cents=5000, max_price_cents=50, rule="second_price", acquisition=acquisition,
-        labels_per_item=1, round_size=6, round_duration_s=300,
+        labels_per_item=labels_per_item, round_size=6, round_duration_s=300,
     )
     if n_items:
         req.upload_items(c["id"], task.pool_jsonl(n_items))
@@ -59,18 +61,24 @@ def _config(c, tmp_path, **kw):
     return WorkerConfig(**base)
 
 
-def _run_round(req, market, c, names=("a1", "a2", "a3")):
-    """Open a round, three annotators bid and label by the embedded judge, settle."""
+def _run_round(req, market, c, names=("a1", "a2", "a3"), capacity=4, contrarian=None):
+    """Open a round, three annotators bid and label by the embedded judge, settle.
+
+    ``contrarian``: ``(name, n)``: that annotator labels the round's first ``n`` items against the judge."""
     r = req.open_round(c["id"])
+    contrary = set(r["item_ids"][: contrarian[1]]) if contrarian else set()
     annotators = [market(n, "annotator") for n in names]
     for k, a in enumerate(annotators):
-        a.place_bid(r["id"], 10 + k, capacity=4)
+        a.place_bid(r["id"], 10 + k, capacity=capacity)
     req.close_round(r["id"])
     judge = SentimentJudge()
-    for a in annotators:
+    for name, a in zip(names, annotators, strict=True):
         for asg in a.my_assignments(state="open"):
             better = judge.compare([asg["prompt"]], [asg["completion_a"]], [asg["completion_b"]])[0]
-            a.submit_label(asg["id"], "a" if better >= 0.5 else "b", confidence=0.8)
+            choice = "a" if better >= 0.5 else "b"
+            if contrarian and name == contrarian[0] and asg["item_id"] in contrary:
+                choice = "b" if choice == "a" else "a"
+            a.submit_label(asg["id"], choice, confidence=0.8)
     return req.settle_round(r["id"])
 
 
@@ -166,3 +174,102 @@ def test_qa_weights_from_annotator_confidence_train_and_rank_transform(market, t
     np.testing.assert_allclose(scores, np.arange(1, len(scores) + 1) / len(scores))
     _run_round(req, market, c)
     assert len(w.step().trained_rounds) == 1 and cfg.recipe.qa_weights
+
+
+# ---------------------------------------------------------------------- QA-DPO weights from the export
+
+
+def _row(label_id, soft, chosen="good", rejected="bad", weight=None):
+    return {"prompt": f"p{label_id}", "chosen": chosen, "rejected": rejected, "label_id": label_id,
+            "confidence": None, "soft_label": soft, "weight": 0.5 + soft if weight is None else weight}
+
+
+def test_market_pairs_take_the_exports_weights_and_follow_the_posterior():
+    rows = [_row(1, 0.9), _row(2, 0.6), _row(3, 0.2, chosen="x", rejected="y"), _row(4, 0.5)]
+    pairs = pairs_from_export(rows, "market")
+    assert [p.weight for p in pairs] == pytest.approx([1.4, 1.1, 1.3, 1.0])
+    assert [(p.chosen, p.rejected) for p in pairs[:2]] == [("good", "bad")] * 2
+    assert (pairs[2].chosen, pairs[2].rejected) == ("y", "x")  # the consensus says y beats x
+    assert (pairs[3].chosen, pairs[3].rejected) == ("good", "bad")  # 0.5: the label's own direction
+    assert [p.prompt for p in pairs] == ["p1", "p2", "p3", "p4"]
+    # the export's own weight is used as is (the reversed pair's is 2 - weight), not recomputed from the soft label
+    own = pairs_from_export([_row(1, 0.9, weight=1.3), _row(2, 0.2, weight=0.9)])
+    assert [p.weight for p in own] == pytest.approx([1.3, 1.1])
+
+
+def test_without_per_pair_information_every_weight_is_one():
+    uniform = [_row(i, 2 / 3) for i in range(4)]  # one label per item, no gold answer yet
+    legacy = [{k: v for k, v in _row(i, 0.9).items() if k not in ("soft_label", "weight")} for i in range(3)]
+    for rows in (uniform, legacy, [_row(1, 0.9), _row(2, 0.1)]):  # the last: 1.4 and, flipped, 1.4
+        assert [p.weight for p in pairs_from_export(rows, "market")] == [1.0] * len(rows)
+    assert [p.weight for p in pairs_from_export([_row(1, 0.9), _row(2, 0.2)], "none")] == [1.0, 1.0]
+    assert pairs_from_export([_row(2, 0.2)], "none")[0].chosen == "good"  # only "market" reads the posterior
+    with pytest.raises(ValueError, match="market, confidence, facet, none"):
+        pairs_from_export(uniform, "magic")
+    with pytest.raises(ValueError, match="quality must be one of"):
+        WorkerConfig(campaign_id=1, workdir=Path("unused"), quality="magic")
+    assert WorkerConfig(campaign_id=1, workdir=Path("unused")).quality == "market"
+    assert WorkerConfig(campaign_id=1, workdir=Path("unused"), quality=None).quality == "none"
+
+
+@pytest.fixture
+def spy_training(monkeypatch):
+    """Records what the worker hands to ``train_dpo`` and the weight column of the dataset it builds."""
+    seen = {"pairs": [], "recipes": [], "dataset_weights": []}
+    real_train, real_dataset = worker_module.train_dpo, train_module.preference_dataset
+
+    def train(models, pairs, recipe, *args, **kwargs):
+        seen["pairs"].append(list(pairs))
+        seen["recipes"].append(recipe)
+        return real_train(models, pairs, recipe, *args, **kwargs)
+
+    def dataset(*args, **kwargs):
+        ds = real_dataset(*args, **kwargs)
+        seen["dataset_weights"].append(ds["weight"] if "weight" in ds.column_names else None)
+        return ds
+
+    monkeypatch.setattr(worker_module, "train_dpo", train)
+    monkeypatch.setattr(train_module, "preference_dataset", dataset)
+    return seen
+
+
+def test_the_exports_posterior_weights_reach_the_trainer(market, tmp_path, spy_training):
+    req, c = _campaign(market, labels_per_item=3)
+    w = PolicyWorker(req, _config(c, tmp_path), load_model=tiny_model)  # quality: the default, "market"
+    w.step()
+    settled = _run_round(req, market, c, capacity=6, contrarian=("a3", 2))
+    contested = set(settled["item_ids"][:2])
+    assert len(w.step().trained_rounds) == 1
+
+    rows = req.export_labels(c["id"])
+    assert len(rows) == 18 and len({r["item_id"] for r in rows}) == 6
+    (pairs,), (recipe,) = spy_training["pairs"], spy_training["recipes"]
+    assert recipe.qa_weights and spy_training["dataset_weights"] == [pytest.approx([p.weight for p in pairs])]
+    flipped = 0
+    for p, r in zip(pairs, rows, strict=True):  # one pair per exported label, in the export's order
+        assert p.prompt == r["prompt"]
+        if r["item_id"] in contested:
+            # 2 votes to 1 at the prior's accuracy 2/3 each: P(majority) = 2/3, both directions weigh 7/6
+            assert p.weight == pytest.approx(0.5 + 2 / 3)
+            majority = next(x for x in rows if x["item_id"] == r["item_id"] and x["soft_label"] > 0.5)
+            assert (p.chosen, p.rejected) == (majority["chosen"], majority["rejected"])
+            flipped += r["soft_label"] < 0.5
+        else:  # unanimous: P = 8/9
+            assert p.weight == pytest.approx(0.5 + 8 / 9) == pytest.approx(r["weight"])
+            assert (p.chosen, p.rejected) == (r["chosen"], r["rejected"])
+    assert flipped == 2  # a3's two contrary labels, trained the consensus's way
+    metrics = req.list_evaluations(c["id"])[0]["metrics"]
+    assert metrics["quality"] == "market" and metrics["qa_weighted"] is True and metrics["flipped_labels"] == 2
+
+
+def test_one_label_per_item_and_no_gold_trains_plain_dpo(market, tmp_path, spy_training):
+    req, c = _campaign(market)
+    w = PolicyWorker(req, _config(c, tmp_path), load_model=tiny_model)
+    w.step()
+    _run_round(req, market, c)
+    w.step()
+    weights = [r["weight"] for r in req.export_labels(c["id"])]
+    assert weights == pytest.approx([0.5 + 2 / 3] * len(weights))  # one vote at the prior's accuracy: uniform
+    (pairs,), (recipe,) = spy_training["pairs"], spy_training["recipes"]
+    assert [p.weight for p in pairs] == [1.0] * len(pairs) and len(pairs) > 0
+    assert not recipe.qa_weights and spy_training["dataset_weights"] == [None]  # TRL's own loss, untouched
