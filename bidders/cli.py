@@ -27,7 +27,7 @@ from bidders.bots import AnnotatorBot, Persona, register_bots, word_judge
 from bidders.config import ConfigError, parse_sweep, read_config_file, sweep_points
 from bidders.replay import ReplayError, load_rounds, replay as replay_rounds, replay_summary
 from bidders.labels import KINDS
-from bidders.population import PopulationConfig, sample_population
+from bidders.population import PopulationConfig, sample_population, with_spammer_share
 from bidders.simulate import simulate as run_simulation
 from bidders.strategies import Learner, Markup, StrategyConfig, Truthful
 from market.client import MarketClient, MarketError
@@ -96,6 +96,8 @@ def bots(
                               "VADER judge, from prefmarket[policy]) or words (a small word list)."),
     poll: float = typer.Option(0.5, min=0.05, help="Seconds between looks at the market."),
     prefix: str = typer.Option("bot", help="Account name prefix."),
+    spammers: float = typer.Option(None, min=0.0, max=0.99, help="Share of spammers in a new population (the "
+                                   "other kinds keep their proportions); default: the population's 10%."),
 ) -> None:
     """Run a population of annotator bots against a live market until SIGINT/SIGTERM.
 
@@ -109,7 +111,8 @@ def bots(
         raise typer.Exit(2)
     admin = MarketClient(url, token)
     try:
-        population = _load_or_register(admin, roster, size=size, seed=seed, judge=_bot_judge(judge), prefix=prefix)
+        population = _load_or_register(admin, roster, size=size, seed=seed, judge=_bot_judge(judge), prefix=prefix,
+                                        spammers=spammers)
     except MarketError as err:
         console.print(f"[red]the market answered {err.status}: {err.detail}[/red]")
         raise typer.Exit(1) from None
@@ -132,7 +135,8 @@ def _bot_judge(name: str):
     return lambda prompt, completion: float(scorer.score([prompt], [completion])[0])
 
 
-def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, seed: int, judge, prefix: str):
+def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, seed: int, judge, prefix: str,
+                      spammers: float | None = None):
     """The bots of ``roster`` if it exists, else a fresh population registered and written there.
 
     A restarted bot keeps its account, cost, skill, kind and strategy; a learner starts
@@ -148,7 +152,8 @@ def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, se
                              Persona(cost=r["cost"], skill=r["skill"], kind=KINDS.index(r["kind"]), capacity=r["capacity"]),
                              made[r["strategy"]](), np.random.default_rng(rng.integers(2**63)), judge) for r in rows]
     rng = np.random.default_rng(seed)
-    population = sample_population(PopulationConfig(size=size), rng)
+    cfg = PopulationConfig(size=size)
+    population = sample_population(cfg if spammers is None else with_spammer_share(cfg, spammers), rng)
     bots = register_bots(admin, population, strategies, rng, prefix=prefix, judge=judge)
     if roster is not None:
         rows = []

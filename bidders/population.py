@@ -147,6 +147,18 @@ class PopulationConfig(_Strict):
         return self
 
 
+def with_spammer_share(cfg: PopulationConfig, share: float) -> PopulationConfig:
+    """``cfg`` with spammers at exactly ``share`` of the population, the other kinds keeping
+    their proportions among the rest (so "20% spammers" means what it says)."""
+    if not 0 <= share < 1:
+        raise ValueError(f"the spammers' share must be in [0, 1), got {share}")
+    rest = sum(k.share for name, k in cfg.kinds.items() if name != "spammer")
+    kinds = {name: {**k.model_dump(), "share": share if name == "spammer" else (1 - share) * k.share / rest}
+             for name, k in cfg.kinds.items()}
+    kinds.setdefault("spammer", {"share": share})
+    return cfg.model_copy(update={"kinds": PopulationConfig(kinds=kinds).kinds})
+
+
 @dataclass(frozen=True)
 class Population:
     """One drawn population, as aligned arrays (index = annotator id in the simulator)."""

@@ -284,12 +284,17 @@ def demo(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when the worker would see a GPU)")] = "auto",
     seed: Annotated[int, typer.Option(help="seed for the pool, the bots, sampling and training")] = 0,
     quick: Annotated[bool, typer.Option("--quick", help="a smoke run: every step, tiny sizes")] = False,
+    quality: Annotated[bool, typer.Option(help="gold checks in the auction campaign, and the same auction without "
+                                          "them to compare with")] = True,
+    spammers: Annotated[Optional[float], typer.Option(min=0.0, max=0.99, help="share of spammers among the "
+                                                      "annotator bots (default 0.2)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<timestamp>); an existing one is resumed")] = None,
 ):
     """Run a campaign end to end and report what each win-rate point cost.
 
     Starts the market, the policy worker and annotator bots as processes; runs an auction
-    campaign, then a posted-price baseline on the same pairs; writes runs/<timestamp>/."""
+    campaign with gold checks, the same auction without them, then a posted-price baseline,
+    all on the same pairs; writes runs/<timestamp>/."""
     from market.demo import run as demo_run
     from market.demo.processes import DemoError
     from market.demo.settings import DemoSettings, choose
@@ -302,7 +307,8 @@ def demo(
             console.print(f"resuming {out} with the settings it was started with (options given now are ignored)")
         else:
             settings = choose(quick=quick, device=demo_run.resolve_device(device), budget=budget, rounds=rounds,
-                              rule=rule, acquisition=acquisition, model=model, seed=seed)
+                              rule=rule, acquisition=acquisition, model=model, seed=seed, quality=quality,
+                              spammers=spammers)
         report = demo_run.run(settings, out, console)
     except (DemoError, ValueError) as exc:
         _fail(str(exc), f"logs are in {out / 'logs'}; run the same command again to resume")
@@ -318,20 +324,24 @@ def demo(
 
 
 def _print_demo_summary(summary: dict, report: Path) -> None:
-    from market.demo.report import verdict
+    from market.demo.report import quality_verdict, verdict
 
     t = Table(title=f"prefmarket demo ({summary['wall_s'] / 60:.1f} min)")
-    for c in ("campaign", "labels", "spend", "final win rate (95% CI)", "$ per point", "paid to spammers"):
+    for c in ("campaign", "training labels", "spend", "final win rate (95% CI)", "$ per point",
+              "spammers' share after round 1"):
         t.add_column(c)
     for name, c in summary["campaigns"].items():
         f = c["final"]
         win = "-" if f is None else f"{100 * f['win_rate']:.1f}% ({100 * f['ci_low']:.1f}-{100 * f['ci_high']:.1f})"
         per = "-" if c["dollars_per_point"] is None else f"${c['dollars_per_point']:.2f}"
-        t.add_row(name, str(c["labels"]), _usd(c["spent_cents"]), win, per,
-                  _usd(c["spend_by_kind_cents"].get("spammer", 0)))
+        late = c["spammer_share_after_round_1"]
+        t.add_row(name, str(c["training_labels"]), _usd(c["spent_cents"]), win, per,
+                  "-" if late is None else f"{100 * late:.1f}%")
     console.print(t)
     c = summary["campaigns"]
     console.print(verdict(summary["comparison"], c["auction"], c["baseline"]).replace("**", ""))
+    if "no_qc" in c:
+        console.print(quality_verdict(c["auction"], c["no_qc"]).replace("**", ""))
     console.print(f"report: [bold]{report}[/]")
 
 

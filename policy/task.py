@@ -68,3 +68,30 @@ def aspect_of(prompt: str) -> str | None:
 def pool_jsonl(n: int, seed: int = 0) -> str:
     """A prompts-only pool for a campaign upload (the worker generates the pairs)."""
     return "\n".join(json.dumps({"prompt": p}) for p in prompts("train", n, seed)) + "\n"
+
+
+GOLD_PRAISE = (
+    'I loved "{title}". The {aspect} is wonderful, warm and brilliantly done; a delightful {genre} I would happily see again.',
+    '"{title}" is a joy: superb {aspect}, a beautiful, moving {genre}, and the best evening I have had in a cinema all year.',
+)
+GOLD_PANS = (
+    'I hated "{title}". The {aspect} is awful, dull and badly done; a miserable {genre} I regret having seen.',
+    '"{title}" is a disaster: terrible {aspect}, an ugly, boring {genre}, and the worst evening I have had in a cinema all year.',
+)
+
+
+def gold_jsonl(n: int, seed: int = 0) -> str:
+    """``n`` gold checks for a campaign upload: a glowing review against a scathing one.
+
+    The task asks for positive reviews, so the answer is known without a judge's help: the
+    praise, put on side a or b at random. Prompts come from the train split (gold is mixed
+    in unmarked, so it must look like the work), with their own seed."""
+    rng = np.random.default_rng([seed, 7])
+    rows = []
+    for k, p in enumerate(prompts("train", n, seed=seed + 1)):
+        fill = {"title": title_of(p), "genre": next(g for g in GENRES if g in p), "aspect": aspect_of(p)}
+        good, bad = GOLD_PRAISE[k % 2].format(**fill), GOLD_PANS[k % 2].format(**fill)
+        side = "a" if rng.random() < 0.5 else "b"
+        a, b = (good, bad) if side == "a" else (bad, good)
+        rows.append({"prompt": p, "completion_a": a, "completion_b": b, "gold": side, "gold_check": True})
+    return "".join(json.dumps(r) + "\n" for r in rows)

@@ -152,8 +152,10 @@ class CampaignDriver:
         return done
 
     def _await_evaluation(self, r: dict) -> None:
-        """Wait for the worker's evaluation after this round (none comes if nothing was bought)."""
-        if not r["paid_cents"]:
+        """Wait for the worker's evaluation after this round. None comes when the round bought
+        no training data: nothing paid, or only gold checks and ties (the worker trains on the
+        export, which leaves both out, so this asks the same question of the same export)."""
+        if not r["paid_cents"] or not self._bought_data(r):
             return
 
         def posted():
@@ -167,3 +169,8 @@ class CampaignDriver:
                 raise DemoError(f"no evaluation of round {r['id']} after {self.eval_timeout_s:.0f} s; see "
                                 f"{self.procs.logs / (self.worker + '.log')}")
             self.ui.evaluated(r, ev)
+
+    def _bought_data(self, r: dict) -> bool:
+        paid = {e["label_id"] for e in self.req.ledger(self.cid)["entries"]
+                if e["reason"] == "pay" and e["round_id"] == r["id"]}
+        return any(row["label_id"] in paid for row in self.req.export_labels(self.cid))

@@ -1,4 +1,5 @@
-"""The report's three PNGs: win rate against dollars, clearing prices, spend by annotator kind.
+"""The report's PNGs: win rate against dollars, clearing prices, spend by annotator kind, and
+spammers' share of paid training labels per round.
 
 Each function takes plain rows (what the API returned) and a path, so the plots can be
 redrawn from a run folder's CSVs as well.
@@ -13,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"auction": "#1f77b4", "baseline": "#d62728"}
+COLOURS = {"auction": "#1f77b4", "no_qc": "#ff7f0e", "baseline": "#d62728"}
 KIND_ORDER = ("diligent", "noisy", "spammer", "adversarial", "unknown")
 
 
@@ -89,4 +90,23 @@ def spend_by_kind(spend: dict[str, dict[str, int]], path: Path) -> Path:
     ax.set_title("Who was paid: spend by annotator kind")
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
+def spammer_share(rounds: dict[str, list[dict]], path: Path) -> Path:
+    """Per round and campaign: spammers' share of the paid training labels (rounds that bought
+    only gold checks have none), against the issue's 5% line."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, rows in rounds.items():
+        k = list(range(1, len(rows) + 1))
+        share = [float("nan") if r["spammer_share"] is None else 100 * r["spammer_share"] for r in rows]
+        ax.plot(k, share, color=COLOURS.get(name), marker="o", label=name)
+    ax.axhline(5, color="grey", linestyle=":", linewidth=1, label="5%")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("round")
+    ax.set_ylabel("spammers' share of paid training labels (%)")
+    ax.set_title("Who the money went to: spammers' share, round by round")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     return _save(fig, path)

@@ -114,9 +114,10 @@ class Processes:
             time.sleep(0.2)
         raise DemoError(f"the market server did not answer within {timeout_s:.0f} s; see {self.logs / 'server.log'}")
 
-    def bots(self, url: str, admin_token: str, *, size: int, seed: int, roster: Path, judge: str) -> None:
+    def bots(self, url: str, admin_token: str, *, size: int, seed: int, roster: Path, judge: str,
+             spammers: float) -> None:
         self.start("bots", cli("bots", "--url", url, "--size", str(size), "--seed", str(seed), "--roster", str(roster),
-                               "--judge", judge, "--poll", "0.3"),
+                               "--judge", judge, "--spammers", str(spammers), "--poll", "0.3"),
                    env={"PREFMARKET_TOKEN": admin_token})
 
     def worker(self, name: str, url: str, token: str, campaign_id: int, args: list[str], *, cpu_only: bool) -> None:

@@ -7,13 +7,19 @@ the same thing). Files:
 ===================== ===============================================================
 ``report.md``         the figures and the verdict, with the plots
 ``summary.json``      the same figures, machine-readable
-``evaluations.csv``   every evaluation of both campaigns (win rate, CI, n, metrics)
-``rounds.csv``        every round: bids, labels, clearing price, money
-``ledger.csv``        every ledger posting of both campaigns, payees' kinds added
+``evaluations.csv``   every evaluation of every campaign (win rate, CI, n, metrics)
+``rounds.csv``        every round: bids, labels (training data and gold checks), spammers'
+                      share of the paid training labels, clearing price, money
+``ledger.csv``        every ledger posting of every campaign, payees' kinds added
 ``dataset.jsonl``     what the auction bought, TRL prompt/chosen/rejected (+ metadata)
-``baseline_dataset.jsonl`` the same for the baseline
-``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind
+``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin)
+``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind, and
+                      spammers' share of paid labels per round
 ===================== ===============================================================
+
+Campaigns: ``auction`` (the product), ``baseline`` (posted price, random items) and, when
+quality control is on, ``no_qc`` (the auction without gold checks). A paid label is
+*training data* when the export holds it; the other paid labels are gold checks.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from market.client import MarketClient
 from market.demo import plots
 from market.demo.settings import DemoSettings
 
-NAMES = ("auction", "baseline")
+NAMES = ("auction", "no_qc", "baseline")
+DATASETS = {"auction": "dataset.jsonl", "no_qc": "no_qc_dataset.jsonl", "baseline": "baseline_dataset.jsonl"}
 
 
 def _pct(x: float | None) -> str:
@@ -47,28 +54,33 @@ def _win(point: dict | None) -> str:
 
 
 def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: int, baseline_id: int,
-          roster: list[dict], baseline_terms: dict, wall_s: float, resumed: bool) -> Path:
-    ids = {"auction": auction_id, "baseline": baseline_id}
+          roster: list[dict], baseline_terms: dict, wall_s: float, resumed: bool, no_qc_id: int | None = None) -> Path:
+    ids = {"auction": auction_id, "no_qc": no_qc_id, "baseline": baseline_id}
+    ids = {name: cid for name, cid in ids.items() if cid is not None}
     kind_of = {b["id"]: b["kind"] for b in roster}
-    acc = {"auction": req.accounting(auction_id, compare_to=baseline_id), "baseline": req.accounting(baseline_id)}
+    acc = {name: req.accounting(cid, compare_to=baseline_id if name == "auction" else None) for name, cid in ids.items()}
     ledgers = {name: req.ledger(cid) for name, cid in ids.items()}
+    exports = {name: req.export_labels(cid) for name, cid in ids.items()}
 
-    ledger_rows, labels_per_round = [], {}
+    ledger_rows, paid_labels = [], []
     for name, led in ledgers.items():
+        data = {row["label_id"] for row in exports[name]}
         for e in led["entries"]:
             payee = int(e["to_account"].split(":")[1]) if e["to_account"].startswith("annotator:") else None
+            kind = kind_of.get(payee, "unknown") if payee is not None else None
             ledger_rows.append({"campaign": name, "campaign_id": ids[name], **e, "annotator_id": payee,
-                                "annotator_kind": kind_of.get(payee, "unknown") if payee is not None else None})
+                                "annotator_kind": kind})
             if e["reason"] == "pay":
-                labels_per_round[e["round_id"]] = labels_per_round.get(e["round_id"], 0) + 1
+                paid_labels.append({"campaign": name, "round_id": e["round_id"], "kind": kind,
+                                    "data": e["label_id"] in data})
     pd.DataFrame(ledger_rows).to_csv(out / "ledger.csv", index=False)
 
     rounds = {name: sorted(req.list_rounds(campaign_id=cid), key=lambda r: r["id"]) for name, cid in ids.items()}
-    for rows in rounds.values():
+    for name, rows in rounds.items():
         for r in rows:
-            r["labels"] = labels_per_round.get(r["id"], 0)
-    cols = ["id", "state", "demand", "n_bids", "n_assignments", "labels", "clearing_price_cents", "budget_cents",
-            "escrowed_cents", "paid_cents", "released_cents", "reason"]
+            r.update(paid_label_counts(paid_labels, r["id"]))
+    cols = ["id", "state", "demand", "n_bids", "n_assignments", "labels", "gold_labels", "spammer_share",
+            "clearing_price_cents", "budget_cents", "escrowed_cents", "paid_cents", "released_cents", "reason"]
     pd.DataFrame([{"campaign": name, **{c: r.get(c) for c in cols}} for name, rows in rounds.items() for r in rows]
                  ).rename(columns={"id": "round_id"}).to_csv(out / "rounds.csv", index=False)
 
@@ -81,33 +93,59 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
                               "ci_high": e["ci_high"], "n": e["n"], **metrics})
     pd.DataFrame(eval_rows).to_csv(out / "evaluations.csv", index=False)
 
-    for name, path in (("auction", "dataset.jsonl"), ("baseline", "baseline_dataset.jsonl")):
-        rows = req.export_labels(ids[name])
-        (out / path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    for name, rows in exports.items():
+        (out / DATASETS[name]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                          encoding="utf-8")
 
     by_kind = {name: spend_by_kind(((p["annotator_id"], p["cents"]) for p in a["paid_by_annotator"]), kind_of)
                for name, a in acc.items()}
     pdir = out / "plots"
     pdir.mkdir(exist_ok=True)
-    labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items)",
+    labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items"
+                         f"{', gold checks' if 'no_qc' in ids else ''})",
+              "no_qc": f"the same auction without gold checks",
               "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)"}
-    plots.winrate_vs_spend({n: (labels[n], acc[n]["curve"]) for n in NAMES}, pdir / "winrate_vs_spend.png")
+    plots.winrate_vs_spend({n: (labels[n], acc[n]["curve"]) for n in ids}, pdir / "winrate_vs_spend.png")
     plots.clearing_prices(rounds, pdir / "clearing_price.png")
     plots.spend_by_kind(by_kind, pdir / "spend_by_kind.png")
+    plots.spammer_share(rounds, pdir / "spammer_share.png")
 
     summary = {
         "settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
         "campaigns": {n: {k: acc[n][k] for k in ("campaign_id", "rule", "acquisition", "budget_cents", "spent_cents",
                                                    "labels", "cost_per_label_cents", "final", "dollars_per_point")}
                       | {"spend_by_kind_cents": by_kind[n], "books_balanced": ledgers[n]["books"]["balanced"],
-                         "rounds": len(rounds[n])}
-                      for n in NAMES},
+                         "rounds": len(rounds[n]), "training_labels": len(exports[n])}
+                      | spammer_shares(paid_labels, n)
+                      for n in ids},
         "comparison": acc["auction"]["comparison"],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     path = out / "report.md"
     path.write_text(_markdown(summary, settings, rounds, labels), encoding="utf-8")
     return path
+
+
+def paid_label_counts(paid_labels: list[dict], round_id: int) -> dict:
+    """One round's paid labels: training data, gold checks, and spammers' share of the data."""
+    mine = [p for p in paid_labels if p["round_id"] == round_id]
+    data = [p for p in mine if p["data"]]
+    share = sum(p["kind"] == "spammer" for p in data) / len(data) if data else None
+    return {"labels": len(data), "gold_labels": len(mine) - len(data), "spammer_share": share}
+
+
+def spammer_shares(paid_labels: list[dict], campaign: str) -> dict:
+    """Spammers' share of a campaign's paid training labels: in all, and after its first round
+    (the issue's yardstick: once the first gold checks are in, spammers should be out)."""
+    data = [p for p in paid_labels if p["campaign"] == campaign and p["data"]]
+    first = min((p["round_id"] for p in paid_labels if p["campaign"] == campaign), default=None)
+    late = [p for p in data if p["round_id"] != first]
+
+    def share(rows):
+        return sum(p["kind"] == "spammer" for p in rows) / len(rows) if rows else None
+
+    return {"spammer_share": share(data), "spammer_share_after_round_1": share(late),
+            "gold_labels": sum(1 for p in paid_labels if p["campaign"] == campaign and not p["data"])}
 
 
 def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
@@ -126,9 +164,30 @@ def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
             f"the baseline's {_pct(b['win_rate'])}.")
 
 
+def quality_verdict(auction: dict, no_qc: dict) -> str:
+    """What gold checks bought, on this run: spammers' share after round 1 and $ per point."""
+    a, b = auction["spammer_share_after_round_1"], no_qc["spammer_share_after_round_1"]
+    parts = [f"spammers' share of the paid training labels after round 1 was {_pct(a)} with gold checks "
+             f"against {_pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
+    da, db = auction["dollars_per_point"], no_qc["dollars_per_point"]
+    if da is not None and (db is None or da < db):
+        parts.append(f"a win-rate point cost {_usd(da)} with gold checks against "
+                     f"{_usd(db) if db is not None else 'no gain at all'} without")
+    elif da is None and db is None:
+        parts.append("neither campaign lifted the win rate above 50%, so $ per point is undefined for both")
+    else:
+        parts.append(f"a win-rate point cost {_usd(da) if da is not None else 'undefined (no gain)'} with gold "
+                     f"checks against {_usd(db)} without, so on this run quality control did not pay for itself "
+                     "in win rate")
+    return "**Quality control:** " + "; ".join(parts) + "."
+
+
 def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], labels: dict[str, str]) -> str:
-    a, b = summary["campaigns"]["auction"], summary["campaigns"]["baseline"]
+    camps = summary["campaigns"]
+    a, b = camps["auction"], camps["baseline"]
     cmp, terms = summary["comparison"], summary["baseline_terms"]
+    names = list(camps)
+    titles = {"auction": "auction", "no_qc": "auction, no gold checks", "baseline": "baseline"}
 
     def spam(c):
         paid = c["spend_by_kind_cents"].get("spammer", 0)
@@ -139,12 +198,20 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         return _usd(c["dollars_per_point"]) if c["dollars_per_point"] is not None else \
             "undefined (win rate not above 50%)"
 
+    def how(n):
+        return f"posted price ${terms['price_cents'] / 100:.2f}/label" if n == "baseline" else \
+            f"{s.rule}, max ${s.max_price_cents / 100:.2f}/label"
+
+    def row(title, cell):
+        return f"| {title} | " + " | ".join(cell(n, camps[n]) for n in names) + " |"
+
     reach = cmp["dollars_to_baseline_final"]
     lines = [
         "# prefmarket demo report",
         "",
         f"Model {s.model or 'SmolLM2-135M-Instruct (embedded default)'} on {s.device}; seed {s.seed}; "
-        f"{s.preset} sizes: {s.pool} prompts in the pool, rounds of {s.round_size} items, {s.bots} annotator bots, "
+        f"{s.preset} sizes: {s.pool} prompts in the pool, rounds of {s.round_size} items, {s.bots} annotator bots "
+        f"({100 * s.spammers:.0f}% spammers), "
         f"{s.eval_prompts} held-out prompts per evaluation, completions of up to {s.max_new_tokens} tokens, "
         f"DPO with {'LoRA' if s.lora else 'full fine-tuning'} ({s.epochs:g} epoch{'' if s.epochs == 1 else 's'} "
         f"over each round's labels{'' if s.lr is None else f', lr {s.lr:g}'}). "
@@ -152,21 +219,25 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "",
         verdict(cmp, a, b),
         "",
-        "| | auction | baseline |",
-        "|---|---|---|",
-        f"| how labels were bought | {s.rule}, max ${s.max_price_cents / 100:.2f}/label | posted price "
-        f"${terms['price_cents'] / 100:.2f}/label |",
-        f"| which items | {s.acquisition} acquisition | random |",
-        f"| rounds | {a['rounds']} | {b['rounds']} |",
-        f"| accepted labels | {a['labels']} | {b['labels']} |",
-        f"| spend | {_usd(a['spent_cents'] / 100)} of {_usd(a['budget_cents'] / 100)} | "
-        f"{_usd(b['spent_cents'] / 100)} of {_usd(b['budget_cents'] / 100)} |",
-        f"| average price per label | {_usd((a['cost_per_label_cents'] or 0) / 100)} | "
-        f"{_usd((b['cost_per_label_cents'] or 0) / 100)} |",
-        f"| final win rate vs the reference | {_win(a['final'])} | {_win(b['final'])} |",
-        f"| $ per win-rate point above 50% | {per_point(a)} | {per_point(b)} |",
-        f"| paid to spammers | {spam(a)} | {spam(b)} |",
-        f"| books balance | {'yes' if a['books_balanced'] else 'NO'} | {'yes' if b['books_balanced'] else 'NO'} |",
+    ]
+    if "no_qc" in camps:
+        lines += [quality_verdict(a, camps["no_qc"]), ""]
+    lines += [
+        "| | " + " | ".join(titles[n] for n in names) + " |",
+        "|---|" + "---|" * len(names),
+        row("how labels were bought", lambda n, c: how(n)),
+        row("which items", lambda n, c: "random" if n == "baseline" else f"{s.acquisition} acquisition"),
+        row("gold checks", lambda n, c: f"{c['gold_labels']} paid" if n == "auction" and "no_qc" in camps else "none"),
+        row("rounds", lambda n, c: str(c["rounds"])),
+        row("training labels bought", lambda n, c: str(c["training_labels"])),
+        row("spend", lambda n, c: f"{_usd(c['spent_cents'] / 100)} of {_usd(c['budget_cents'] / 100)}"),
+        row("average price per paid label", lambda n, c: _usd((c["cost_per_label_cents"] or 0) / 100)),
+        row("final win rate vs the reference", lambda n, c: _win(c["final"])),
+        row("$ per win-rate point above 50%", lambda n, c: per_point(c)),
+        row("paid to spammers", lambda n, c: spam(c)),
+        row("spammers' share of paid training labels (all rounds)", lambda n, c: _pct(c["spammer_share"])),
+        row("... after round 1", lambda n, c: _pct(c["spammer_share_after_round_1"])),
+        row("books balance", lambda n, c: "yes" if c["books_balanced"] else "NO"),
         "",
         f"**$ to reach the baseline's final win rate ({_pct(cmp['baseline_final_win_rate'])}):** "
         + (f"the auction's curve first reached it after {_usd(reach)} (the baseline spent "
@@ -176,11 +247,15 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "How to read this: the win rate is the policy's completion against the reference model's on held-out "
         "prompts (titles never seen in training), judged by the embedded sentiment judge, ties counted half, "
         "with a bootstrap 95% CI. The curve starts at $0 and exactly 50% (step 0: the policy is the reference); "
-        "every other point was measured after a round. $ to reach a win rate interpolates linearly between "
-        "those points. The baseline bought about as many labels as the auction at the auction's average "
-        f"price ({terms['labels']} labels at {terms['price_cents']}c), on the same pairs, judge and seed.",
+        "every other point was measured after a round that bought training labels. $ to reach a win rate "
+        "interpolates linearly between those points. Spend includes gold checks, which buy no training data: "
+        "they are what it costs to find out who the spammers are. The baseline bought about as many labels as "
+        f"{'the auction without gold checks' if 'no_qc' in camps else 'the auction'} at its average price "
+        f"({terms['labels']} labels at {terms['price_cents']}c), on the same pairs, judge and seed.",
         "",
         "![win rate against dollars](plots/winrate_vs_spend.png)",
+        "",
+        "![spammers' share of paid labels per round](plots/spammer_share.png)",
         "",
         "![clearing price per round](plots/clearing_price.png)",
         "",
@@ -188,14 +263,16 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "",
         "## Rounds",
         "",
-        "| campaign | round | bids | labels | clearing price | paid | released |",
-        "|---|---|---|---|---|---|---|",
+        "| campaign | round | bids | training labels | gold checks | spammers' share | clearing price | paid | released |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in rounds.items():
         for k, r in enumerate(rows, 1):
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
-            lines.append(f"| {name} | {k} | {r['n_bids'] or 0} | {r['labels']} | {price} | "
-                         f"{_usd(r['paid_cents'] / 100)} | {_usd(r['released_cents'] / 100)} |")
+            lines.append(f"| {name} | {k} | {r['n_bids'] or 0} | {r['labels']} | {r['gold_labels']} | "
+                         f"{_pct(r['spammer_share'])} | {price} | {_usd(r['paid_cents'] / 100)} | "
+                         f"{_usd(r['released_cents'] / 100)} |")
     lines += ["", "Files: `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
-              "`baseline_dataset.jsonl`, `summary.json`, `plots/`, and `logs/` for each process.", ""]
+              "`baseline_dataset.jsonl`" + (", `no_qc_dataset.jsonl`" if "no_qc" in camps else "")
+              + ", `summary.json`, `plots/`, and `logs/` for each process.", ""]
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""The whole demo: two campaigns through the real processes, then the report.
+"""The whole demo: the campaigns through the real processes, then the report.
+
+Campaigns, in order: ``auction`` (the product: an auction rule, acquisition scores, gold
+checks), ``no_qc`` (the same auction without gold checks, on the same pairs; only with
+quality control on), and ``baseline`` (posted price, random items: the usual way).
 
 Run folder layout (everything a resumed run needs is here):
 
@@ -38,7 +42,8 @@ from market.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDrive
 from market.demo.processes import DemoError, Processes
 from market.demo.settings import DemoSettings
 
-AUCTION, BASELINE = "auction", "baseline"
+AUCTION, NO_QC, BASELINE = "auction", "no_qc", "baseline"
+QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
 
 
 @dataclass
@@ -184,14 +189,21 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         _phase(AUCTION, cid, req, procs, display, bidders_for, settings, out, url, state, model,
                max_rounds=settings.rounds)
 
-        bid = _baseline_campaign(req, state, settings, cid)
+        twin = None
+        if settings.quality:
+            twin = _twin_campaign(req, state, settings, cid)
+            _warm_caches(out / "workers" / AUCTION, out / "workers" / NO_QC)
+            _phase(NO_QC, twin, req, procs, display, bidders_for, settings, out, url, state, model,
+                   max_rounds=settings.rounds)
+
+        bid = _baseline_campaign(req, state, settings, twin or cid, pairs_from=cid)
         wanted = state.baseline_terms["labels"]
         _warm_caches(out / "workers" / AUCTION, out / "workers" / BASELINE)
         _phase(BASELINE, bid, req, procs, display, bidders_for, settings, out, url, state, model,
                max_rounds=2 * settings.rounds, want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
 
         display.print("writing the report")
-        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, roster=roster,
+        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, roster=roster,
                             baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started, resumed=resumed)
     return path
 
@@ -199,7 +211,7 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
 def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSettings, out: Path) -> list[dict]:
     roster = out / "bots.json"
     procs.bots(url, state.accounts["admin"]["token"], size=settings.bots, seed=settings.seed, roster=roster,
-               judge="sentiment")
+               judge="sentiment", spammers=settings.spammers)
     deadline = time.monotonic() + 120
     while not roster.exists():
         procs.check("bots")
@@ -209,29 +221,63 @@ def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSetti
     return json.loads(roster.read_text())["bots"]
 
 
+def _auction_terms(s: DemoSettings, state: RunState) -> dict:
+    return dict(budget_cents=s.budget_cents, max_price_cents=s.max_price_cents, rule=s.rule, acquisition=s.acquisition,
+                labels_per_item=1, round_size=s.round_size, round_budget_cents=s.round_budget_cents,
+                round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
+                worker_id=state.accounts["worker"]["id"])
+
+
 def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> int:
+    """The product's campaign: the pool's prompts (the worker samples the pairs) and, with
+    quality control, the gold checks. Gold goes up first, so a resumed run that finds items
+    knows both uploads happened (one request each, and the pool's is last)."""
     from policy import task  # the built-in prompt pool (plain templates; no torch)
 
     if AUCTION not in state.campaigns:
-        c = req.create_campaign(
-            name=f"demo auction: {s.rule} + {s.acquisition}", budget_cents=s.budget_cents,
-            max_price_cents=s.max_price_cents, rule=s.rule, acquisition=s.acquisition, labels_per_item=1,
-            round_size=s.round_size, round_budget_cents=s.round_budget_cents, round_duration_s=ROUND_DURATION_S,
-            label_duration_s=LABEL_WINDOW_S, worker_id=state.accounts["worker"]["id"])
+        qc = QUALITY_CONTROL | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
+        c = req.create_campaign(name=f"demo auction: {s.rule} + {s.acquisition}{' + gold checks' if s.quality else ''}",
+                                **_auction_terms(s, state), **qc)
         state.campaigns[AUCTION] = c["id"]
         state.save()
     cid = state.campaigns[AUCTION]
-    if not req.list_items(cid):
+    items = req.list_items(cid)
+    if s.quality and not any(it["gold_check"] for it in items):
+        req.upload_items(cid, task.gold_jsonl(s.gold_items, seed=s.seed))
+    if not any(not it["gold_check"] for it in items):
         req.upload_items(cid, task.pool_jsonl(s.pool, seed=s.seed))
     return cid
 
 
-def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
-    """Posted price + random items, set to buy as many labels as the auction did, on its very pairs.
+def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
+    """The auction campaign again without gold checks: same rule, budget, bots and pairs."""
+    if NO_QC not in state.campaigns:
+        c = req.create_campaign(name=f"demo auction without quality control: {s.rule} + {s.acquisition}",
+                                **_auction_terms(s, state))
+        state.campaigns[NO_QC] = c["id"]
+        state.save()
+    cid = state.campaigns[NO_QC]
+    if not req.list_items(cid):
+        req.upload_items(cid, _pairs_jsonl(req, auction_id))
+    return cid
 
-    The price is the auction's average price per accepted label (rounded up to a cent), so
+
+def _pairs_jsonl(req: MarketClient, campaign_id: int) -> str:
+    """The campaign's generated pairs (gold checks left out), ready to upload elsewhere."""
+    pairs = [it for it in req.list_items(campaign_id) if it["completion_a"] and not it["gold_check"]]
+    return "".join(json.dumps({"prompt": it["prompt"], "completion_a": it["completion_a"],
+                               "completion_b": it["completion_b"]}) + "\n" for it in pairs)
+
+
+def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int, *, pairs_from: int) -> int:
+    """Posted price + random items, set to buy as many labels as the auction ``auction_id``
+    did, on the pairs of ``pairs_from`` (the same pairs everywhere).
+
+    The price is that auction's average price per accepted label (rounded up to a cent), so
     both campaigns buy the same number of labels for about the same money, and what differs
-    is which items were bought and who labelled them."""
+    is which items were bought and who labelled them. With quality control on, the terms
+    come from the auction without gold checks: money spent on gold buys no training data,
+    so the gold campaign's labels and prices are not what a posted price would buy."""
     if BASELINE not in state.campaigns:
         done = req.campaign_summary(auction_id)
         if not done["labels"]:
@@ -250,9 +296,7 @@ def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auct
         state.save()
     bid = state.campaigns[BASELINE]
     if not req.list_items(bid):
-        pairs = [it for it in req.list_items(auction_id) if it["completion_a"] and not it["gold_check"]]
-        req.upload_items(bid, "".join(json.dumps({"prompt": it["prompt"], "completion_a": it["completion_a"],
-                                                  "completion_b": it["completion_b"]}) + "\n" for it in pairs))
+        req.upload_items(bid, _pairs_jsonl(req, pairs_from))
     return bid
 
 

@@ -7,6 +7,14 @@ prompts and the completion length are the levers; DPO on a round's labels with L
 few seconds. ``gpu`` spends the same wall time on a bigger budget. ``quick`` is the smoke
 run the tests use (with ``--model tiny``): every step happens, nothing is big.
 
+Quality control. The population has ``spammers`` (20%) among its annotators, and the
+auction campaign checks its annotators with ``gold_items`` gold checks (a glowing review
+against a scathing one, mixed in unmarked); everyone starts on probation, so the first
+round or two buy mostly gold. With ``quality`` on, a twin of the auction campaign runs
+without gold checks on the same pairs, budget and bots, so the report can say what quality
+control bought: spammers' share of paid labels, and win rate per dollar. The CPU preset
+runs five rounds because probation takes two.
+
 Money follows the annotator population's defaults (``bidders.population``: a label costs
 an annotator $0.25 at the median): the round budget is sized so that the budget-feasible
 rule can buy most of a round at the market's prices, and the campaign's budget is the
@@ -49,6 +57,10 @@ class DemoSettings:
     model: str | None = None  # None: the embedded SmolLM2 default; "tiny": the test model
     device: str = "cpu"
     seed: int = 0
+    quality: bool = True  # gold checks in the auction campaign, and a twin campaign without them
+    spammers: float = 0.2  # share of spammers among the bots
+    gold_items: int = 40
+    min_gold_answers: int = 3  # gold answers before an annotator can leave probation
 
     @property
     def round_budget_cents(self) -> int:
@@ -67,6 +79,10 @@ class DemoSettings:
         if self.round_budget_cents < self.max_price_cents:
             raise ValueError(f"--budget: ${self.budget_cents / 100:.2f} over {self.rounds} rounds leaves less than one "
                              f"label's maximum price (${self.max_price_cents / 100:.2f}) per round")
+        if not 0 <= self.spammers < 1:
+            raise ValueError("--spammers: a share in [0, 1)")
+        if self.quality and self.gold_items < self.min_gold_answers:
+            raise ValueError("gold_items: at least min_gold_answers gold checks are needed to judge anyone")
         if self.pool < self.round_size:
             raise ValueError("the pool must hold at least one round's items")
         return self
@@ -82,12 +98,13 @@ class DemoSettings:
 
 # cpu: measured on two shared CPU cores with SmolLM2-135M and one torch thread (README, "The demo").
 PRESETS: dict[str, DemoSettings] = {
-    "cpu": DemoSettings(preset="cpu", budget_cents=2_400, rounds=3, pool=64, round_size=16, max_price_cents=60,
-                        bots=30, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
+    "cpu": DemoSettings(preset="cpu", budget_cents=4_000, rounds=5, pool=80, round_size=16, max_price_cents=60,
+                        bots=20, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
     "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
                         bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16),
-    "quick": DemoSettings(preset="quick", budget_cents=600, rounds=2, pool=16, round_size=6, max_price_cents=60,
-                          bots=8, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4),
+    "quick": DemoSettings(preset="quick", budget_cents=900, rounds=3, pool=18, round_size=6, max_price_cents=60,
+                          bots=10, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4, gold_items=12,
+                          min_gold_answers=2),
 }
 
 

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 from bidders.labels import ADVERSARIAL, DILIGENT, NOISY, SPAMMER
-from bidders.population import PopulationConfig, sample_population, split_counts
+from bidders.population import PopulationConfig, sample_population, split_counts, with_spammer_share
 
 
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6).filter(lambda w: sum(w) > 0),
@@ -48,3 +49,19 @@ def test_other_cost_distributions_sample_in_their_support():
     assert cost.min() >= 0.1 and cost.max() <= 0.2
     gamma = PopulationConfig.model_validate({"cost": {"dist": "gamma", "shape": 4, "scale": 0.05}})
     assert np.all(sample_population(gamma, rng).cost > 0)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.2, 0.5])
+def test_a_spammer_share_is_exact_and_keeps_the_other_kinds_in_proportion(share):
+    cfg = with_spammer_share(PopulationConfig(size=100), share)
+    pop = sample_population(cfg, np.random.default_rng(0))
+    assert (pop.kind == SPAMMER).sum() == round(100 * share)
+    base = PopulationConfig().kinds
+    assert cfg.kinds["diligent"].share / cfg.kinds["noisy"].share == pytest.approx(
+        base["diligent"].share / base["noisy"].share)
+    assert sum(k.share for k in cfg.kinds.values()) == pytest.approx(1.0)
+
+
+def test_an_impossible_spammer_share_is_refused():
+    with pytest.raises(ValueError, match="spammers' share"):
+        with_spammer_share(PopulationConfig(), 1.0)

@@ -48,3 +48,20 @@ def test_the_demo_package_never_imports_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(spammers=1.0), "--spammers"),
+    (dict(gold_items=1, min_gold_answers=3), "gold_items"),
+])
+def test_impossible_quality_settings_are_refused(bad, message):
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match=message):
+        replace(PRESETS["cpu"], **bad).check()
+
+
+def test_quality_control_can_be_turned_off_and_spammers_set():
+    s = choose(quick=False, device="cpu", quality=False, spammers=0.3)
+    assert (s.quality, s.spammers) == (False, 0.3)
+    assert choose(quick=False, device="cpu").quality  # on by default

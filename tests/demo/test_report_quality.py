@@ -1,0 +1,46 @@
+"""The report's quality-control figures, from paid labels as the ledger and the export give them."""
+
+from __future__ import annotations
+
+from market.demo.report import paid_label_counts, quality_verdict, spammer_shares
+
+
+def _paid(campaign, round_id, kind, data):
+    return {"campaign": campaign, "round_id": round_id, "kind": kind, "data": data}
+
+
+PAID = [
+    # round 1: gold checks only (everyone on probation), a spammer among them
+    _paid("auction", 1, "spammer", False), _paid("auction", 1, "diligent", False),
+    # round 2: training labels, one from a spammer that slipped through
+    _paid("auction", 2, "diligent", True), _paid("auction", 2, "diligent", True),
+    _paid("auction", 2, "noisy", True), _paid("auction", 2, "spammer", True), _paid("auction", 2, "diligent", False),
+    # the twin without gold checks: spammers win from the start
+    _paid("no_qc", 3, "spammer", True), _paid("no_qc", 3, "diligent", True),
+    _paid("no_qc", 4, "spammer", True), _paid("no_qc", 4, "spammer", True),
+]
+
+
+def test_a_round_counts_training_labels_and_gold_checks_apart():
+    assert paid_label_counts(PAID, 1) == {"labels": 0, "gold_labels": 2, "spammer_share": None}
+    assert paid_label_counts(PAID, 2) == {"labels": 4, "gold_labels": 1, "spammer_share": 0.25}
+    assert paid_label_counts(PAID, 99) == {"labels": 0, "gold_labels": 0, "spammer_share": None}
+
+
+def test_the_share_after_round_one_leaves_out_each_campaigns_own_first_round():
+    auction = spammer_shares(PAID, "auction")
+    assert auction == {"spammer_share": 0.25, "spammer_share_after_round_1": 0.25, "gold_labels": 3}
+    twin = spammer_shares(PAID, "no_qc")
+    assert twin["spammer_share"] == 0.75 and twin["spammer_share_after_round_1"] == 1.0 and twin["gold_labels"] == 0
+
+
+def test_the_quality_verdict_says_which_way_the_money_went():
+    base = {"spammer_share_after_round_1": 0.02, "gold_labels": 30}
+    won = quality_verdict(base | {"dollars_per_point": 1.5}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": 4.0})
+    assert "2.0% with gold checks against 60.0% without" in won and "$1.50 with gold checks against $4.00" in won
+    lost = quality_verdict(base | {"dollars_per_point": 5.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": 4.0})
+    assert "did not pay for itself" in lost
+    none = quality_verdict(base | {"dollars_per_point": None}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
+    assert "undefined for both" in none
+    only_qc = quality_verdict(base | {"dollars_per_point": 2.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
+    assert "no gain at all" in only_qc
