@@ -28,8 +28,8 @@ from market.mechanisms import RULES
 ROLE_PAGES: dict[str | None, tuple[str, ...]] = {
     None: ("signin", "lab"),
     "annotator": ("rounds", "label", "earnings", "lab"),
-    "requester": ("campaigns", "dashboard", "lab"),
-    "admin": ("accounts", "campaigns", "dashboard", "rounds", "label", "earnings", "lab"),
+    "requester": ("campaigns", "dashboard", "quality", "lab"),
+    "admin": ("accounts", "campaigns", "dashboard", "quality", "rounds", "label", "earnings", "lab"),
     "worker": ("lab",),
 }
 
@@ -40,6 +40,7 @@ PAGE_TITLES = {
     "earnings": "Earnings",
     "campaigns": "Campaigns",
     "dashboard": "Dashboard",
+    "quality": "Quality",
     "accounts": "Accounts",
     "lab": "Economist lab",
 }
@@ -221,7 +222,9 @@ def label_message(result: Mapping) -> str:
     if result.get("replayed"):
         return f"That pair was already labelled (you chose {chosen}); nothing changed."
     if not result.get("accepted"):
-        return f"Label recorded (you chose {chosen}) but not accepted: it is not paid."
+        why = (result.get("reject_reason") or "").strip()
+        said = f"Label recorded (you chose {chosen}) but not accepted, so it is not paid."
+        return f"{said} Why: {why}" if why else said
     return f"Label accepted: you chose {chosen}. Paid {dollars(result.get('paid_cents', 0))}."
 
 
@@ -254,9 +257,10 @@ def work_rows(assignments: Iterable[Mapping]) -> pd.DataFrame:
             "status": "accepted" if lab["accepted"] else "rejected",
             "price": dollars(a["price_cents"]),
             "paid": dollars(lab.get("paid_cents", 0)),
+            "why not paid": "" if lab["accepted"] else (lab.get("reject_reason") or "no reason given"),
         })
     return pd.DataFrame(rows, columns=["assignment", "campaign", "round", "prompt", "choice", "confidence",
-                                       "status", "price", "paid"])
+                                       "status", "price", "paid", "why not paid"])
 
 
 def earnings_by_campaign(by_campaign: Mapping) -> pd.DataFrame:

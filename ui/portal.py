@@ -19,6 +19,7 @@ ICONS = {
     "earnings": ":material/payments:",
     "campaigns": ":material/campaign:",
     "dashboard": ":material/monitoring:",
+    "quality": ":material/verified:",
     "accounts": ":material/manage_accounts:",
     "lab": ":material/science:",
 }

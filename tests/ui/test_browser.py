@@ -2,10 +2,10 @@
 real API and ``streamlit run`` (started with the same command line as ``prefmarket portal``).
 
 One walk through what a person does: an annotator signs in and bids, labels the pairs won
-(one with the keyboard shortcut, one with the mouse), and a requester reads the dashboard
-and downloads the dataset. Screenshots go to ``$PREFMARKET_ARTIFACTS`` (default
-``/tmp/artifacts/ui``). Chromium comes from Debian's packages via ``setup_browser.sh``; the
-test skips, saying why, only when that cannot install it.
+(one with the keyboard shortcut, one with the mouse), and a requester reads the dashboard,
+downloads the dataset and reads the quality page. Screenshots go to
+``$PREFMARKET_ARTIFACTS`` (default ``/tmp/artifacts/ui``). Chromium comes from Debian's
+packages via ``setup_browser.sh``; the test skips, saying why, only when that cannot install it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.live import free_port, pairs_jsonl, running_api, wait_http
+from tests.ui.live import QC_CAMPAIGN, free_port, pairs_jsonl, qc_pairs_jsonl, running_api, wait_http
 from ui import cli
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs the selenium package")
@@ -244,6 +244,29 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     lines = target.read_text().splitlines()
     assert len(lines) == 3 and all('"chosen"' in line for line in lines)
 
+    # Another requester's campaign checks quality: an annotator who gets its gold checks
+    # wrong has its fourth label rejected; its owner reads why on the Quality page.
+    qc_req, qc_acct = api.account("requester", "Dee (requester)")
+    qc = qc_req.create_campaign(name="careful reviews", **QC_CAMPAIGN)
+    qc_req.upload_items(qc["id"], qc_pairs_jsonl(8))
+    qc_req.upload_items(qc["id"], qc_pairs_jsonl(4, start=100, gold=True))
+    careless, _ = api.account("annotator", "Eve (annotator)")
+    qc_round = qc_req.open_round(qc["id"])
+    careless.place_bid(qc_round["id"], 20, 4)
+    qc_req.close_round(qc_round["id"])
+    for a in careless.my_assignments(state="open"):  # all four are gold checks (probation)
+        careless.submit_label(a["id"], "b" if a["completion_a"].startswith("good") else "a")
+    sign_out(browser)
+    sign_in(browser, url, qc_acct["token"])
+    wait_text(browser, "New campaign")
+    go_to(browser, "Quality")
+    wait_text(browser, "Spend by status")
+    wait_text(browser, "below the quality bar: accuracy on this campaign's checks")
+    settle(browser)
+    drawn = 'div[data-testid="stVegaLiteChart"] canvas, div[data-testid="stVegaLiteChart"] svg'
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) >= 2, "both quality charts drawn")
+    shoot(browser, artifacts / "06-requester-quality.png")
+
     # Economist lab: a short simulation, compared in a table and charts.
     go_to(browser, "Economist lab")
     type_into(browser, "Rounds", "60", submit=True)
@@ -251,4 +274,4 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     click_button(browser, "Run simulation")
     wait_text(browser, "Simulated 60 rounds × 6 rules")
     wait_text(browser, "Download rounds (CSV)")
-    shoot(browser, artifacts / "06-economist-lab.png")
+    shoot(browser, artifacts / "07-economist-lab.png")

@@ -19,7 +19,7 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 def test_each_role_sees_its_own_pages():
     assert data.pages_for("annotator") == ("rounds", "label", "earnings", "lab")
-    assert data.pages_for("requester") == ("campaigns", "dashboard", "lab")
+    assert data.pages_for("requester") == ("campaigns", "dashboard", "quality", "lab")
     assert data.pages_for(None) == ("signin", "lab")
     assert "dashboard" not in data.pages_for("annotator")
     assert "label" not in data.pages_for("requester")

@@ -8,7 +8,10 @@ import altair as alt
 import streamlit as st
 
 from ui import data, state
-from ui.views.common import act, fetch, fetch_or_none, require_account, show_flash
+from ui import quality_data as qd
+from ui.views.common import act, fetch, fetch_or_none, flash, require_account, show_flash
+
+SHOWN = 20  # rejected labels listed with their full reason (the latest)
 
 # --- open rounds and bids ---------------------------------------------------------------
 
@@ -106,9 +109,12 @@ def _bid_form(r: dict, bid: dict | None) -> None:
 
 def _submit_label(assignment_id: int, choice: str) -> None:
     words = st.session_state.get(f"confidence_{assignment_id}")
-    act(state.client().submit_label, assignment_id, choice, data.CONFIDENCE.get(words) if words else None,
-        key=f"portal-{assignment_id}",  # a double click replays the first label instead of failing
-        success=data.label_message)
+    result = act(state.client().submit_label, assignment_id, choice, data.CONFIDENCE.get(words) if words else None,
+                 key=f"portal-{assignment_id}")  # a double click replays the first label instead of failing
+    if isinstance(result, dict):
+        # a label rejected by the campaign's quality control is a warning, with the reason
+        kept = result.get("accepted") or result.get("replayed")
+        flash("success" if kept else "warning", data.label_message(result))
 
 
 def label_page() -> None:
@@ -153,12 +159,14 @@ def earnings_page() -> None:
     e = fetch(client.earnings)
     done = fetch(client.my_assignments, state="done")
     tally = data.label_tally(done)
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Earned", data.dollars(e["earned_cents"]))
     cols[1].metric("Pending (open work)", data.dollars(e["pending_cents"]))
     cols[2].metric("Labels accepted", tally["accepted"])
     cols[3].metric("Labels rejected", tally["rejected"])
-    cols[4].metric("Still to label", e["open_assignments"])
+    cols[4].metric("Not paid (rejected)", data.dollars(e.get("rejected_cents", 0)),
+                   help="what your rejected labels would have paid")
+    cols[5].metric("Still to label", e["open_assignments"])
     if e["by_campaign"]:
         st.markdown("**Earned by campaign**")
         by_campaign = data.earnings_by_campaign(e["by_campaign"])
@@ -167,6 +175,7 @@ def earnings_page() -> None:
             x=alt.X("earned ($):Q", axis=alt.Axis(format="$.2f")),
             tooltip=["campaign", alt.Tooltip("earned ($):Q", format="$.2f")],
         ).properties(height=40 + 34 * len(by_campaign)), width="stretch")
+    _rejected(done)
     st.markdown("**Labelled work**")
     rows = data.work_rows(done)
     if rows.empty:
@@ -176,3 +185,22 @@ def earnings_page() -> None:
     if e["released_assignments"]:
         st.caption(f"{e['released_assignments']} assignment(s) were released unlabelled after their deadline "
                    "(not paid).")
+
+
+def _rejected(done: list[dict]) -> None:
+    """Rejected labels with their reasons, and how many for each reason."""
+    rejected = qd.rejected_rows(done)
+    if rejected.empty:
+        return
+    n = len(rejected)
+    st.markdown("**Rejected labels**")
+    st.warning(f"{n} of your labels {'was' if n == 1 else 'were'} rejected by a campaign's quality control and "
+               "not paid; the price went back to the campaign. Each campaign checks answers on pairs whose "
+               "answer it knows, and rejects the labels of annotators whose accuracy is likely below its bar.")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.dataframe(qd.my_rejections_by_reason(done), hide_index=True, width="stretch")
+    with right:
+        st.table(rejected.tail(SHOWN)[::-1], hide_index=True)  # full reasons, wrapped; newest first
+        if len(rejected) > SHOWN:
+            st.caption(f"The latest {SHOWN} of {len(rejected)}; every one is in the table below.")

@@ -120,6 +120,16 @@ def _settle_round(round_id: int) -> None:
         success=lambda r: f"Round #{r['id']} settled; {data.dollars(r['released_cents'])} returned to the budget.")
 
 
+def pick_campaign(campaigns: list[dict]) -> dict:
+    """The campaign picker shared by the dashboard and the quality page (one remembered choice)."""
+    by_id = {c["id"]: c for c in campaigns}
+    if st.session_state.get(CAMPAIGN_KEY) not in by_id:
+        st.session_state[CAMPAIGN_KEY] = campaigns[-1]["id"]
+    cid = st.selectbox("Campaign", list(by_id), key=CAMPAIGN_KEY,
+                       format_func=lambda i: f"#{i} · {by_id[i]['name']} · {by_id[i]['rule'].replace('_', ' ')}")
+    return by_id[cid]
+
+
 def dashboard_page() -> None:
     require_account()
     st.title("Dashboard")
@@ -130,12 +140,11 @@ def dashboard_page() -> None:
         st.info("No campaigns yet.")
         st.page_link("screens/campaigns.py", label="Create a campaign", icon=":material/campaign:")
         return
-    by_id = {c["id"]: c for c in campaigns}
-    if st.session_state.get(CAMPAIGN_KEY) not in by_id:
-        st.session_state[CAMPAIGN_KEY] = campaigns[-1]["id"]
-    cid = st.selectbox("Campaign", list(by_id), key=CAMPAIGN_KEY,
-                       format_func=lambda i: f"#{i} · {by_id[i]['name']} · {by_id[i]['rule'].replace('_', ' ')}")
-    c = by_id[cid]
+    c = pick_campaign(campaigns)
+    cid = c["id"]
+    if c.get("gold_rate"):
+        st.page_link("screens/quality.py", label="Quality control: skill, flags and rejected labels",
+                     icon=":material/verified:")
     live = st.toggle("Live: refresh money and rounds every 5 s", key="dashboard_live")
     st.fragment(_money_and_rounds, run_every=5 if live else None)(cid)
     rounds = fetch(client.list_rounds, campaign_id=cid)

@@ -1,0 +1,3 @@
+from ui.views import quality
+
+quality.page()
