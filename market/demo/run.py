@@ -43,7 +43,7 @@ from market.demo.processes import DemoError, Processes
 from market.demo.settings import DemoSettings
 
 AUCTION, NO_QC, BASELINE = "auction", "no_qc", "baseline"
-QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
+QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.7, probation_share=0.2)
 
 
 @dataclass
