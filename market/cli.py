@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from market.client import MarketClient, MarketError
+from market.mechanisms import RULES
 
 app = typer.Typer(
     name="prefmarket",
@@ -38,9 +39,7 @@ app.add_typer(campaign_app, name="campaign")
 console = Console()
 err = Console(stderr=True)
 
-RULE_NAMES = (
-    "posted_price", "first_price", "second_price", "budget_feasible", "quality_second_price", "quality_budget_feasible",
-)
+RULE_NAMES = tuple(RULES)  # for help texts; the market checks the name against the same core
 
 Url = Annotated[str, typer.Option("--url", envvar="PREFMARKET_URL", help="market base URL")]
 Token = Annotated[Optional[str], typer.Option("--token", envvar="PREFMARKET_TOKEN", help="bearer token", show_default=False)]
@@ -96,7 +95,7 @@ def create_app_from_env():
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes (use Postgres for more than one)")] = 1,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite writers take turns through a lock shared by the processes)")] = 1,
     database_url: Annotated[Optional[str], typer.Option(envvar="DATABASE_URL", help="SQLAlchemy URL; default: SQLite under ./data")] = None,
     sweep_interval: Annotated[float, typer.Option(help="seconds between sweeps that settle overdue rounds (0: lazy only)")] = 5.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
