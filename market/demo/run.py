@@ -236,10 +236,8 @@ def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> in
 
     if AUCTION not in state.campaigns:
         qc = QUALITY_CONTROL | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
-        c = req.create_campaign(name=f"demo auction: {s.rule} + {s.acquisition}{' + gold checks' if s.quality else ''}",
-                                **_auction_terms(s, state), **qc)
-        state.campaigns[AUCTION] = c["id"]
-        state.save()
+        _created(req, state, AUCTION, name=f"demo auction: {s.rule} + {s.acquisition}{' + gold checks' if s.quality else ''}",
+                 **_auction_terms(s, state), **qc)
     cid = state.campaigns[AUCTION]
     items = req.list_items(cid)
     if s.quality and not any(it["gold_check"] for it in items):
@@ -252,14 +250,23 @@ def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> in
 def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
     """The auction campaign again without gold checks: same rule, budget, bots and pairs."""
     if NO_QC not in state.campaigns:
-        c = req.create_campaign(name=f"demo auction without quality control: {s.rule} + {s.acquisition}",
-                                **_auction_terms(s, state))
-        state.campaigns[NO_QC] = c["id"]
-        state.save()
-    cid = state.campaigns[NO_QC]
-    if not req.list_items(cid):
-        req.upload_items(cid, _pairs_jsonl(req, auction_id))
-    return cid
+        _created(req, state, NO_QC, name=f"demo auction without quality control: {s.rule} + {s.acquisition}",
+                 **_auction_terms(s, state))
+    return _with_pairs(req, state.campaigns[NO_QC], auction_id)
+
+
+def _created(req: MarketClient, state: RunState, name: str, **fields) -> int:
+    """Create the run's campaign ``name`` and remember it (a resumed run finds it there)."""
+    state.campaigns[name] = req.create_campaign(**fields)["id"]
+    state.save()
+    return state.campaigns[name]
+
+
+def _with_pairs(req: MarketClient, campaign_id: int, pairs_from: int) -> int:
+    """Upload ``pairs_from``'s pairs into an empty ``campaign_id``; a campaign with items is left alone."""
+    if not req.list_items(campaign_id):
+        req.upload_items(campaign_id, _pairs_jsonl(req, pairs_from))
+    return campaign_id
 
 
 def _pairs_jsonl(req: MarketClient, campaign_id: int) -> str:
@@ -287,17 +294,12 @@ def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auct
         per_round = math.ceil(done["labels"] / s.rounds)
         state.baseline_terms = {"price_cents": price, "labels": done["labels"], "budget_cents": price * done["labels"],
                                 "round_size": per_round, "auction_spent_cents": done["spent_cents"]}
-        c = req.create_campaign(
-            name="demo baseline: posted price + random", budget_cents=price * done["labels"], max_price_cents=price,
-            rule="posted_price", posted_price_cents=price, acquisition="random", labels_per_item=1,
-            round_size=per_round, round_budget_cents=price * per_round, round_duration_s=ROUND_DURATION_S,
-            label_duration_s=LABEL_WINDOW_S, worker_id=state.accounts["worker"]["id"])
-        state.campaigns[BASELINE] = c["id"]
-        state.save()
-    bid = state.campaigns[BASELINE]
-    if not req.list_items(bid):
-        req.upload_items(bid, _pairs_jsonl(req, pairs_from))
-    return bid
+        _created(req, state, BASELINE, name="demo baseline: posted price + random", budget_cents=price * done["labels"],
+                 max_price_cents=price, rule="posted_price", posted_price_cents=price, acquisition="random",
+                 labels_per_item=1, round_size=per_round, round_budget_cents=price * per_round,
+                 round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
+                 worker_id=state.accounts["worker"]["id"])
+    return _with_pairs(req, state.campaigns[BASELINE], pairs_from)
 
 
 def _warm_caches(src: Path, dst: Path) -> None:
