@@ -5,7 +5,9 @@ Each benchmark module exposes ``main()`` returning a list of :class:`bench.commo
 sits beside the baseline it was measured against in the same run, and their ratio.
 
 A benchmark that fails is reported in results.md with its error, the others still run,
-and the command exits non-zero. Benchmarks measure raw capacity, so per-token rate
+and the command exits non-zero. Naming benchmarks reruns only those: their sections in
+results.md are replaced and the others kept, each section saying when and under what load
+it was measured. Benchmarks measure raw capacity, so per-token rate
 limits are off (``PREFMARKET_RATE_LIMIT=0``) unless the environment says otherwise.
 """
 
@@ -43,46 +45,72 @@ def _load() -> str:
         return "unknown"
 
 
-def run(names: list[str]) -> tuple[str, list[str]]:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {_machine()}, with `make bench` "
-        "(`python -m bench`). Every baseline was measured in the same run, on the same machine, "
-        "right beside its figure; the ratio is value / baseline. Load average when it started: "
-        f"{_load()} (above the CPU count, other work shared the machine and inflated the times).",
-        "",
-    ]
-    failed = []
-    summary = []
+HEADER = [
+    "# Benchmark results",
+    "",
+    "Written by `make bench` (`python -m bench [NAME ...]`). Every baseline was measured in the same run, "
+    "on the same machine, right beside its figure; the ratio is value / baseline. Each section says when it "
+    "ran and the load average then: above the CPU count, other work shared the machine and inflated the "
+    "absolute times (ratios against a baseline from the same minute are less affected).",
+    "",
+]
+
+
+def section(name: str) -> tuple[list[str], tuple[str, int, float, bool]]:
+    """Run ``bench_<name>.main()``; its results.md section and its row for the runs table."""
+    start = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {_machine()}, load {_load()} at the start"
+    t0 = time.perf_counter()
+    try:
+        figures = importlib.import_module(f"bench.bench_{name}").main() or []
+        error = None
+    except Exception:  # noqa: BLE001 - reported in results.md, the other benchmarks still run
+        figures, error = [], traceback.format_exc()
+    took = time.perf_counter() - t0
+    lines = [f"## {name}", "", f"_{start}; {took:.0f} s; load {_load()} at the end._", ""]
+    if error is not None:
+        return lines + ["**failed:**", "", "```", error.strip()[-3000:], "```", ""], (name, 0, took, False)
+    lines += ["| what | value | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        met = "" if f.ok is None else ("yes" if f.ok else "**no**")
+        lines.append(
+            f"| {f.what} | {f.value:.4g} {f.unit} | {f.baseline}: {f.baseline_value:.4g} {f.unit} "
+            f"| {f.ratio:.2f}x | {f.target} | {met} |"
+        )
+    return lines + [""], (name, len(figures), took, True)
+
+
+def sections_of(text: str) -> dict[str, list[str]]:
+    """The ``## name`` sections of an earlier results.md (the runs table is rebuilt, not kept)."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            found[current] = []
+        if current is not None:
+            found[current].append(line)
+    found.pop("Runs", None)
+    return found
+
+
+def run(names: list[str], earlier: str = "") -> tuple[str, list[str]]:
+    """Run ``names``; the other benchmarks' sections of ``earlier`` are kept as they were."""
+    kept = sections_of(earlier)
+    fresh, summary = {}, []
     for name in names:
-        t0 = time.perf_counter()
-        try:
-            module = importlib.import_module(f"bench.bench_{name}")
-            figures = module.main() or []
-            error = None
-        except Exception:  # noqa: BLE001 - reported in results.md, the other benchmarks still run
-            figures, error = [], traceback.format_exc()
-            failed.append(name)
-        took = time.perf_counter() - t0
-        summary.append((name, len(figures), took, error is None))
-        lines += [f"## {name}", "", f"_{took:.0f} s._", ""]
-        if error is not None:
-            lines += ["**failed:**", "", "```", error.strip()[-3000:], "```", ""]
-            continue
-        lines += ["| what | value | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
-        for f in figures:
-            met = "" if f.ok is None else ("yes" if f.ok else "**no**")
-            lines.append(
-                f"| {f.what} | {f.value:.4g} {f.unit} | {f.baseline}: {f.baseline_value:.4g} {f.unit} "
-                f"| {f.ratio:.2f}x | {f.target} | {met} |"
-            )
-        lines.append("")
-    lines += ["## Runs", "", f"Load average at the end: {_load()}.", "",
+        fresh[name], row = section(name)
+        summary.append(row)
+    lines = list(HEADER)
+    for name in BENCHMARKS:
+        if name in fresh:
+            lines += fresh[name]
+        elif name in kept:
+            lines += kept[name] + ([""] if kept[name][-1] else [])
+    lines += ["## Runs", "", "This invocation's benchmarks:", "",
               "| benchmark | figures | seconds | ok |", "|---|---|---|---|"]
     lines += [f"| {n} | {k} | {s:.0f} | {'yes' if ok else '**failed**'} |" for n, k, s, ok in summary]
     lines.append("")
-    return "\n".join(lines), failed
+    return "\n".join(lines), [n for n, _, _, ok in summary if not ok]
 
 
 def main(argv: list[str]) -> None:
@@ -90,7 +118,7 @@ def main(argv: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     os.environ.setdefault("PREFMARKET_RATE_LIMIT", "0")
-    text, failed = run(argv or list(BENCHMARKS))
+    text, failed = run(argv or list(BENCHMARKS), RESULTS.read_text() if argv and RESULTS.exists() else "")
     RESULTS.write_text(text)
     print(f"wrote {RESULTS}")
     if failed:
