@@ -1,0 +1,22 @@
+"""The quality experiment's two steps without a model: market terms from the simulator, noisy labels."""
+
+from __future__ import annotations
+
+from policy.experiments.quality import market_terms, noisy_labels
+
+
+def test_gold_checks_buy_fewer_labels_per_dollar_but_far_more_accurate_ones():
+    terms = market_terms("second_price", rounds=60, seeds=1)
+    gold, none = terms["gold"], terms["none"]
+    assert gold["accuracy"] > none["accuracy"] + 0.15
+    assert none["labels_per_dollar"] > gold["labels_per_dollar"] > 0
+    assert gold["spammer_share_late"] < none["spammer_share_late"] / 4
+
+
+def test_labels_are_flipped_at_the_error_rate_and_reproducibly():
+    rows = [{"prompt": f"p{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(4000)]
+    noisy = noisy_labels(rows, accuracy=0.8, seed=1)
+    flipped = [r for r in noisy if r["chosen"].startswith("bad")]
+    assert abs(len(flipped) / len(rows) - 0.2) < 0.03
+    assert all(r["rejected"] == "good " + r["chosen"].split()[1] for r in flipped)
+    assert noisy == noisy_labels(rows, accuracy=0.8, seed=1) and noisy_labels(rows, 1.0, seed=1) == rows
