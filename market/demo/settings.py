@@ -1,7 +1,7 @@
 """The demo's sizes, and why they are what they are.
 
-Three presets. ``cpu`` is sized so that the whole job (two campaigns, the real default
-model) fits in 15 minutes on two CPU cores: generation dominates (the pool's pairs once,
+Three presets. ``cpu`` is sized so that the whole job (three campaigns, the real default
+model) fits in about 25 minutes on two shared CPU cores: generation dominates (the pool's pairs once,
 then the held-out completions after every round), so the pool, the number of held-out
 prompts and the completion length are the levers; DPO on a round's labels with LoRA is a
 few seconds. ``gpu`` spends the same wall time on a bigger budget. ``quick`` is the smoke
@@ -101,7 +101,7 @@ PRESETS: dict[str, DemoSettings] = {
     "cpu": DemoSettings(preset="cpu", budget_cents=4_000, rounds=5, pool=80, round_size=16, max_price_cents=60,
                         bots=20, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
     "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
-                        bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16),
+                        bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16, gold_items=100),
     "quick": DemoSettings(preset="quick", budget_cents=900, rounds=3, pool=18, round_size=6, max_price_cents=60,
                           bots=10, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4, gold_items=12,
                           min_gold_answers=2),
