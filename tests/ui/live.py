@@ -95,21 +95,6 @@ CAMPAIGN = dict(budget_cents=2000, max_price_cents=50, rule="second_price", labe
                 round_duration_s=300)
 
 
-def qc_pairs_jsonl(n: int, *, start: int = 0, gold: bool = False) -> str:
-    """``n`` pairs whose better completion starts with "good" (side a for even i, b for odd);
-    gold lines carry the answer and ``gold_check: true``."""
-    lines = []
-    for i in range(start, start + n):
-        good_a = i % 2 == 0
-        row = {"prompt": f"Review movie {i}",
-               "completion_a": f"good film {i}" if good_a else f"bad film {i}",
-               "completion_b": f"bad film {i}" if good_a else f"good film {i}"}
-        if gold:
-            row |= {"gold": "a" if good_a else "b", "gold_check": True}
-        lines.append(json.dumps(row))
-    return "\n".join(lines) + "\n"
-
-
 QC_CAMPAIGN = dict(budget_cents=100_000, max_price_cents=50, rule="second_price", labels_per_item=1, round_size=12,
                    round_duration_s=300, gold_rate=0.25, min_gold_answers=4, quality_bar=0.65, quality_confidence=0.8,
                    probation_share=0.5)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.live import QC_CAMPAIGN, free_port, pairs_jsonl, qc_pairs_jsonl, running_api, wait_http
+from tests.quality.conftest import pairs as qc_pairs_jsonl  # pairs with a known better side, and gold
+from tests.ui.live import QC_CAMPAIGN, free_port, pairs_jsonl, running_api, wait_http
 from ui import cli
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs the selenium package")

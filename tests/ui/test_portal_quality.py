@@ -11,7 +11,8 @@ import pytest
 
 from market.client import MarketClient
 from tests.ui.apptest import can_open, click, errors, goto, metric, signed_in, texts
-from tests.ui.live import QC_CAMPAIGN, qc_pairs_jsonl
+from tests.quality.conftest import pairs as qc_pairs_jsonl  # pairs with a known better side, and gold
+from tests.ui.live import QC_CAMPAIGN
 
 _names = itertools.count()
 BELOW_BAR = "below the quality bar"
