@@ -3,6 +3,11 @@
 Spend means money paid to annotators for accepted labels; escrowed money (committed to
 assignments still being labelled) is reported separately, and ``remaining_cents`` is
 what future rounds can still use. All figures come from the ledger (``ledger.books``).
+
+``items`` and ``items_labelled`` count the requester's own items only; gold items (control
+questions, ``market.quality``) are reported apart as ``gold_items``, and the accepted
+labels on them as ``gold_checks`` (paid like any label, so they are in ``labels`` and in
+the spend, but they label nothing the requester is buying).
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ from market.tables import Campaign, Item, Label, Round
 
 def campaign_summary(session: Session, campaign: Campaign) -> dict:
     b = ledger.books(session, campaign.id)
-    n_items = session.exec(select(func.count(Item.id)).where(Item.campaign_id == campaign.id)).one()
-    n_done = session.exec(
-        select(func.count(Item.id)).where(Item.campaign_id == campaign.id, Item.n_labels >= campaign.labels_per_item)
+    real = (Item.campaign_id == campaign.id) & (Item.gold_check == False)  # noqa: E712 - SQL expression
+    n_items = session.exec(select(func.count(Item.id)).where(real)).one()
+    n_done = session.exec(select(func.count(Item.id)).where(real, Item.n_labels >= campaign.labels_per_item)).one()
+    n_gold = session.exec(
+        select(func.count(Item.id)).where(Item.campaign_id == campaign.id, Item.gold_check == True)  # noqa: E712
     ).one()
-    n_labels = session.exec(
-        select(func.count(Label.id)).where(Label.campaign_id == campaign.id, Label.accepted == True)  # noqa: E712
+    accepted = (Label.campaign_id == campaign.id) & (Label.accepted == True)  # noqa: E712
+    n_labels = session.exec(select(func.count(Label.id)).where(accepted)).one()
+    on_gold = Item.gold_check == True  # noqa: E712 - SQL expression
+    n_gold_checks = session.exec(
+        select(func.count(Label.id)).join(Item, Item.id == Label.item_id).where(accepted, on_gold)
     ).one()
     states = dict(
         session.exec(
@@ -39,6 +49,8 @@ def campaign_summary(session: Session, campaign: Campaign) -> dict:
         "labels": int(n_labels),
         "items": int(n_items),
         "items_labelled": int(n_done),
+        "gold_items": int(n_gold),
+        "gold_checks": int(n_gold_checks),
         "rounds": int(sum(states.values())),
         "rounds_by_state": {str(k): int(v) for k, v in states.items()},
         "cost_per_label_cents": (b.paid_cents / n_labels) if n_labels else None,

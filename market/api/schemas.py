@@ -188,8 +188,10 @@ class SummaryOut(BaseModel):
     remaining_cents: int
     released_cents: int
     labels: int
-    items: int
+    items: int  # the campaign's own items; gold items are counted apart
     items_labelled: int
+    gold_items: int
+    gold_checks: int  # accepted labels on gold items (in labels and the spend)
     rounds: int
     rounds_by_state: dict[str, int]
     cost_per_label_cents: Optional[float]
