@@ -22,12 +22,19 @@ Also measured: how well each aggregation method recovers the truth when every it
 three labels from this population (``market.quality.aggregate``), against majority vote;
 and the same claim on the live market, smaller: 40 annotator bots (``bidders.bots``, the
 same population mix, truthful asks) working a campaign through the HTTP API in process
-(SQLite), with and without gold checks, read back from the ledger and the export.
+(SQLite), with and without gold checks, read back from the ledger and the export, on
+three seeds (different populations); the target figure is the worst seed's.
+
+``python -m bench quality`` runs it all and writes results.md; ``python -m
+bench.bench_quality --live [--seeds 0,1,2]`` runs only the live market and prints its
+figures (about 30 s a campaign on a free core).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -95,6 +102,7 @@ def aggregation_accuracy(seed: int = 0, items: int = 600, per_item: int = 3, gol
 
 
 LIVE = dict(bots=40, rounds=48, items=1200, gold_items=80, round_size=20)
+LIVE_SEEDS = (0, 1, 2)
 LIVE_QC = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, min_gold_answers=4, probation_share=0.2)
 
 
@@ -165,7 +173,47 @@ def _live_figures(pays: list[dict], rows: dict[int, dict], kind_of: dict[int, in
             "accuracy": right / len(data), "paid_labels": len(pays), "data_labels": len(data), "spend": spend}
 
 
-def main() -> list[Figure]:
+def live_figures(seeds=LIVE_SEEDS) -> tuple[list[Figure], pd.DataFrame, float]:
+    """The live market with and without quality control on each seed: its figures (the
+    spammers' share at its worst seed, net correct labels per dollar over all seeds) and
+    the per-seed table."""
+    start = time.perf_counter()
+    runs = {(qc, seed): live_market(qc, seed) for seed in seeds for qc in (False, True)}
+    took = time.perf_counter() - start
+    what = f"live market, {LIVE['bots']} bots, {LIVE['rounds']} rounds, second price"
+    late = f"after round {LIVE['rounds'] // 4}"
+    n = len(seeds)
+
+    def pooled(qc: bool, window: str) -> float:  # net correct labels per dollar over all seeds
+        rows = [runs[qc, seed][window] for seed in seeds]
+        return sum(r["net_correct_per_dollar"] * r["spend"] for r in rows) / sum(r["spend"] for r in rows)
+
+    share = {qc: [runs[qc, seed][late]["spammer_share"] for seed in seeds] for qc in (False, True)}
+    figures = [
+        Figure("quality", f"{what}: spammers' share of paid labels {late}, worst of {n} seeds",
+               max(share[True]), "", "no quality control", max(share[False]), "< 0.05", bool(max(share[True]) < 0.05)),
+        Figure("quality", f"{what}: spammers' share of paid labels {late}, mean of {n} seeds",
+               float(np.mean(share[True])), "", "no quality control", float(np.mean(share[False])), "", None),
+        Figure("quality", f"{what}: net correct labels per dollar {late} ({n} seeds)", pooled(True, late), "/$",
+               "no quality control", pooled(False, late), "> 1x", bool(pooled(True, late) > pooled(False, late))),
+        Figure("quality", f"{what}: net correct labels per dollar, all rounds (probation included, {n} seeds)",
+               pooled(True, "all rounds"), "/$", "no quality control", pooled(False, "all rounds"), "", None),
+    ]
+    table = pd.concat({(("with" if qc else "without") + " quality control", f"seed {seed}", window): pd.Series(row)
+                       for (qc, seed), windows in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+                       for window, row in windows.items()}, axis=1).T
+    return figures, table, took
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    args = _parse(argv or [])
+    seeds = tuple(args.seeds)
+    if args.live:
+        figures, table, took = live_figures(seeds)
+        show(figures, "Quality control in the live market (bench.bench_quality --live)")
+        print(f"\nLive market, per seed ({took:.0f} s for {2 * len(seeds)} campaigns):")
+        print(table.round(3).to_string())
+        return figures
     none, gold = run("none"), run("gold")
     cols = ["spammer_share", "spammer_share_late", "accuracy", "net_correct_per_dollar", "correct_per_dollar",
             "spend", "labels", "data_labels", "gold_labels", "rejected_labels"]
@@ -192,26 +240,11 @@ def main() -> list[Figure]:
         figures.append(Figure(
             "quality", f"aggregation '{method}': items right at 3 labels each (600 items, 20% spammers)",
             agg[method], "", "majority vote", agg["mv"], "", None))
-    start = time.perf_counter()
-    live = {qc: live_market(qc) for qc in (False, True)}
-    live_s = time.perf_counter() - start
-    what = f"live market, {LIVE['bots']} bots, {LIVE['rounds']} rounds, second price"
-    late = f"after round {LIVE['rounds'] // 4}"
-    on, off = live[True], live[False]
-    figures += [
-        Figure("quality", f"{what}: spammers' share of paid labels {late}", on[late]["spammer_share"], "",
-               "no quality control", off[late]["spammer_share"], "< 0.05", bool(on[late]["spammer_share"] < 0.05)),
-        Figure("quality", f"{what}: net correct labels per dollar {late}", on[late]["net_correct_per_dollar"], "/$",
-               "no quality control", off[late]["net_correct_per_dollar"], "> 1x",
-               bool(on[late]["net_correct_per_dollar"] > off[late]["net_correct_per_dollar"])),
-        Figure("quality", f"{what}: net correct labels per dollar, all rounds (probation included)",
-               on["all rounds"]["net_correct_per_dollar"], "/$", "no quality control",
-               off["all rounds"]["net_correct_per_dollar"], "", None),
-    ]
+    live, live_table, live_s = live_figures(seeds)
+    figures += live
     show(figures, "Quality control in the simulator (bidders.simulate, quality mode gold vs none) and the live market")
-    print(f"\nLive market ({live_s:.0f} s for both runs):")
-    print(pd.concat({("with" if qc else "without") + " quality control": pd.DataFrame(live[qc]).T
-                     for qc in (False, True)}).round(3).to_string())
+    print(f"\nLive market, per seed ({live_s:.0f} s for {2 * len(seeds)} campaigns):")
+    print(live_table.round(3).to_string())
     print("\nPer rule, mean over seeds (gold = quality control, none = without):")
     print(pd.concat({"none": base, "gold": qc}, axis=1).swaplevel(axis=1).sort_index(axis=1, level=0)
           .round(3).to_string())
@@ -226,5 +259,13 @@ def main() -> list[Figure]:
     return figures
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--live", action="store_true", help="run only the live market (no results.md)")
+    parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=list(LIVE_SEEDS),
+                        help="the live market's seeds, comma-separated (default %(default)s)")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

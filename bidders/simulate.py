@@ -74,6 +74,7 @@ from bidders.population import Population, sample_population
 from bidders.quality import GoldScreen
 from bidders.strategies import Learner, Strategy, assign_strategies
 from market.mechanisms import RULES, clear
+from market.quality import mixing
 
 TOLERANCE = 1e-9  # float slack for IR and budget checks, in dollars
 
@@ -193,7 +194,8 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
         idx = np.flatnonzero(active)
         cap = pop.capacity[idx]
         if screen is not None:
-            cap = screen.admit(idx, cap, m.round_size, lottery_rng.random(idx.size))
+            lottery = mixing.probation_lottery(screen.alpha[idx], screen.beta[idx], lottery_rng.random(idx.size))
+            cap = screen.admit(idx, cap, m.round_size, lottery)
             idx, cap = idx[cap > 0], cap[cap > 0]
             quality = screen.quality(idx)
         else:

@@ -9,7 +9,8 @@ measure decide who is paid and how the auction ranks them. The pieces, pure math
                auction's quality q; the judgement (probation / provisional / qualified /
                below the bar)
 ``mixing``     how many gold checks each winner gets (all its units on probation, a
-               steady share once qualified) and how much of a round probation may take
+               steady share once qualified), how much of a round probation may take, and
+               who gets it (a lottery, with records fallen below the prior's last)
 ``aggregate``  soft labels per item: skill-weighted vote, majority vote, Dawid–Skene and
                noisy Bradley–Terry (the last three through crowd-kit, imported lazily),
                and the QA-DPO weight the export derives from them

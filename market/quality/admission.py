@@ -8,8 +8,9 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    to the floor; only the quality-weighted rules read it, as before;
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
    for an annotator below the bar, at most the gold items it has not seen for one on
-   probation, and a share of the round for probation together, admitted by a lottery
-   keyed on round and annotator;
+   probation, and a share of the round for probation together, admitted in a queue
+   (``mixing.probation_lottery``): a lottery keyed on round and annotator, with annotators
+   whose gold record has fallen below the prior's behind all the others;
 4. after the mechanism picked the winning units, turns some of each winner's units into
    gold checks (``mixing.gold_units``: all of them on probation, half while provisional,
    a share ``gold_rate`` once qualified), with gold items the annotator has never held,
@@ -94,7 +95,8 @@ def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], 
     unseen = _unseen_gold(session, campaign.id, ids)
     capped = mixing.admission_caps(caps, status, [len(u) for u in unseen], demand=demand,
                                    share=campaign.probation_share,
-                                   lottery=[uniform("probation-lottery", round_id, i) for i in ids])
+                                   lottery=mixing.probation_lottery(
+                                       alpha, beta, [uniform("probation-lottery", round_id, i) for i in ids]))
     return Admission(campaign, round_id, bids, status, quality, capped, unseen)
 
 

@@ -31,7 +31,7 @@ def test_caps_exclude_below_bar_and_bound_probation():
     status = np.array([QUALIFIED, BELOW_BAR, PROBATION, PROBATION, PROBATION])
     caps = mixing.admission_caps([5, 5, 3, 3, 3], status, [9, 9, 1, 9, 9], demand=10, share=0.2,
                                  lottery=[0.5, 0.5, 0.3, 0.9, 0.1])
-    # qualified supply 5 < demand 10: probation may take max(2, 10 - 5) = 5 units, lottery order 4, 2, 3
+    # qualified supply 5 < demand 10: probation may take max(2, 10 - 5) = 5 units, queue order 4, 2, 3
     assert caps.tolist() == [5, 0, 1, 1, 3]
 
 
@@ -42,6 +42,27 @@ def test_cold_start_is_not_starved_and_a_crowd_of_newcomers_is_capped():
     status = np.array([QUALIFIED] * 4 + [PROBATION] * 20)
     caps = mixing.admission_caps([5] * 24, status, [9] * 24, demand=20, share=0.2, lottery=np.arange(24))
     assert caps[:4].sum() == 20 and caps[4:].sum() == 4  # ceil(0.2 × 20)
+
+
+def test_the_queue_puts_records_below_the_prior_behind_everyone_else():
+    from market.quality import skill
+
+    records = [(0, 0), (1, 1), (2, 3), (4, 6), (1, 2), (0, 1), (3, 8)]  # (right, answers)
+    alpha, beta = skill.posterior(*np.array(records).T)
+    suspect = np.array([r / n < 2 / 3 if n else False for r, n in records])
+    assert suspect.tolist() == [False, False, False, False, True, True, True]  # 2 of 3 is not, 1 of 2 is
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        u = rng.random(len(records))
+        key = mixing.probation_lottery(alpha, beta, u)
+        assert key[~suspect].max() < key[suspect].min()  # every suspect after every other
+        assert (np.argsort(key[~suspect]) == np.argsort(u[~suspect])).all()  # a lottery within each group
+        assert (np.argsort(key[suspect]) == np.argsort(u[suspect])).all()
+    # the queue decides who enters when probation's room is short, the ask never does
+    status = np.array([PROBATION] * len(records))
+    caps = mixing.admission_caps([2] * len(records), status, [9] * len(records), demand=8, share=0.2,
+                                 lottery=mixing.probation_lottery(alpha, beta, rng.random(len(records))))
+    assert caps[~suspect].sum() == 8 and caps[suspect].sum() == 0
 
 
 @given(st.lists(st.tuples(st.sampled_from([QUALIFIED, PROVISIONAL, BELOW_BAR, PROBATION]), st.integers(0, 6),
@@ -61,6 +82,11 @@ def test_caps_invariants(bidders, demand, share, seed):
     assert (caps[probation] <= gold_left[probation]).all()
     room = mixing.probation_room(demand, int(capacity[judged].sum()), share)
     assert caps[probation].sum() == min(room, np.minimum(capacity, gold_left)[probation].sum())
+    # admitted in queue order: nobody on probation gets units while one before it wants more
+    order = np.flatnonzero(probation)[np.argsort(lottery[probation], kind="stable")]
+    short = np.flatnonzero(caps[order] < np.minimum(capacity, gold_left)[order])
+    if short.size:
+        assert (caps[order][short[0] + 1:] == 0).all()
     # the lottery, not the ask, decides: the same lottery gives the same caps
     again = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery)
     assert (again == caps).all()
