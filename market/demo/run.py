@@ -255,11 +255,12 @@ def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_
     return _with_pairs(req, state.campaigns[NO_QC], auction_id)
 
 
-def _created(req: MarketClient, state: RunState, name: str, **fields) -> int:
-    """Create the run's campaign ``name`` and remember it (a resumed run finds it there)."""
-    state.campaigns[name] = req.create_campaign(**fields)["id"]
+def _created(req: MarketClient, state: RunState, role: str, **fields) -> int:
+    """Create the run's campaign ``role`` (auction, no_qc, baseline) and remember it (a
+    resumed run finds it there); ``fields`` go to the API as they are."""
+    state.campaigns[role] = req.create_campaign(**fields)["id"]
     state.save()
-    return state.campaigns[name]
+    return state.campaigns[role]
 
 
 def _with_pairs(req: MarketClient, campaign_id: int, pairs_from: int) -> int:
