@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from policy.experiments.winrate import _cached
+from policy.experiments.winrate import _cached, judged_pairs
 
 SPAMMY = {"diligent": {"share": 0.6 * 8 / 9}, "noisy": {"share": 0.25 * 8 / 9}, "spammer": {"share": 0.2},
           "adversarial": {"share": 0.05 * 8 / 9}}  # the default mix with spammers raised to 20%
@@ -64,7 +64,7 @@ def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
 def run(args) -> dict:
     from policy import task
     from policy.evaluate import evaluate_win_rate, reference_completions
-    from policy.generate import SamplingConfig, generate_pairs
+    from policy.generate import SamplingConfig
     from policy.judges import SentimentJudge
     from policy.model import DEFAULT_MODEL, configure_threads, data_home, load
     from policy.scoring import ReferenceCache
@@ -86,15 +86,9 @@ def run(args) -> dict:
     # As many prompts as the win-rate experiment samples for its 128 pairs (so its cache serves), or more.
     prompts = task.prompts("train", int(max(128, *wanted.values()) * 1.5), seed=args.seed)
 
-    def make_pairs():
-        pairs = generate_pairs(models.policy, tok, prompts, pair_cfg, progress=True)
-        kept = [prompts[i] for i in pairs.index]
-        verdict = judge.compare(kept, pairs.completion_a, pairs.completion_b)
-        return [{"prompt": p, "chosen": a if v == 1 else b, "rejected": b if v == 1 else a}
-                for p, a, b, v in zip(kept, pairs.completion_a, pairs.completion_b, verdict, strict=True) if v != 0.5]
-
     rows = _cached(wr / "pairs", {"model": args.model or DEFAULT_MODEL, "prompts": len(prompts),
-                                  "sampling": vars(pair_cfg)}, make_pairs)
+                                  "sampling": vars(pair_cfg)},
+                   lambda: judged_pairs(models.policy, tok, prompts, pair_cfg, judge))
     eval_prompts = task.prompts("eval", args.eval_prompts, seed=args.seed)
     eval_cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=0.7, batch_size=32, seed=args.seed + 1)
     reference = _cached(wr / "reference", {"model": args.model or DEFAULT_MODEL, "prompts": eval_prompts,

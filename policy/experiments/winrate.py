@@ -38,12 +38,23 @@ def _cached(folder: Path, key: dict, build):
     return value
 
 
+def judged_pairs(policy, tokenizer, prompts: list[str], cfg, judge) -> list[dict]:
+    """Two sampled completions per prompt, ordered by the judge into chosen/rejected; ties dropped."""
+    from policy.generate import generate_pairs
+
+    pairs = generate_pairs(policy, tokenizer, prompts, cfg, progress=True)
+    kept = [prompts[i] for i in pairs.index]
+    verdict = judge.compare(kept, pairs.completion_a, pairs.completion_b)
+    return [{"prompt": p, "chosen": a if v == 1 else b, "rejected": b if v == 1 else a}
+            for p, a, b, v in zip(kept, pairs.completion_a, pairs.completion_b, verdict, strict=True) if v != 0.5]
+
+
 def run(args) -> dict:
     import torch
 
     from policy import task
     from policy.evaluate import evaluate_win_rate, reference_completions
-    from policy.generate import SamplingConfig, generate_pairs
+    from policy.generate import SamplingConfig
     from policy.judges import SentimentJudge
     from policy.model import DEFAULT_MODEL, configure_threads, data_home, load
     from policy.scoring import ReferenceCache
@@ -65,19 +76,8 @@ def run(args) -> dict:
     pair_cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=1.0, batch_size=32, seed=args.seed)
     prompts = task.prompts("train", int(args.pairs * 1.5), seed=args.seed)
 
-    def make_pairs():
-        pairs = generate_pairs(models.policy, tok, prompts, pair_cfg, progress=True)
-        kept = [prompts[i] for i in pairs.index]
-        verdict = judge.compare(kept, pairs.completion_a, pairs.completion_b)
-        rows = [
-            {"prompt": p, "chosen": a if v == 1 else b, "rejected": b if v == 1 else a}
-            for p, a, b, v in zip(kept, pairs.completion_a, pairs.completion_b, verdict, strict=True)
-            if v != 0.5
-        ]
-        return rows
-
     key = {"model": args.model or DEFAULT_MODEL, "prompts": len(prompts), "sampling": vars(pair_cfg)}
-    rows = _cached(out / "pairs", key, make_pairs)[: args.pairs]
+    rows = _cached(out / "pairs", key, lambda: judged_pairs(models.policy, tok, prompts, pair_cfg, judge))[: args.pairs]
     if len(rows) < args.pairs:
         raise SystemExit(f"only {len(rows)} labelled pairs without ties; ask for fewer --pairs")
     t_pairs = time.perf_counter() - t0
