@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from market import db, limits
@@ -88,6 +88,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError):
+        return JSONResponse({"detail": "a number in the request is out of range"}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_: Request, exc: DataError):
+        # Postgres' twin of sqlite3's OverflowError ("bigint out of range"): a backstop; the
+        # schemas bound every id and amount, so that the 422 names the field first.
+        log.warning("database refused a value: %s", exc.orig)
         return JSONResponse({"detail": "a number in the request is out of range"}, status_code=422)
 
     @app.exception_handler(Exception)

@@ -102,7 +102,7 @@ def upload_items(campaign_id: PathId, session: SessionDep, account: Requester, t
 
 @router.get("/campaigns/{campaign_id}/items", response_model=list[ItemOut])
 def list_items(
-    campaign_id: int,
+    campaign_id: PathId,
     session: SessionDep,
     account: CurrentAccount,
     offset: Annotated[int, Query(ge=0)] = 0,
