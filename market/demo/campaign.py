@@ -50,6 +50,7 @@ class CampaignDriver:
         self.bidders_for = bidders_for  # how many bots can afford a round with this max price
         self.ui = ui
         self.eval_timeout_s = eval_timeout_s
+        self.shown: set[int] = set()  # rounds whose evaluation was shown
 
     def drive(self, max_rounds: int, want_more: Callable[[], bool] = lambda: True) -> None:
         """Run rounds until ``max_rounds`` have settled, ``want_more()`` says stop, or the
@@ -161,13 +162,13 @@ class CampaignDriver:
         def posted():
             return next((e for e in self.req.list_evaluations(self.cid) if e["round_id"] == r["id"]), None)
 
-        ev = posted()
+        ev = posted() or self._wait(f"worker: DPO on round {r['id']}'s labels, rescoring the pool, evaluating",
+                                    posted, self.eval_timeout_s)
         if ev is None:
-            ev = self._wait(f"worker: DPO on round {r['id']}'s labels, rescoring the pool, evaluating", posted,
-                            self.eval_timeout_s)
-            if ev is None:
-                raise DemoError(f"no evaluation of round {r['id']} after {self.eval_timeout_s:.0f} s; see "
-                                f"{self.procs.logs / (self.worker + '.log')}")
+            raise DemoError(f"no evaluation of round {r['id']} after {self.eval_timeout_s:.0f} s; see "
+                            f"{self.procs.logs / (self.worker + '.log')}")
+        if r["id"] not in self.shown:  # once per round, even when the worker posted it before we looked
+            self.shown.add(r["id"])
             self.ui.evaluated(r, ev)
 
     def _bought_data(self, r: dict) -> bool:
