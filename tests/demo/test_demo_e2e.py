@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PREFMARKET_TORCH_THREADS": "1", "COLUMNS": "120"}  # other test runs share the cores
+ENV = {**os.environ, "PREFMARKET_TORCH_THREADS": "1", "COLUMNS": "120",  # other test runs share the cores
+       "PYTHONUNBUFFERED": "1"}  # lines reach the test as they are printed: it interrupts on one
 FILES = ("report.md", "summary.json", "ledger.csv", "rounds.csv", "evaluations.csv", "dataset.jsonl",
          "baseline_dataset.jsonl", "plots/winrate_vs_spend.png", "plots/clearing_price.png",
          "plots/spend_by_kind.png", "plots/spammer_share.png")
