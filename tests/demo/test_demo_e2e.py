@@ -119,19 +119,19 @@ def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
 
 def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen(demo(out, "--no-quality"), cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    try:
-        for line in proc.stdout:  # stop it once the auction's first round has been evaluated
-            seen.append(line)
-            if "auction after round 1" in line:
-                proc.send_signal(signal.SIGINT)
-                break
-        rest, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    output = "".join(seen) + rest
+    log = tmp_path / "first.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(demo(out, "--no-quality"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT)
+        try:  # stop it once the market holds the auction's first evaluation (its output may lag behind)
+            deadline = time.monotonic() + 90
+            while not _evaluations(out) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    output = log.read_text()
     assert proc.returncode == 1 and "resume with: prefmarket demo --out" in " ".join(output.split()), output[-2000:]
     assert not (out / "report.md").exists()
     state = json.loads((out / "state.json").read_text())
@@ -149,6 +149,18 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     with open(out / "evaluations.csv") as f:
         rounds_evaluated = [r["round_id"] for r in csv.DictReader(f) if r["campaign"] == "auction"]
     assert len(rounds_evaluated) == len(set(rounds_evaluated)) == rounds  # one evaluation per round, none twice
+
+
+def _evaluations(out: Path) -> int:
+    """Evaluations the market holds for the run's auction campaign (0 while it has none)."""
+    import sqlite3
+
+    try:
+        cid = json.loads((out / "state.json").read_text())["campaigns"]["auction"]
+        with sqlite3.connect(f"file:{out / 'market.db'}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM evaluation WHERE campaign_id = ?", (cid,)).fetchone()[0]
+    except (OSError, KeyError, ValueError, sqlite3.Error):  # not there yet, or busy: look again
+        return 0
 
 
 @pytest.fixture(autouse=True)
