@@ -121,7 +121,10 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "run"
     log = tmp_path / "first.log"
     with open(log, "w") as sink:
-        proc = subprocess.Popen(demo(out, "--no-quality"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT)
+        # SIG_DFL first: a test run started in the background inherits an ignored SIGINT,
+        # and Python only turns SIGINT into KeyboardInterrupt when it is not ignored.
+        proc = subprocess.Popen(demo(out, "--no-quality"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:  # stop it once the market holds the auction's first evaluation (its output may lag behind)
             deadline = time.monotonic() + 90
             while not _evaluations(out) and proc.poll() is None and time.monotonic() < deadline:
