@@ -103,7 +103,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     pdir.mkdir(exist_ok=True)
     labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items"
                          f"{', gold checks' if 'no_qc' in ids else ''})",
-              "no_qc": f"the same auction without gold checks",
+              "no_qc": "the same auction without gold checks",
               "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)"}
     plots.winrate_vs_spend({n: (labels[n], acc[n]["curve"]) for n in ids}, pdir / "winrate_vs_spend.png")
     plots.clearing_prices(rounds, pdir / "clearing_price.png")
