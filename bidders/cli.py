@@ -98,6 +98,8 @@ def bots(
     prefix: str = typer.Option("bot", help="Account name prefix."),
     spammers: float = typer.Option(None, min=0.0, max=0.99, help="Share of spammers in a new population (the "
                                    "other kinds keep their proportions); default: the population's 10%."),
+    capacity: str = typer.Option(None, metavar="MIN-MAX", help="Labels each bot of a new population can deliver "
+                                 "per round, drawn uniformly from MIN to MAX; default: the population's 1-3."),
 ) -> None:
     """Run a population of annotator bots against a live market until SIGINT/SIGTERM.
 
@@ -110,8 +112,9 @@ def bots(
         console.print("[red]--token / PREFMARKET_TOKEN: an admin token is needed to create the bots' accounts[/red]")
         raise typer.Exit(2)
     admin = MarketClient(url, token)
+    cfg = PopulationConfig(size=size, **_capacity_range(capacity))
     try:
-        population = _load_or_register(admin, roster, size=size, seed=seed, judge=_bot_judge(judge), prefix=prefix,
+        population = _load_or_register(admin, roster, cfg, seed=seed, judge=_bot_judge(judge), prefix=prefix,
                                         spammers=spammers)
     except MarketError as err:
         console.print(f"[red]the market answered {err.status}: {err.detail}[/red]")
@@ -135,8 +138,22 @@ def _bot_judge(name: str):
     return lambda prompt, completion: float(scorer.score([prompt], [completion])[0])
 
 
-def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, seed: int, judge, prefix: str,
-                      spammers: float | None = None):
+def _capacity_range(text: str | None) -> dict[str, int]:
+    """``"3-6"`` → the population's capacity bounds; ``None`` → its defaults."""
+    if text is None:
+        return {}
+    low, sep, high = text.partition("-")
+    try:
+        bounds = {"capacity_min": int(low), "capacity_max": int(high)} if sep else None
+    except ValueError:
+        bounds = None
+    if bounds is None or not 1 <= bounds["capacity_min"] <= bounds["capacity_max"]:
+        raise typer.BadParameter(f"{text!r}: give MIN-MAX with 1 <= MIN <= MAX, e.g. 3-6", param_hint="--capacity")
+    return bounds
+
+
+def _load_or_register(admin: MarketClient, roster: Path | None, cfg: PopulationConfig, *, seed: int, judge,
+                      prefix: str, spammers: float | None = None):
     """The bots of ``roster`` if it exists, else a fresh population registered and written there.
 
     A restarted bot keeps its account, cost, skill, kind and strategy; a learner starts
@@ -152,7 +169,6 @@ def _load_or_register(admin: MarketClient, roster: Path | None, *, size: int, se
                              Persona(cost=r["cost"], skill=r["skill"], kind=KINDS.index(r["kind"]), capacity=r["capacity"]),
                              made[r["strategy"]](), np.random.default_rng(rng.integers(2**63)), judge) for r in rows]
     rng = np.random.default_rng(seed)
-    cfg = PopulationConfig(size=size)
     population = sample_population(cfg if spammers is None else with_spammer_share(cfg, spammers), rng)
     bots = register_bots(admin, population, strategies, rng, prefix=prefix, judge=judge)
     if roster is not None:

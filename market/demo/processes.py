@@ -115,9 +115,9 @@ class Processes:
         raise DemoError(f"the market server did not answer within {timeout_s:.0f} s; see {self.logs / 'server.log'}")
 
     def bots(self, url: str, admin_token: str, *, size: int, seed: int, roster: Path, judge: str,
-             spammers: float) -> None:
+             spammers: float, capacity: str) -> None:
         self.start("bots", cli("bots", "--url", url, "--size", str(size), "--seed", str(seed), "--roster", str(roster),
-                               "--judge", judge, "--spammers", str(spammers), "--poll", "0.3"),
+                               "--judge", judge, "--spammers", str(spammers), "--capacity", capacity, "--poll", "0.3"),
                    env={"PREFMARKET_TOKEN": admin_token})
 
     def worker(self, name: str, url: str, token: str, campaign_id: int, args: list[str], *, cpu_only: bool) -> None:

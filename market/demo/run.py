@@ -43,7 +43,7 @@ from market.demo.processes import DemoError, Processes
 from market.demo.settings import DemoSettings
 
 AUCTION, NO_QC, BASELINE = "auction", "no_qc", "baseline"
-QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.7, probation_share=0.2)
+QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
 
 
 @dataclass
@@ -211,7 +211,7 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
 def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSettings, out: Path) -> list[dict]:
     roster = out / "bots.json"
     procs.bots(url, state.accounts["admin"]["token"], size=settings.bots, seed=settings.seed, roster=roster,
-               judge="sentiment", spammers=settings.spammers)
+               judge="sentiment", spammers=settings.spammers, capacity=settings.bot_capacity)
     deadline = time.monotonic() + 120
     while not roster.exists():
         procs.check("bots")

@@ -12,8 +12,14 @@ auction campaign checks its annotators with ``gold_items`` gold checks (a glowin
 against a scathing one, mixed in unmarked); everyone starts on probation, so the first
 round or two buy mostly gold. With ``quality`` on, a twin of the auction campaign runs
 without gold checks on the same pairs, budget and bots, so the report can say what quality
-control bought: spammers' share of paid labels, and win rate per dollar. The CPU preset
-runs five rounds because probation takes two.
+control bought: spammers' share of paid labels, and win rate per dollar. The demo judges
+at confidence 0.8 (``run.QUALITY_CONTROL``): four right answers of four to qualify, so a
+random clicker gets through probation one time in sixteen (at 0.7, three of three let one
+in one time in eight, and in a CPU run one did). A bot delivers 3 to 6 labels a round
+(``bot_capacity``; the population's default is 1 to 3): a round is a sitting, reading two
+short completions takes a minute, and an annotator admitted to probation can then answer
+its four gold checks in one round, so probation takes the first round or two rather than
+most of a five-round campaign.
 
 Money follows the annotator population's defaults (``bidders.population``: a label costs
 an annotator $0.25 at the median): the round budget is sized so that the budget-feasible
@@ -59,6 +65,7 @@ class DemoSettings:
     seed: int = 0
     quality: bool = True  # gold checks in the auction campaign, and a twin campaign without them
     spammers: float = 0.2  # share of spammers among the bots
+    bot_capacity: str = "3-6"  # labels a bot can deliver per round, MIN-MAX (prefmarket bots --capacity)
     gold_items: int = 40
     min_gold_answers: int = 3  # gold answers before an annotator can leave probation
 

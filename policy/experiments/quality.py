@@ -16,6 +16,11 @@ answer shows, in two steps that each reuse a measured part of the product:
    ``1 − accuracy`` (seeded), train a policy with DPO (the same LoRA recipe); its win rate
    over the reference on held-out prompts, with a bootstrap 95% CI, is divided by the
    budget: win-rate points above 50% per dollar.
+3. **What the remaining noise costs** (``--ceiling``, on by default). The gold arm's number
+   of labels again, none flipped: what perfect quality control would have taught for the
+   same money. Far above the gold arm means the honest annotators' own mistakes (the
+   population's careful readers agree with the truth about 84% of the time) are what is
+   left to fix; near it, too few labels.
 
 Results go to ``data/experiments/quality/result.json`` and a PNG next to it.
 """
@@ -52,6 +57,17 @@ def market_terms(rule: str, rounds: int, seeds: int) -> dict[str, dict]:
         share = float((s["spammer_share_late"] * s["data_labels"]).sum() / labels)
         terms[mode] = {"labels_per_dollar": labels / spend, "accuracy": accuracy, "spammer_share_late": share}
     return terms
+
+
+def arm_terms(terms: dict[str, dict], *, ceiling: bool) -> dict[str, dict]:
+    """The arms to train: the market's, and with ``ceiling`` a ``gold_ceiling`` arm with as
+    many labels as the gold arm bought, all right: what perfect quality control would have
+    taught for the same money, which tells the label noise that remains apart from too few
+    labels."""
+    arms = dict(terms)
+    if ceiling:
+        arms["gold_ceiling"] = {**terms["gold"], "accuracy": 1.0}
+    return arms
 
 
 def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
@@ -96,8 +112,8 @@ def run(args) -> dict:
                         lambda: reference_completions(models, eval_prompts, eval_cfg, progress=True))
 
     arms = {}
-    for mode, t in terms.items():
-        n = min(wanted[mode], len(rows))
+    for mode, t in arm_terms(terms, ceiling=args.ceiling).items():
+        n = min(wanted[mode.removesuffix("_ceiling")], len(rows))
         labelled = noisy_labels(rows[:n], t["accuracy"], seed=args.seed)
 
         def train_and_evaluate(labelled=labelled):
@@ -127,11 +143,11 @@ def plot(arms: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = {"gold": "gold checks", "none": "no quality control"}
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    names = {"gold": "gold checks", "none": "no quality control", "gold_ceiling": "gold checks' count,\nall labels right"}
+    fig, ax = plt.subplots(figsize=(2.4 * len(arms) + 1.5, 4.2))
     for i, (mode, a) in enumerate(arms.items()):
         y = 100 * a["win_rate"]
-        ax.bar(i, y, color=["#1f77b4", "#ff7f0e"][i], width=0.6)
+        ax.bar(i, y, color=["#1f77b4", "#ff7f0e", "#2ca02c"][i], width=0.6)
         ax.errorbar(i, y, yerr=[[y - 100 * a["ci_low"]], [100 * a["ci_high"] - y]], color="black", capsize=6)
         ax.text(i, 100 * a["ci_high"] + 1, f"{a['labels']} labels, {100 * a['accuracy']:.0f}% right\n"
                 f"{a['points_per_dollar']:.2f} points/$", ha="center", fontsize=9)
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
+                        help="also train on the gold arm's number of labels with none flipped (default: on)")
     parser.add_argument("--out", default=None)
     figures = run(parser.parse_args(argv))
     for mode, a in figures["arms"].items():

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from bidders.cli import app
@@ -83,3 +84,10 @@ def test_replay_prints_every_rule_and_whether_the_live_one_is_reproduced(tmp_pat
     (tmp_path / "bad.json").write_text(json.dumps([{k: v for k, v in bids[0].items() if k != "units"}]))
     result = CliRunner().invoke(app, ["replay", str(tmp_path / "bad.json")])
     assert result.exit_code == 2 and "units" in result.output
+
+
+@pytest.mark.parametrize("capacity", ["5-2", "0-3", "three", "4"])
+def test_a_bad_capacity_range_is_refused_naming_the_option_before_any_account_is_made(capacity):
+    result = CliRunner().invoke(app, ["bots", "--token", "pm_x", "--url", "http://127.0.0.1:9", "--capacity", capacity])
+    assert result.exit_code == 2 and "--capacity" in result.output and "MIN-MAX" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

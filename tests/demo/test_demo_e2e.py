@@ -108,6 +108,9 @@ def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
     assert summary["settings"]["preset"] == "quick" and list(camps) == ["auction", "no_qc", "baseline"]
     assert camps["auction"]["rounds"] == camps["no_qc"]["rounds"] == summary["settings"]["rounds"]
     assert camps["auction"]["gold_labels"] > 0 and camps["no_qc"]["gold_labels"] == 0
+    low, high = map(int, summary["settings"]["bot_capacity"].split("-"))
+    capacities = [b["capacity"] for b in json.loads((out / "bots.json").read_text())["bots"]]
+    assert all(low <= c <= high for c in capacities) and len(set(capacities)) > 1  # the population's range, drawn
     text = " ".join(done.stdout.split())
     for needle in ("auction round 1", "auction after round", "no_qc after round", "baseline after round",
                    "Quality control: spammers' share", "report:",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policy.experiments.quality import market_terms, noisy_labels
+from policy.experiments.quality import arm_terms, market_terms, noisy_labels
 
 
 def test_gold_checks_buy_fewer_labels_per_dollar_but_far_more_accurate_ones():
@@ -20,3 +20,11 @@ def test_labels_are_flipped_at_the_error_rate_and_reproducibly():
     assert abs(len(flipped) / len(rows) - 0.2) < 0.03
     assert all(r["rejected"] == "good " + r["chosen"].split()[1] for r in flipped)
     assert noisy == noisy_labels(rows, accuracy=0.8, seed=1) and noisy_labels(rows, 1.0, seed=1) == rows
+
+
+def test_the_ceiling_arm_buys_the_gold_arms_count_with_every_label_right():
+    terms = {"gold": {"labels_per_dollar": 5.0, "accuracy": 0.8}, "none": {"labels_per_dollar": 12.0, "accuracy": 0.5}}
+    arms = arm_terms(terms, ceiling=True)
+    assert arms["gold_ceiling"] == {"labels_per_dollar": 5.0, "accuracy": 1.0}
+    assert arms["gold"]["accuracy"] == 0.8 and terms["gold"]["accuracy"] == 0.8  # the market's arms untouched
+    assert set(arm_terms(terms, ceiling=False)) == {"gold", "none"}
