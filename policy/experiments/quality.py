@@ -64,10 +64,10 @@ def arm_terms(terms: dict[str, dict], *, ceiling: bool) -> dict[str, dict]:
     many labels as the gold arm bought, all right: what perfect quality control would have
     taught for the same money, which tells the label noise that remains apart from too few
     labels."""
-    arms = dict(terms)
+    arms = {"gold": terms["gold"]}
     if ceiling:
         arms["gold_ceiling"] = {**terms["gold"], "accuracy": 1.0}
-    return arms
+    return arms | terms
 
 
 def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
@@ -147,7 +147,7 @@ def plot(arms: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(2.4 * len(arms) + 1.5, 4.2))
     for i, (mode, a) in enumerate(arms.items()):
         y = 100 * a["win_rate"]
-        ax.bar(i, y, color=["#1f77b4", "#ff7f0e", "#2ca02c"][i], width=0.6)
+        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c"}[mode], width=0.6)
         ax.errorbar(i, y, yerr=[[y - 100 * a["ci_low"]], [100 * a["ci_high"] - y]], color="black", capsize=6)
         ax.text(i, 100 * a["ci_high"] + 1, f"{a['labels']} labels, {100 * a['accuracy']:.0f}% right\n"
                 f"{a['points_per_dollar']:.2f} points/$", ha="center", fontsize=9)
