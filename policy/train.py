@@ -15,6 +15,12 @@ What this adds to plain TRL, and why:
 - QA-DPO: TRL has no per-pair weights, so ``PreferenceDPOTrainer`` computes the sigmoid DPO
   loss itself when a ``weight`` column is present: ``mean_i w_i · −log σ(β Δ_i)`` with
   ``w = 0.5 + σ(b_a − b_r)``. Without weights TRL's loss runs untouched.
+- Soft labels (``DPORecipe.soft_labels``): a label that is right with probability ``s_i``
+  is trained as conservative DPO (cDPO) with that probability,
+  ``−s_i log σ(β Δ_i) − (1 − s_i) log σ(−β Δ_i)``, whose optimum is the finite margin
+  ``σ(β Δ) = s_i`` rather than an ever larger one. Plain DPO memorises every label, the
+  wrong ones too (its loss on 137 pairs with 18% flipped fell to 0.26, as on clean pairs);
+  TRL 1.16 dropped ``label_smoothing`` from its sigmoid loss, and it was one ε for all pairs.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from policy.model import PolicyModels
 from policy.scoring import ReferenceCache
 
 SCHEDULES = ("continue", "retrain")
+PER_PAIR = ("weight", "soft_label")  # dataset columns the loss reads besides TRL's own
 
 
 @dataclass
@@ -57,6 +64,7 @@ class DPORecipe:
     lora_dropout: float = 0.0
     schedule: str = "continue"
     qa_weights: bool = False
+    soft_labels: bool = False  # train each pair toward its soft label (cDPO) instead of certainty
     max_length: int = 512
     warmup_steps: int = 0
     lr_scheduler: str = "constant"
@@ -115,6 +123,7 @@ class PreferencePair:
     chosen: str
     rejected: str
     weight: float = 1.0
+    soft_label: float = 1.0  # probability that ``chosen`` really beats ``rejected``
 
 
 def qa_weight(b_chosen, b_rejected) -> np.ndarray:
@@ -152,17 +161,18 @@ def _starting_policy(models: PolicyModels, recipe: DPORecipe):
 
 @dataclass
 class WeightedPreferenceCollator(DataCollatorForPreference):
-    """TRL's preference collator, plus the per-pair ``weight`` column as a tensor."""
+    """TRL's preference collator, plus the per-pair ``weight`` and ``soft_label`` columns as tensors."""
 
     def torch_call(self, examples):
         batch = super().torch_call(examples)
-        if "weight" in examples[0]:
-            batch["weight"] = torch.tensor([float(e["weight"]) for e in examples], dtype=torch.float32)
+        for column in PER_PAIR:
+            if column in examples[0]:
+                batch[column] = torch.tensor([float(e[column]) for e in examples], dtype=torch.float32)
         return batch
 
 
 class PreferenceDPOTrainer(DPOTrainer):
-    """``DPOTrainer`` that takes the reference log-probs it is given and honours per-pair weights."""
+    """``DPOTrainer`` that takes the reference log-probs it is given and honours per-pair weights and soft labels."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,14 +189,14 @@ class PreferenceDPOTrainer(DPOTrainer):
 
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()
-        if "weight" not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, "weight"]
+        self._signature_columns = [*self._signature_columns, *(c for c in PER_PAIR if c not in self._signature_columns)]
 
     def _compute_loss(self, model, inputs, return_outputs):
-        if "weight" not in inputs:
+        if not any(c in inputs for c in PER_PAIR):
             return super()._compute_loss(model, inputs, return_outputs)
         if self.loss_types != ["sigmoid"] or self.ld_alpha is not None or not self.precompute_ref_logps:
-            raise ValueError("per-pair weights support the plain sigmoid DPO loss with precomputed reference log-probs")
+            raise ValueError("per-pair weights and soft labels support the plain sigmoid DPO loss with precomputed "
+                             "reference log-probs")
         loss, margins = weighted_dpo_loss(model, inputs, self.beta)
         mode = "train" if self.model.training else "eval"
         self._metrics[mode]["rewards/margins"].append(margins.mean().item())
@@ -195,10 +205,11 @@ class PreferenceDPOTrainer(DPOTrainer):
 
 
 def weighted_dpo_loss(model, inputs, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``mean_i w_i · −log σ(β[(log πθ − log πref)(chosen) − (…)(rejected)])`` and the reward margins.
+    """``mean_i w_i · [−s_i log σ(β Δ_i) − (1 − s_i) log σ(−β Δ_i)]`` with ``Δ_i = (log πθ − log πref)(chosen)
+    − (…)(rejected)``, and the reward margins ``β Δ_i``. A missing ``weight`` or ``soft_label`` column is 1.
 
     The policy's log-probs come from TRL's fused LM head (the same forward TRL's loss uses),
-    so with all weights 1 this equals TRL's sigmoid loss.
+    so with all weights and soft labels 1 this equals TRL's sigmoid loss.
     """
     completion_mask = inputs["completion_mask"]
     labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
@@ -212,12 +223,15 @@ def weighted_dpo_loss(model, inputs, beta: float) -> tuple[torch.Tensor, torch.T
     seq_len = completion_mask.size(1) - 1
     chosen, rejected = outputs.log_probs[:, -seq_len:].sum(dim=1).chunk(2, dim=0)
     logits = (chosen - inputs["ref_chosen_logps"]) - (rejected - inputs["ref_rejected_logps"])
-    loss = (inputs["weight"].to(logits.dtype) * -F.logsigmoid(beta * logits)).mean()
-    return loss, (beta * logits).detach()
+    weight = inputs["weight"].to(logits.dtype) if "weight" in inputs else torch.ones_like(logits)
+    soft = inputs["soft_label"].to(logits.dtype) if "soft_label" in inputs else torch.ones_like(logits)
+    per_pair = -soft * F.logsigmoid(beta * logits) - (1.0 - soft) * F.logsigmoid(-beta * logits)
+    return (weight * per_pair).mean(), (beta * logits).detach()
 
 
-def preference_dataset(models: PolicyModels, pairs: Sequence[PreferencePair], cache: ReferenceCache, *, weights: bool) -> Dataset:
-    """TRL's conversational preference format, with cached reference log-probs (and weights)."""
+def preference_dataset(models: PolicyModels, pairs: Sequence[PreferencePair], cache: ReferenceCache, *, weights: bool,
+                       soft_labels: bool = False) -> Dataset:
+    """TRL's conversational preference format, with cached reference log-probs (and weights, soft labels)."""
     prompts = [p.prompt for p in pairs]
     ref_chosen = cache.logps(models, prompts, [p.chosen for p in pairs])
     ref_rejected = cache.logps(models, prompts, [p.rejected for p in pairs])
@@ -232,6 +246,8 @@ def preference_dataset(models: PolicyModels, pairs: Sequence[PreferencePair], ca
         }
         if weights:
             row["weight"] = float(p.weight)
+        if soft_labels:
+            row["soft_label"] = float(p.soft_label)
         rows.append(row)
     return Dataset.from_list(rows)
 
@@ -259,7 +275,7 @@ def train_dpo(
     if not pairs:
         raise ValueError("no preference pairs to train on")
     policy = _starting_policy(models, recipe)
-    dataset = preference_dataset(models, pairs, cache, weights=recipe.qa_weights)
+    dataset = preference_dataset(models, pairs, cache, weights=recipe.qa_weights, soft_labels=recipe.soft_labels)
     tokenizer = models.tokenizer
     trainer = PreferenceDPOTrainer(
         model=policy,

@@ -21,6 +21,9 @@ answer shows, in two steps that each reuse a measured part of the product:
    same money. Far above the gold arm means the honest annotators' own mistakes (the
    population's careful readers agree with the truth about 84% of the time) are what is
    left to fix; near it, too few labels.
+4. **Training on what the market knows** (``--soft``, on by default). The gold arm's very
+   labels, each trained toward the accuracy the market measured for them (a soft label,
+   conservative DPO) rather than as certain.
 
 Results go to ``data/experiments/quality/result.json`` and a PNG next to it.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+from dataclasses import replace
 import json
 import time
 from pathlib import Path
@@ -59,15 +63,20 @@ def market_terms(rule: str, rounds: int, seeds: int) -> dict[str, dict]:
     return terms
 
 
-def arm_terms(terms: dict[str, dict], *, ceiling: bool) -> dict[str, dict]:
-    """The arms to train: the market's, and with ``ceiling`` a ``gold_ceiling`` arm with as
-    many labels as the gold arm bought, all right: what perfect quality control would have
-    taught for the same money, which tells the label noise that remains apart from too few
-    labels."""
-    arms = {"gold": terms["gold"]}
+def arm_terms(terms: dict[str, dict], *, ceiling: bool, soft: bool) -> dict[str, dict]:
+    """The arms to train, each buying as many labels as the market arm it names (``bought``).
+
+    Besides the market's two: with ``ceiling``, ``gold_ceiling``, the gold arm's labels all
+    right: what perfect quality control would have taught for the same money, which tells
+    the noise that remains apart from too few labels; with ``soft``, ``gold_soft``, the gold
+    arm's very labels trained toward the accuracy the market measured for them (soft labels,
+    ``DPORecipe.soft_labels``) instead of as certain."""
+    arms = {"gold": {**terms["gold"], "bought": "gold", "soft_labels": False}}
     if ceiling:
-        arms["gold_ceiling"] = {**terms["gold"], "accuracy": 1.0}
-    return arms | terms
+        arms["gold_ceiling"] = {**terms["gold"], "accuracy": 1.0, "bought": "gold", "soft_labels": False}
+    if soft:
+        arms["gold_soft"] = {**terms["gold"], "bought": "gold", "soft_labels": True}
+    return arms | {m: {**t, "bought": m, "soft_labels": False} for m, t in terms.items() if m != "gold"}
 
 
 def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
@@ -112,19 +121,21 @@ def run(args) -> dict:
                         lambda: reference_completions(models, eval_prompts, eval_cfg, progress=True))
 
     arms = {}
-    for mode, t in arm_terms(terms, ceiling=args.ceiling).items():
-        n = min(wanted[mode.removesuffix("_ceiling")], len(rows))
+    for mode, t in arm_terms(terms, ceiling=args.ceiling, soft=args.soft).items():
+        n = min(wanted[t["bought"]], len(rows))
         labelled = noisy_labels(rows[:n], t["accuracy"], seed=args.seed)
+        arm_recipe = replace(recipe, soft_labels=t["soft_labels"])
 
-        def train_and_evaluate(labelled=labelled):
-            pairs = [PreferencePair(r["prompt"], r["chosen"], r["rejected"]) for r in labelled]
+        def train_and_evaluate(labelled=labelled, arm_recipe=arm_recipe, soft=t["accuracy"]):
+            pairs = [PreferencePair(r["prompt"], r["chosen"], r["rejected"], soft_label=soft) for r in labelled]
             folder = out / "trainer" / hashlib.sha1(json.dumps(labelled).encode()).hexdigest()[:12]
-            trained = train_dpo(initial_models(copy.deepcopy(model), tok, recipe), pairs, recipe, ReferenceCache(), folder,
-                                progress=True).models
+            trained = train_dpo(initial_models(copy.deepcopy(model), tok, arm_recipe), pairs, arm_recipe,
+                                ReferenceCache(), folder, progress=True).models
             w = evaluate_win_rate(trained, eval_prompts, reference, judge, eval_cfg, progress=True).win
             return {"win_rate": w.rate, "ci_low": w.ci_low, "ci_high": w.ci_high, "n": w.n}
 
-        key = {"labels": labelled, "recipe": vars(recipe), "eval": len(eval_prompts)}
+        recipe_key = {k: v for k, v in vars(arm_recipe).items() if k != "soft_labels" or v}  # older caches still hit
+        key = {"labels": labelled, "recipe": recipe_key, "eval": len(eval_prompts)}
         win = _cached(out / "arms", key, train_and_evaluate)
         flipped = sum(a["chosen"] != b["chosen"] for a, b in zip(labelled, rows[:n], strict=True))
         arms[mode] = {**t, "labels": n, "flipped": flipped, "budget_dollars": args.budget, **win,
@@ -143,11 +154,12 @@ def plot(arms: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = {"gold": "gold checks", "none": "no quality control", "gold_ceiling": "gold checks' count,\nall labels right"}
+    names = {"gold": "gold checks", "none": "no quality control", "gold_ceiling": "gold checks' count,\nall labels right",
+             "gold_soft": "gold checks,\nsoft labels"}
     fig, ax = plt.subplots(figsize=(2.4 * len(arms) + 1.5, 4.2))
     for i, (mode, a) in enumerate(arms.items()):
         y = 100 * a["win_rate"]
-        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c"}[mode], width=0.6)
+        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c", "gold_soft": "#9467bd"}[mode], width=0.6)
         ax.errorbar(i, y, yerr=[[y - 100 * a["ci_low"]], [100 * a["ci_high"] - y]], color="black", capsize=6)
         ax.text(i, 100 * a["ci_high"] + 1, f"{a['labels']} labels, {100 * a['accuracy']:.0f}% right\n"
                 f"{a['points_per_dollar']:.2f} points/$", ha="center", fontsize=9)
@@ -175,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
                         help="also train on the gold arm's number of labels with none flipped (default: on)")
+    parser.add_argument("--soft", action=argparse.BooleanOptionalAction, default=True,
+                        help="also train the gold arm's labels as soft labels at their measured accuracy (default: on)")
     parser.add_argument("--out", default=None)
     figures = run(parser.parse_args(argv))
     for mode, a in figures["arms"].items():

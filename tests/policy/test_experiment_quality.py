@@ -22,9 +22,12 @@ def test_labels_are_flipped_at_the_error_rate_and_reproducibly():
     assert noisy == noisy_labels(rows, accuracy=0.8, seed=1) and noisy_labels(rows, 1.0, seed=1) == rows
 
 
-def test_the_ceiling_arm_buys_the_gold_arms_count_with_every_label_right():
+def test_the_extra_arms_buy_the_gold_arms_count_and_change_only_what_they_name():
     terms = {"gold": {"labels_per_dollar": 5.0, "accuracy": 0.8}, "none": {"labels_per_dollar": 12.0, "accuracy": 0.5}}
-    arms = arm_terms(terms, ceiling=True)
-    assert arms["gold_ceiling"] == {"labels_per_dollar": 5.0, "accuracy": 1.0}
-    assert arms["gold"]["accuracy"] == 0.8 and terms["gold"]["accuracy"] == 0.8  # the market's arms untouched
-    assert set(arm_terms(terms, ceiling=False)) == {"gold", "none"}
+    arms = arm_terms(terms, ceiling=True, soft=True)
+    assert list(arms) == ["gold", "gold_ceiling", "gold_soft", "none"]  # the diagnoses train before the long arm
+    assert arms["gold_ceiling"] == {"labels_per_dollar": 5.0, "accuracy": 1.0, "bought": "gold", "soft_labels": False}
+    assert arms["gold_soft"] == {"labels_per_dollar": 5.0, "accuracy": 0.8, "bought": "gold", "soft_labels": True}
+    assert arms["none"]["bought"] == "none" and not arms["none"]["soft_labels"]
+    assert terms["gold"] == {"labels_per_dollar": 5.0, "accuracy": 0.8}  # the market's terms untouched
+    assert list(arm_terms(terms, ceiling=False, soft=False)) == ["gold", "none"]

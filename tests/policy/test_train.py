@@ -46,7 +46,7 @@ def _recipe(**kw):
 
 
 def _trainer(models, pairs, recipe, tmp_path, cache):
-    dataset = preference_dataset(models, pairs, cache, weights=recipe.qa_weights)
+    dataset = preference_dataset(models, pairs, cache, weights=recipe.qa_weights, soft_labels=recipe.soft_labels)
     tok = models.tokenizer
     return PreferenceDPOTrainer(
         model=models.policy,
@@ -108,6 +108,56 @@ def test_unit_weights_reproduce_trls_loss(tmp_path):
     theirs, g_theirs = _batch_grad(trainer, plain)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g_ours, g_theirs, rtol=1e-4, atol=1e-7)
+
+
+def _soft_trainer(tmp_path, pairs, *, perturb: bool):
+    recipe = _recipe(lora=False, soft_labels=True)
+    models = initial_models(*tiny_model(), recipe)
+    if perturb:
+        with torch.no_grad():
+            for p in models.policy.parameters():
+                p.add_(0.02 * torch.randn_like(p))
+    trainer = _trainer(models, pairs, recipe, tmp_path, ReferenceCache())
+    return trainer, trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
+
+
+def test_soft_labels_of_one_reproduce_trls_loss(tmp_path):
+    trainer, batch = _soft_trainer(tmp_path, PAIRS_A, perturb=True)
+    assert "soft_label" in batch
+    ours, g_ours = _batch_grad(trainer, {**batch, "soft_label": torch.ones(4)})
+    theirs, g_theirs = _batch_grad(trainer, {k: v for k, v in batch.items() if k != "soft_label"})
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-4, atol=1e-7)
+
+
+def test_a_soft_label_mixes_the_label_and_its_flip_linearly(tmp_path):
+    trainer, batch = _soft_trainer(tmp_path, PAIRS_A[:2], perturb=True)
+
+    def grad(s1, s2):
+        return _batch_grad(trainer, {**batch, "soft_label": torch.tensor([s1, s2])})[1]
+
+    g_right, g_flipped = grad(1.0, 1.0), grad(0.0, 0.0)
+    assert g_right.norm() > 0 and not torch.allclose(g_right, g_flipped)
+    torch.testing.assert_close(grad(0.8, 0.8), 0.8 * g_right + 0.2 * g_flipped, rtol=1e-4, atol=1e-7)
+
+
+def test_a_coin_flip_label_teaches_nothing_at_the_reference(tmp_path):
+    """At step 0 the policy is the reference (margin 0), where a soft label of 0.5 is
+    already the optimum: no gradient, while a sure label pulls."""
+    trainer, batch = _soft_trainer(tmp_path, PAIRS_A[:2], perturb=False)
+    assert _batch_grad(trainer, {**batch, "soft_label": torch.tensor([0.5, 0.5])})[1].abs().max() < 1e-6
+    assert _batch_grad(trainer, {**batch, "soft_label": torch.tensor([0.9, 0.9])})[1].norm() > 1e-4
+
+
+def test_doubtful_labels_move_the_policy_less_than_sure_ones(tmp_path):
+    margins = {}
+    for soft in (1.0, 0.6):
+        recipe = _recipe(lora=False, soft_labels=True)
+        models = initial_models(*tiny_model(), recipe)
+        cache = ReferenceCache()
+        pairs = [PreferencePair(p.prompt, p.chosen, p.rejected, soft_label=soft) for p in PAIRS_A]
+        margins[soft] = _margins(train_dpo(models, pairs, recipe, cache, tmp_path / str(soft)).models, cache, PAIRS_A)
+    assert margins[1.0].mean() > margins[0.6].mean() > 0
 
 
 def test_qa_weight_formula():
