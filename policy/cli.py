@@ -42,6 +42,9 @@ def worker(
         "consensus contradicts trained the other way (plain DPO while all weights are equal, e.g. one "
         "label per item and no gold answers); confidence: the annotator's self-reported confidence; "
         "facet: a facet reward model fitted on the labels; none: plain DPO"))] = "market",
+    soft_labels: Annotated[bool, typer.Option("--soft-labels/--hard-labels", help=(
+        "with --quality market: train each pair toward the export's posterior that its label is right "
+        "(conservative DPO), or as certain"))] = True,
     judge: Annotated[str, typer.Option(help="sentiment, facet:PATH or openai:MODEL@URL")] = "sentiment",
     eval_prompts: Annotated[int, typer.Option(help="held-out task prompts for the win rate")] = 128,
     max_new_tokens: Annotated[int, typer.Option(help="completion length when sampling pairs")] = 48,
@@ -77,7 +80,7 @@ def worker(
             sampling=SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed),
             evaluation=SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.7, seed=seed + 1234),
             acquisition=acq, eval_prompts=task.prompts("eval", eval_prompts), judge=judge, quality=quality,
-            score_transform=score_transform,
+            score_transform=score_transform, soft_labels=soft_labels,
         )
         PolicyWorker(client, cfg, progress=True).run(poll_s=poll, max_rounds=max_rounds, once=once)
     except MarketError as exc:

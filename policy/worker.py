@@ -25,6 +25,12 @@ confidence; ``facet`` a facet reward model fitted on the labels; ``none`` plain 
 ``market`` the weights reach the loss only when they differ between pairs (the worker
 switches ``recipe.qa_weights`` on for that training), so a campaign whose export says
 nothing pair by pair (one label per item, no gold answers) trains plain DPO, as before.
+With ``soft_labels`` (the default) each pair is also trained toward the export's posterior
+that its label is right (``DPORecipe.soft_labels``: conservative DPO per pair) instead of
+as certain: a label from an annotator right 85% of the time teaches with the strength
+that deserves, and a wrong one is not memorised. Unlike the weights, soft labels speak even
+when they are all equal: one label per item from unjudged annotators sits at the prior's
+2/3, which is what the market believes of it.
 
 Documented skips, never crashes: an empty pool (nothing to do until items arrive);
 prompts too long for the context, identical or empty pairs (kept in ``state.unusable``
@@ -75,6 +81,7 @@ class WorkerConfig:
     judge: str = "sentiment"
     quality: str | None = "market"  # QA-DPO weights: one of QUALITY_SIGNALS (None means "none": plain DPO)
     score_transform: str = "raw"  # "rank": post rank/n instead of the raw acquisition value
+    soft_labels: bool = True  # train toward the export's posterior (quality "market" only), not certainty
 
     def __post_init__(self):
         if self.quality is None:
@@ -182,10 +189,12 @@ class PolicyWorker:
             train_on = new if self.cfg.recipe.schedule == "continue" else labels
             pairs = pairs_from_export(train_on, self.cfg.quality, all_labels=labels)
             weighted = any(p.weight != 1.0 for p in pairs)
-            recipe = replace(self.cfg.recipe, qa_weights=True) if weighted else self.cfg.recipe
+            soft = self.cfg.soft_labels and any(p.soft_label != 1.0 for p in pairs)
+            recipe = replace(self.cfg.recipe, qa_weights=self.cfg.recipe.qa_weights or weighted,
+                             soft_labels=self.cfg.recipe.soft_labels or soft)
             result = train_dpo(self.models, pairs, recipe, self.cache, self.cfg.workdir / "trainer", progress=self.progress)
             metrics.update(
-                quality=self.cfg.quality, qa_weighted=recipe.qa_weights,
+                quality=self.cfg.quality, qa_weighted=recipe.qa_weights, soft_labels=recipe.soft_labels,
                 flipped_labels=sum(p.chosen != r["chosen"] for p, r in zip(pairs, train_on, strict=True)),
             )
             version = self.state.version + 1
@@ -331,13 +340,15 @@ def pairs_from_export(rows: list[dict], quality: str = "market", *, all_labels: 
     of the truth the market has: a vote from an annotator whose gold record is worse than a
     coin is evidence for the other side, and dropping it would throw away what was paid
     for; an item still counts once per accepted vote, as every other item does. A posterior
-    of exactly 0.5 keeps the label's own direction at weight 1.
+    of exactly 0.5 keeps the label's own direction at weight 1. Each pair's ``soft_label`` is
+    the posterior's probability that the pair, as trained, is the right way round
+    (``max(s, 1 − s)``); it reaches the loss only under ``DPORecipe.soft_labels``.
 
     Weights that are all equal say nothing about one pair against another (one vote per
     item and no gold answers yet gives every row the prior's 2/3): they become 1.0, so the
     training is plain DPO rather than DPO with a silently rescaled learning rate. Rows
     without ``soft_label``/``weight`` (an export from before quality control) count as a
-    coin flip: weight 1.0, in the label's direction.
+    coin flip: weight 1.0, in the label's direction, and soft label 1 (taken as given).
 
     ``confidence``: the annotator's self-reported confidence ``c`` (0.5 when missing) as
     ``qa_weight(c, 1 − c)``. ``facet``: a facet reward model fitted on ``all_labels`` (default
@@ -346,12 +357,13 @@ def pairs_from_export(rows: list[dict], quality: str = "market", *, all_labels: 
     if quality not in QUALITY_SIGNALS:
         raise ValueError(f"quality must be one of {', '.join(QUALITY_SIGNALS)} (got {quality!r})")
     chosen, rejected = [r["chosen"] for r in rows], [r["rejected"] for r in rows]
-    weights = np.ones(len(rows))
+    weights, soft = np.ones(len(rows)), np.ones(len(rows))
     if quality == "market":
         for i, r in enumerate(rows):
             if r.get("soft_label") is None or r.get("weight") is None:
                 continue
             weights[i] = float(r["weight"])
+            soft[i] = max(float(r["soft_label"]), 1.0 - float(r["soft_label"]))
             if float(r["soft_label"]) < 0.5:
                 chosen[i], rejected[i] = rejected[i], chosen[i]
                 weights[i] = 2.0 - weights[i]
@@ -366,8 +378,8 @@ def pairs_from_export(rows: list[dict], quality: str = "market", *, all_labels: 
         prompts = [r["prompt"] for r in rows]
         weights = qa_weight(facet.score(prompts, chosen), facet.score(prompts, rejected))
     return [
-        PreferencePair(r["prompt"], c, rj, float(w))
-        for r, c, rj, w in zip(rows, chosen, rejected, weights, strict=True)
+        PreferencePair(r["prompt"], c, rj, float(w), float(s))
+        for r, c, rj, w, s in zip(rows, chosen, rejected, weights, soft, strict=True)
     ]
 
 

@@ -195,6 +195,8 @@ def test_market_pairs_take_the_exports_weights_and_follow_the_posterior():
     # the export's own weight is used as is (the reversed pair's is 2 - weight), not recomputed from the soft label
     own = pairs_from_export([_row(1, 0.9, weight=1.3), _row(2, 0.2, weight=0.9)])
     assert [p.weight for p in own] == pytest.approx([1.3, 1.1])
+    # the soft label: how sure the posterior is that the pair, as trained, is the right way round
+    assert [p.soft_label for p in pairs] == pytest.approx([0.9, 0.6, 0.8, 0.5])
 
 
 def test_without_per_pair_information_every_weight_is_one():
@@ -204,6 +206,7 @@ def test_without_per_pair_information_every_weight_is_one():
         assert [p.weight for p in pairs_from_export(rows, "market")] == [1.0] * len(rows)
     assert [p.weight for p in pairs_from_export([_row(1, 0.9), _row(2, 0.2)], "none")] == [1.0, 1.0]
     assert pairs_from_export([_row(2, 0.2)], "none")[0].chosen == "good"  # only "market" reads the posterior
+    assert [p.soft_label for p in pairs_from_export([_row(2, 0.2)], "none") + pairs_from_export(legacy)] == [1.0] * 4
     with pytest.raises(ValueError, match="market, confidence, facet, none"):
         pairs_from_export(uniform, "magic")
     with pytest.raises(ValueError, match="quality must be one of"):
@@ -215,7 +218,7 @@ def test_without_per_pair_information_every_weight_is_one():
 @pytest.fixture
 def spy_training(monkeypatch):
     """Records what the worker hands to ``train_dpo`` and the weight column of the dataset it builds."""
-    seen = {"pairs": [], "recipes": [], "dataset_weights": []}
+    seen = {"pairs": [], "recipes": [], "dataset_weights": [], "dataset_soft": []}
     real_train, real_dataset = worker_module.train_dpo, train_module.preference_dataset
 
     def train(models, pairs, recipe, *args, **kwargs):
@@ -226,6 +229,7 @@ def spy_training(monkeypatch):
     def dataset(*args, **kwargs):
         ds = real_dataset(*args, **kwargs)
         seen["dataset_weights"].append(ds["weight"] if "weight" in ds.column_names else None)
+        seen["dataset_soft"].append(ds["soft_label"] if "soft_label" in ds.column_names else None)
         return ds
 
     monkeypatch.setattr(worker_module, "train_dpo", train)
@@ -250,21 +254,26 @@ def test_the_exports_posterior_weights_reach_the_trainer(market, tmp_path, spy_t
         assert p.prompt == r["prompt"]
         if r["item_id"] in contested:
             # 2 votes to 1 at the prior's accuracy 2/3 each: P(majority) = 2/3, both directions weigh 7/6
-            assert p.weight == pytest.approx(0.5 + 2 / 3)
+            assert p.weight == pytest.approx(0.5 + 2 / 3) and p.soft_label == pytest.approx(2 / 3)
             majority = next(x for x in rows if x["item_id"] == r["item_id"] and x["soft_label"] > 0.5)
             assert (p.chosen, p.rejected) == (majority["chosen"], majority["rejected"])
             flipped += r["soft_label"] < 0.5
         else:  # unanimous: P = 8/9
             assert p.weight == pytest.approx(0.5 + 8 / 9) == pytest.approx(r["weight"])
+            assert p.soft_label == pytest.approx(8 / 9) == pytest.approx(r["soft_label"])
             assert (p.chosen, p.rejected) == (r["chosen"], r["rejected"])
     assert flipped == 2  # a3's two contrary labels, trained the consensus's way
+    assert recipe.soft_labels and spy_training["dataset_soft"] == [pytest.approx([p.soft_label for p in pairs])]
     metrics = req.list_evaluations(c["id"])[0]["metrics"]
     assert metrics["quality"] == "market" and metrics["qa_weighted"] is True and metrics["flipped_labels"] == 2
+    assert metrics["soft_labels"] is True
 
 
-def test_one_label_per_item_and_no_gold_trains_plain_dpo(market, tmp_path, spy_training):
+@pytest.mark.parametrize("soft_labels", [True, False])
+def test_one_label_per_item_and_no_gold_trains_at_the_priors_belief_or_plain_dpo(market, tmp_path, spy_training,
+                                                                                 soft_labels):
     req, c = _campaign(market)
-    w = PolicyWorker(req, _config(c, tmp_path), load_model=tiny_model)
+    w = PolicyWorker(req, _config(c, tmp_path, soft_labels=soft_labels), load_model=tiny_model)
     w.step()
     _run_round(req, market, c)
     w.step()
@@ -272,4 +281,8 @@ def test_one_label_per_item_and_no_gold_trains_plain_dpo(market, tmp_path, spy_t
     assert weights == pytest.approx([0.5 + 2 / 3] * len(weights))  # one vote at the prior's accuracy: uniform
     (pairs,), (recipe,) = spy_training["pairs"], spy_training["recipes"]
     assert [p.weight for p in pairs] == [1.0] * len(pairs) and len(pairs) > 0
-    assert not recipe.qa_weights and spy_training["dataset_weights"] == [None]  # TRL's own loss, untouched
+    assert not recipe.qa_weights and spy_training["dataset_weights"] == [None]  # equal weights say nothing
+    if soft_labels:  # but each label is still right only 2/3 of the time, as far as the market knows
+        assert recipe.soft_labels and spy_training["dataset_soft"] == [pytest.approx([2 / 3] * len(pairs))]
+    else:  # TRL's own loss, untouched
+        assert not recipe.soft_labels and spy_training["dataset_soft"] == [None]
