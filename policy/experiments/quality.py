@@ -21,9 +21,10 @@ answer shows, in two steps that each reuse a measured part of the product:
    same money. Far above the gold arm means the honest annotators' own mistakes (the
    population's careful readers agree with the truth about 84% of the time) are what is
    left to fix; near it, too few labels.
-4. **Training on what the market knows** (``--soft``, on by default). The gold arm's very
-   labels, each trained toward the accuracy the market measured for them (a soft label,
-   conservative DPO) rather than as certain.
+4. **Training on what the market knows** (``--soft``, on by default). Each market arm's
+   very labels again, as the worker trains them: toward the accuracy the market believes
+   of them (a soft label, conservative DPO) rather than as certain. With gold checks that
+   is the accuracy they measured; without, the prior's 2/3.
 
 Results go to ``data/experiments/quality/result.json`` and a PNG next to it.
 """
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from market.quality import skill
 from policy.experiments.winrate import _cached, judged_pairs
 
 SPAMMY = {"diligent": {"share": 0.6 * 8 / 9}, "noisy": {"share": 0.25 * 8 / 9}, "spammer": {"share": 0.2},
@@ -64,19 +66,25 @@ def market_terms(rule: str, rounds: int, seeds: int) -> dict[str, dict]:
 
 
 def arm_terms(terms: dict[str, dict], *, ceiling: bool, soft: bool) -> dict[str, dict]:
-    """The arms to train, each buying as many labels as the market arm it names (``bought``).
+    """The arms to train, each buying as many labels as the market arm it names (``bought``)
+    and training them as certain (``soft_label`` None) or toward a soft label.
 
     Besides the market's two: with ``ceiling``, ``gold_ceiling``, the gold arm's labels all
     right: what perfect quality control would have taught for the same money, which tells
-    the noise that remains apart from too few labels; with ``soft``, ``gold_soft``, the gold
-    arm's very labels trained toward the accuracy the market measured for them (soft labels,
-    ``DPORecipe.soft_labels``) instead of as certain."""
-    arms = {"gold": {**terms["gold"], "bought": "gold", "soft_labels": False}}
+    the noise that remains apart from too few labels. With ``soft``, each market arm again
+    as the worker trains it (``DPORecipe.soft_labels``): ``gold_soft`` toward the accuracy
+    the gold checks measured, ``none_soft`` toward the prior's 2/3, all a market without
+    gold checks can believe of an annotator (one label per item, nobody judged)."""
+    def arm(mode, **changes):
+        return {**terms[mode], "bought": mode, "soft_label": None, **changes}
+
+    arms = {"gold": arm("gold")}
     if ceiling:
-        arms["gold_ceiling"] = {**terms["gold"], "accuracy": 1.0, "bought": "gold", "soft_labels": False}
+        arms["gold_ceiling"] = arm("gold", accuracy=1.0)
     if soft:
-        arms["gold_soft"] = {**terms["gold"], "bought": "gold", "soft_labels": True}
-    return arms | {m: {**t, "bought": m, "soft_labels": False} for m, t in terms.items() if m != "gold"}
+        arms["gold_soft"] = arm("gold", soft_label=terms["gold"]["accuracy"])
+        arms["none_soft"] = arm("none", soft_label=float(skill.accuracy(skill.PRIOR_ALPHA, skill.PRIOR_BETA)))
+    return arms | {"none": arm("none")}
 
 
 def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
@@ -124,9 +132,9 @@ def run(args) -> dict:
     for mode, t in arm_terms(terms, ceiling=args.ceiling, soft=args.soft).items():
         n = min(wanted[t["bought"]], len(rows))
         labelled = noisy_labels(rows[:n], t["accuracy"], seed=args.seed)
-        arm_recipe = replace(recipe, soft_labels=t["soft_labels"])
+        arm_recipe = replace(recipe, soft_labels=t["soft_label"] is not None)
 
-        def train_and_evaluate(labelled=labelled, arm_recipe=arm_recipe, soft=t["accuracy"]):
+        def train_and_evaluate(labelled=labelled, arm_recipe=arm_recipe, soft=t["soft_label"] or 1.0):
             pairs = [PreferencePair(r["prompt"], r["chosen"], r["rejected"], soft_label=soft) for r in labelled]
             folder = out / "trainer" / hashlib.sha1(json.dumps(labelled).encode()).hexdigest()[:12]
             trained = train_dpo(initial_models(copy.deepcopy(model), tok, arm_recipe), pairs, arm_recipe,
@@ -135,6 +143,8 @@ def run(args) -> dict:
             return {"win_rate": w.rate, "ci_low": w.ci_low, "ci_high": w.ci_high, "n": w.n}
 
         recipe_key = {k: v for k, v in vars(arm_recipe).items() if k != "soft_labels" or v}  # older caches still hit
+        if arm_recipe.soft_labels:
+            recipe_key["soft_label"] = t["soft_label"]
         key = {"labels": labelled, "recipe": recipe_key, "eval": len(eval_prompts)}
         win = _cached(out / "arms", key, train_and_evaluate)
         flipped = sum(a["chosen"] != b["chosen"] for a, b in zip(labelled, rows[:n], strict=True))
@@ -155,11 +165,11 @@ def plot(arms: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     names = {"gold": "gold checks", "none": "no quality control", "gold_ceiling": "gold checks' count,\nall labels right",
-             "gold_soft": "gold checks,\nsoft labels"}
+             "gold_soft": "gold checks,\nsoft labels", "none_soft": "no quality control,\nsoft labels"}
     fig, ax = plt.subplots(figsize=(2.4 * len(arms) + 1.5, 4.2))
     for i, (mode, a) in enumerate(arms.items()):
         y = 100 * a["win_rate"]
-        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c", "gold_soft": "#9467bd"}[mode], width=0.6)
+        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c", "gold_soft": "#9467bd", "none_soft": "#d62728"}[mode], width=0.6)
         ax.errorbar(i, y, yerr=[[y - 100 * a["ci_low"]], [100 * a["ci_high"] - y]], color="black", capsize=6)
         ax.text(i, 100 * a["ci_high"] + 1, f"{a['labels']} labels, {100 * a['accuracy']:.0f}% right\n"
                 f"{a['points_per_dollar']:.2f} points/$", ha="center", fontsize=9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from policy.experiments.quality import arm_terms, market_terms, noisy_labels
 
 
@@ -22,12 +24,14 @@ def test_labels_are_flipped_at_the_error_rate_and_reproducibly():
     assert noisy == noisy_labels(rows, accuracy=0.8, seed=1) and noisy_labels(rows, 1.0, seed=1) == rows
 
 
-def test_the_extra_arms_buy_the_gold_arms_count_and_change_only_what_they_name():
+def test_the_extra_arms_buy_a_market_arms_count_and_change_only_what_they_name():
     terms = {"gold": {"labels_per_dollar": 5.0, "accuracy": 0.8}, "none": {"labels_per_dollar": 12.0, "accuracy": 0.5}}
     arms = arm_terms(terms, ceiling=True, soft=True)
-    assert list(arms) == ["gold", "gold_ceiling", "gold_soft", "none"]  # the diagnoses train before the long arm
-    assert arms["gold_ceiling"] == {"labels_per_dollar": 5.0, "accuracy": 1.0, "bought": "gold", "soft_labels": False}
-    assert arms["gold_soft"] == {"labels_per_dollar": 5.0, "accuracy": 0.8, "bought": "gold", "soft_labels": True}
-    assert arms["none"]["bought"] == "none" and not arms["none"]["soft_labels"]
+    assert list(arms) == ["gold", "gold_ceiling", "gold_soft", "none_soft", "none"]  # the long arm last
+    assert arms["gold"] == {"labels_per_dollar": 5.0, "accuracy": 0.8, "bought": "gold", "soft_label": None}
+    assert arms["gold_ceiling"] == {**arms["gold"], "accuracy": 1.0}
+    assert arms["gold_soft"] == {**arms["gold"], "soft_label": 0.8}  # what the gold checks measured
+    assert arms["none_soft"] == {**arms["none"], "soft_label": pytest.approx(2 / 3)}  # the prior: nobody judged
+    assert arms["none"] == {"labels_per_dollar": 12.0, "accuracy": 0.5, "bought": "none", "soft_label": None}
     assert terms["gold"] == {"labels_per_dollar": 5.0, "accuracy": 0.8}  # the market's terms untouched
     assert list(arm_terms(terms, ceiling=False, soft=False)) == ["gold", "none"]
