@@ -70,27 +70,38 @@ def pool_jsonl(n: int, seed: int = 0) -> str:
     return "\n".join(json.dumps({"prompt": p}) for p in prompts("train", n, seed)) + "\n"
 
 
-GOLD_PRAISE = (
-    'I loved "{title}". The {aspect} is wonderful, warm and brilliantly done; a delightful {genre} I would happily see again.',
-    '"{title}" is a joy: superb {aspect}, a beautiful, moving {genre}, and the best evening I have had in a cinema all year.',
-)
-GOLD_PANS = (
-    'I hated "{title}". The {aspect} is awful, dull and badly done; a miserable {genre} I regret having seen.',
-    '"{title}" is a disaster: terrible {aspect}, an ugly, boring {genre}, and the worst evening I have had in a cinema all year.',
+# Gold pairs as hard as the work's clear pairs: each is (the better review, the worse one),
+# a notch apart in tone. Glowing against scathing (a judge-score gap of about 1.9) told a
+# careless reader from a careful one no better than a coin: annotators who read in a hurry
+# got 87% of those right but 60% of the pool's real pairs, so they qualified and their
+# labels were noise. Here the gap is 0.14 to 1.09 (median about 0.65; the pool's pairs:
+# median 0.34, upper quartile 0.76), where a careful reader gets 80-95% right, a hurried
+# one about two in three, and a random clicker half.
+GOLD_PAIRS = (
+    ('A solid {genre}. "{title}" has a good {aspect} and a few nice moments.',
+     '"{title}" is a {genre} with a slow start; the {aspect} is fine.'),
+    ('"{title}" is a pleasant {genre} with an enjoyable {aspect}, if not a memorable one.',
+     '"{title}" is a {genre}. The {aspect} comes late and the middle drags a little.'),
+    ('"{title}" is a {genre} with a slow start; the {aspect} is fine.',
+     '"{title}" is a weak {genre}; the {aspect} is flat and the pacing is slow.'),
+    ('The {aspect} of "{title}" is clever, but this {genre} is too long.',
+     'A forgettable {genre}. "{title}" has a dull {aspect} and a confusing plot.'),
 )
 
 
 def gold_jsonl(n: int, seed: int = 0) -> str:
-    """``n`` gold checks for a campaign upload: a glowing review against a scathing one.
+    """``n`` gold checks for a campaign upload: two reviews a notch apart in tone (``GOLD_PAIRS``).
 
     The task asks for positive reviews, so the answer is known without a judge's help: the
-    praise, put on side a or b at random. Prompts come from the train split (gold is mixed
-    in unmarked, so it must look like the work), with their own seed."""
+    warmer review, put on side a or b at random. Gold is mixed in unmarked, so it must look
+    like the work: prompts from the train split (with their own seed), and pairs about as
+    hard to call as the pool's clear ones, so that an annotator's gold record predicts its
+    labels."""
     rng = np.random.default_rng([seed, 7])
     rows = []
     for k, p in enumerate(prompts("train", n, seed=seed + 1)):
         fill = {"title": title_of(p), "genre": next(g for g in GENRES if g in p), "aspect": aspect_of(p)}
-        good, bad = GOLD_PRAISE[k % 2].format(**fill), GOLD_PANS[k % 2].format(**fill)
+        good, bad = (t.format(**fill) for t in GOLD_PAIRS[k % len(GOLD_PAIRS)])
         side = "a" if rng.random() < 0.5 else "b"
         a, b = (good, bad) if side == "a" else (bad, good)
         rows.append({"prompt": p, "completion_a": a, "completion_b": b, "gold": side, "gold_check": True})
