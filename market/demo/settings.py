@@ -109,7 +109,9 @@ PRESETS: dict[str, DemoSettings] = {
                         bots=20, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
     "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
                         bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16, gold_items=100),
-    "quick": DemoSettings(preset="quick", budget_cents=900, rounds=3, pool=18, round_size=6, max_price_cents=60,
+    # quick: five rounds, because with gold as hard as the work a careful reader needs four
+    # or more answers to qualify, and the smoke run must still buy training labels after that.
+    "quick": DemoSettings(preset="quick", budget_cents=1_500, rounds=5, pool=30, round_size=6, max_price_cents=60,
                           bots=10, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4, gold_items=12,
                           min_gold_answers=2),
 }
