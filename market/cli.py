@@ -40,6 +40,7 @@ console = Console()
 err = Console(stderr=True)
 
 RULE_NAMES = tuple(RULES)  # for help texts; the market checks the name against the same core
+KEEP_ALIVE_S = 75  # seconds an idle HTTP connection stays open (see serve)
 
 Url = Annotated[str, typer.Option("--url", envvar="PREFMARKET_URL", help="market base URL")]
 Token = Annotated[Optional[str], typer.Option("--token", envvar="PREFMARKET_TOKEN", help="bearer token", show_default=False)]
@@ -110,8 +111,11 @@ def serve(
         create_app_from_env()  # create tables once, and fail here with a clear message if the DB is unreachable
     except Exception as exc:  # noqa: BLE001 - report, don't trace
         _fail(f"cannot open the database: {exc}", "check DATABASE_URL / --database-url")
+    # Idle keep-alive connections outlive the clients' own expiry (httpx: 5 s), so a client never
+    # reuses a connection the server is closing at that moment; at uvicorn's default (also 5 s)
+    # the two raced and the load test's clients saw ReadError between bidding and labelling.
     uvicorn.run("market.cli:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level)
+                log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S)
 
 
 @admin_app.command("create-account")
