@@ -48,6 +48,9 @@ SPAMMY = {"diligent": {"share": 0.6 * 8 / 9}, "noisy": {"share": 0.25 * 8 / 9}, 
           "adversarial": {"share": 0.05 * 8 / 9}}  # the default mix with spammers raised to 20%
 
 
+COLOURS = {"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c", "gold_soft": "#9467bd", "none_soft": "#d62728"}
+
+
 def market_terms(rule: str, rounds: int, seeds: int) -> dict[str, dict]:
     """Per arm (``gold``, ``none``): training labels per dollar and their accuracy, from the simulator."""
     from bidders.config import parse_config
@@ -169,7 +172,7 @@ def plot(arms: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(2.4 * len(arms) + 1.5, 4.2))
     for i, (mode, a) in enumerate(arms.items()):
         y = 100 * a["win_rate"]
-        ax.bar(i, y, color={"gold": "#1f77b4", "none": "#ff7f0e", "gold_ceiling": "#2ca02c", "gold_soft": "#9467bd", "none_soft": "#d62728"}[mode], width=0.6)
+        ax.bar(i, y, color=COLOURS[mode], width=0.6)
         ax.errorbar(i, y, yerr=[[y - 100 * a["ci_low"]], [100 * a["ci_high"] - y]], color="black", capsize=6)
         ax.text(i, 100 * a["ci_high"] + 1, f"{a['labels']} labels, {100 * a['accuracy']:.0f}% right\n"
                 f"{a['points_per_dollar']:.2f} points/$", ha="center", fontsize=9)
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
                         help="also train on the gold arm's number of labels with none flipped (default: on)")
     parser.add_argument("--soft", action=argparse.BooleanOptionalAction, default=True,
-                        help="also train the gold arm's labels as soft labels at their measured accuracy (default: on)")
+                        help="also train each market arm's labels as soft labels, as the worker does (default: on)")
     parser.add_argument("--out", default=None)
     figures = run(parser.parse_args(argv))
     for mode, a in figures["arms"].items():
