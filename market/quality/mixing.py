@@ -45,9 +45,12 @@ Where it counts (``bench/bench_quality.py``, live market, 40 bots, 20% spammers)
 plain lottery, spammers on probation, cheap and so always winning what they were admitted
 with, took a few gold checks every round until their tests ended: 4% of the paid labels
 after the first quarter of the run on average over seeds, 5% at worst. Behind the queue
-they take 1.6% on average and 3.2% at worst (six seeds); much of what remains comes from
-random clickers qualified by a lucky run (4 right of 4, one time in 16), which only the
-steady gold share catches again.
+they took 1.6% on average and 3.2% at worst (six seeds); much of that came from random
+clickers that passed on a lucky run (4 right of 4, one time in 16) and were then checked
+only at the campaign's rate. With the leash after passing (``skill``: provisional, half
+gold, until ``PROBATION_LIMIT × min_gold`` answers) it is 1.2% on average and 1.7% at
+worst (three seeds), for about 6 more gold checks per careful reader: net correct labels
+per dollar over the whole run fell from 2.61 to 2.18 (``bench/results.md``).
 """
 
 from __future__ import annotations

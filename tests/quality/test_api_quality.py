@@ -91,8 +91,10 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (3, 1, r1["clearing_price_cents"])
     assert earn["earned_cents"] == 3 * r1["clearing_price_cents"]
 
-    # round 2: adversaries take no part; the honest (4 of 4 right) are qualified and do one
-    # gold check in four units (rate 0.25); the spammer is still on probation: gold only
+    # round 2: adversaries take no part; the honest (4 of 4 right) have passed but are
+    # provisional until they have 4 x min_gold answers: two gold checks in four units (the
+    # provisional share 0.5, not the campaign's rate 0.25); the spammer is still on
+    # probation: gold only
     r2, answers2 = play_round(req, c, anns)
     assert "2 bids below the quality bar took no part" in r2["reason"]
     assert {x["kind"] for x in answers2} == {"honest", "spammer"}
@@ -100,7 +102,7 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert all(x["accepted"] for x in answers2 if x["kind"] == "honest")
     on_gold = gold_share_by_annotator(engine, [x["id"] for x in answers2])
     assert on_gold[anns[5][1].me()["id"]] == 4
-    assert [on_gold[a.me()["id"]] for _, a in anns[:3]] == [1, 1, 1]
+    assert [on_gold[a.me()["id"]] for _, a in anns[:3]] == [2, 2, 2]
 
 
 def test_owner_sees_skill_flags_and_weights(admin):

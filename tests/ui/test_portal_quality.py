@@ -121,11 +121,11 @@ def test_owner_sees_the_annotator_below_the_bar_its_flag_and_rejections_by_reaso
     assert me["accuracy"] < 0.65 and "gold answered at chance" in me["flags"]
     assert me["paid"] == f"${3 * price / 100:.2f}"
     assert people.index[0] == f"#{qc.adversary_id}"  # worst first
-    assert set(people["status"]) == {"below the bar", "qualified"}
+    assert set(people["status"]) == {"below the bar", "provisional"}  # passed 4 of 4: on the leash
 
     by_status = next(f for f in frames if "share of spend" in f.columns).set_index("status")
     assert by_status.loc["below the bar", "paid labels"] == 3
-    assert by_status.loc["qualified", "paid labels"] == 8 and by_status.loc["qualified", "share of spend"] == "73%"
+    assert by_status.loc["provisional", "paid labels"] == 8 and by_status.loc["provisional", "share of spend"] == "73%"
 
     flags = next(f for f in frames if "flag" in f.columns)
     assert flags.to_dict("records")[0]["annotators"] == f"#{qc.adversary_id}"

@@ -58,7 +58,7 @@ def _headline(quality: dict, paid: list[dict], book: dict | None) -> None:
     cols = st.columns(6)
     cols[0].metric("Annotators", len(quality["annotators"]))
     cols[1].metric("Qualified", counts["qualified"] + counts["provisional"],
-                   help="qualified, or provisional (undecided after a long probation, accepted)")
+                   help="qualified, or provisional (labels accepted, half the work gold checks: recently passed, or undecided after a long probation)")
     cols[2].metric("On probation", counts["probation"])
     cols[3].metric("Below the bar", counts["below_bar"])
     cols[4].metric("Labels rejected", sum(a["rejected"] for a in quality["annotators"]))
