@@ -13,7 +13,9 @@ answer shows, in two steps that each reuse a measured part of the product:
    training labels per dollar (gold checks counted as spend) and the accuracy of those labels.
 2. **What those labels teach.** ``budget × labels per dollar`` judge-labelled pairs of the
    real model (the win-rate experiment's cached pairs), each flipped with probability
-   ``1 − accuracy`` (seeded), train a policy with DPO (the same LoRA recipe); its win rate
+   ``1 − accuracy`` (seeded; with ``--noise bt``, at the same accuracy but as the product's
+   bots err: spammers' labels are coin flips and honest readers' are Bradley–Terry on the
+   judge's score gap, so their mistakes fall on close pairs, see ``right_probabilities``), train a policy with DPO (the same LoRA recipe); its win rate
    over the reference on held-out prompts, with a bootstrap 95% CI, is divided by the
    budget: win-rate points above 50% per dollar.
 3. **What the remaining noise costs** (``--ceiling``, on by default). The gold arm's number
@@ -90,10 +92,37 @@ def arm_terms(terms: dict[str, dict], *, ceiling: bool, soft: bool) -> dict[str,
     return arms | {"none": arm("none")}
 
 
-def noisy_labels(rows: list[dict], accuracy: float, seed: int) -> list[dict]:
-    """``rows`` (judge-labelled) with each preference flipped with probability ``1 − accuracy``."""
+def right_probabilities(gaps, accuracy: float, random_share: float) -> np.ndarray:
+    """Per pair, the chance its label is right when annotators err as the product's bots do.
+
+    A share ``random_share`` of the labels (spammers') are coin flips; the rest are
+    Bradley–Terry on the judge's score gap (``bidders.labels.prob_choose_a``: right with
+    ``σ(skill · gap)``), so honest readers err mostly on close pairs. ``skill`` is solved
+    so that the labels are right ``accuracy`` of the time on these very pairs, as in the
+    uniform arms: the two differ only in *which* pairs are wrong. Where coin flips alone
+    are already wrong more often than ``1 − accuracy``, their share is cut to fit."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    gaps = np.abs(np.asarray(gaps, dtype=float))
+    share = min(random_share, 2.0 * (1.0 - accuracy))
+    honest = (accuracy - share / 2.0) / (1.0 - share) if share < 1.0 else 0.5  # honest labels' accuracy
+    if honest >= 1.0 - 1e-9:
+        skill = np.inf
+    elif honest <= 0.5:
+        skill = 0.0
+    else:
+        skill = brentq(lambda k: expit(k * gaps).mean() - honest, 0.0, 1e6)
+    with np.errstate(invalid="ignore"):  # an infinite skill on a zero gap: a tie, a coin flip
+        right = np.where(gaps > 0, expit(skill * gaps), 0.5)
+    return share / 2.0 + (1.0 - share) * right
+
+
+def noisy_labels(rows: list[dict], accuracy, seed: int) -> list[dict]:
+    """``rows`` (judge-labelled) with each preference kept with probability ``accuracy``
+    (one number for all pairs: uniform flips, or one per pair: ``right_probabilities``)."""
     rng = np.random.default_rng(seed)
-    flip = rng.random(len(rows)) > accuracy
+    flip = rng.random(len(rows)) > np.asarray(accuracy, dtype=float)
     return [{**r, "chosen": r["rejected"], "rejected": r["chosen"]} if f else r for r, f in zip(rows, flip, strict=True)]
 
 
@@ -131,10 +160,15 @@ def run(args) -> dict:
                                            "sampling": vars(eval_cfg)},
                         lambda: reference_completions(models, eval_prompts, eval_cfg, progress=True))
 
+    if args.noise == "bt":
+        gaps = (judge.score([r["prompt"] for r in rows], [r["chosen"] for r in rows])
+                - judge.score([r["prompt"] for r in rows], [r["rejected"] for r in rows]))
     arms = {}
     for mode, t in arm_terms(terms, ceiling=args.ceiling, soft=args.soft).items():
         n = min(wanted[t["bought"]], len(rows))
-        labelled = noisy_labels(rows[:n], t["accuracy"], seed=args.seed)
+        right = (t["accuracy"] if args.noise == "uniform"
+                 else right_probabilities(gaps[:n], t["accuracy"], t.get("spammer_share_late", 0.0)))
+        labelled = noisy_labels(rows[:n], right, seed=args.seed)
         arm_recipe = replace(recipe, soft_labels=t["soft_label"] is not None)
 
         def train_and_evaluate(labelled=labelled, arm_recipe=arm_recipe, soft=t["soft_label"] or 1.0):
@@ -153,15 +187,16 @@ def run(args) -> dict:
         flipped = sum(a["chosen"] != b["chosen"] for a, b in zip(labelled, rows[:n], strict=True))
         arms[mode] = {**t, "labels": n, "flipped": flipped, "budget_dollars": args.budget, **win,
                       "points_per_dollar": 100 * (win["win_rate"] - 0.5) / args.budget}
-    figures = {"rule": args.rule, "arms": arms, "seconds": time.perf_counter() - t0,
+    figures = {"rule": args.rule, "noise": args.noise, "arms": arms, "seconds": time.perf_counter() - t0,
                "qc_beats_none": arms["gold"]["points_per_dollar"] > arms["none"]["points_per_dollar"]}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(figures, indent=2))
-    plot(arms, out / "winrate_per_dollar.png")
+    suffix = "" if args.noise == "uniform" else f"-{args.noise}"
+    (out / f"result{suffix}.json").write_text(json.dumps(figures, indent=2))
+    plot(arms, out / f"winrate_per_dollar{suffix}.png", noise=args.noise)
     return figures
 
 
-def plot(arms: dict, path: Path) -> Path:
+def plot(arms: dict, path: Path, noise: str = "uniform") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,7 +215,8 @@ def plot(arms: dict, path: Path) -> Path:
     ax.set_xticks(range(len(arms)), [names[m] for m in arms])
     ax.set_ylim(30, 105)
     ax.set_ylabel("win rate against the reference (%)")
-    ax.set_title(f"Same budget (${next(iter(arms.values()))['budget_dollars']:g}), 20% spammers")
+    errors = "wrong labels on close pairs (Bradley–Terry)" if noise == "bt" else "wrong labels at random"
+    ax.set_title(f"Same budget (${next(iter(arms.values()))['budget_dollars']:g}), 20% spammers, {errors}")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -202,6 +238,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also train on the gold arm's number of labels with none flipped (default: on)")
     parser.add_argument("--soft", action=argparse.BooleanOptionalAction, default=True,
                         help="also train each market arm's labels as soft labels, as the worker does (default: on)")
+    parser.add_argument("--noise", choices=("uniform", "bt"), default="uniform",
+                        help="which labels are wrong: uniform (any pair, equally) or bt (spammers' coin flips, "
+                             "and honest readers' Bradley–Terry mistakes on close pairs, as the demo's bots make; "
+                             "results go to result-bt.json)")
     parser.add_argument("--out", default=None)
     figures = run(parser.parse_args(argv))
     for mode, a in figures["arms"].items():

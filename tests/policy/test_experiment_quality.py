@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from policy.experiments.quality import arm_terms, market_terms, noisy_labels
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy.experiments.quality import arm_terms, market_terms, noisy_labels, right_probabilities
 
 
 def test_gold_checks_buy_fewer_labels_per_dollar_but_far_more_accurate_ones():
@@ -35,3 +39,28 @@ def test_the_extra_arms_buy_a_market_arms_count_and_change_only_what_they_name()
     assert arms["none"] == {"labels_per_dollar": 12.0, "accuracy": 0.5, "bought": "none", "soft_label": None}
     assert terms["gold"] == {"labels_per_dollar": 5.0, "accuracy": 0.8}  # the market's terms untouched
     assert list(arm_terms(terms, ceiling=False, soft=False)) == ["gold", "none"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.5, 1.0), st.floats(0.0, 0.95), st.integers(0, 2**16))
+def test_bradley_terry_noise_has_the_arms_accuracy_but_errs_on_close_pairs(accuracy, random_share, seed):
+    gaps = np.random.default_rng(seed).exponential(0.5, 400) + 1e-3  # judge score gaps, chosen minus rejected
+    right = right_probabilities(gaps, accuracy, random_share)
+    assert right.mean() == pytest.approx(accuracy, abs=1e-6)  # same accuracy as the uniform arm
+    assert (right >= 0.5 - 1e-12).all() and (right <= 1.0).all()  # nobody is worse than a coin
+    order = np.argsort(gaps)
+    assert (np.diff(right[order]) >= -1e-12).all()  # clearer pairs are never more often wrong
+    assert right.min() >= min(random_share, 2 * (1 - accuracy)) / 2 - 1e-9  # the coin flips' floor
+
+
+def test_bradley_terry_noise_puts_the_mistakes_on_close_pairs():
+    gaps = np.r_[np.full(500, 0.05), np.full(500, 1.5)]
+    right = right_probabilities(gaps, accuracy=0.8, random_share=0.0)
+    assert right[:500].mean() < 0.65 and right[500:].mean() > 0.95
+    rows = [{"prompt": f"p{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(1000)]
+    noisy = noisy_labels(rows, right, seed=0)
+    wrong = np.array([r["chosen"].startswith("bad") for r in noisy])
+    assert abs(wrong.mean() - 0.2) < 0.03 and wrong[:500].sum() > 5 * wrong[500:].sum()
+    # all spammers: every label a coin flip, whatever the gap
+    assert right_probabilities(gaps, accuracy=0.5, random_share=1.0) == pytest.approx(np.full(1000, 0.5))
+    assert right_probabilities(gaps, accuracy=1.0, random_share=0.0) == pytest.approx(np.ones(1000))
