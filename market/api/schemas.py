@@ -407,8 +407,8 @@ class AnnotatorSkillOut(BaseModel):
     status: Literal["probation", "provisional", "qualified", "below_bar"] = Field(
         description="probation: all work is gold checks until the evidence is decisive; provisional: labels "
         "accepted but half the work is gold checks, either passed with fewer than 4 x min_gold_answers answers "
-        "or undecided at that limit with the mean above the bar; qualified: passed with at least that many "
-        "answers, checked at the campaign's gold_rate")
+        "or undecided after 8 x min_gold_answers with the mean above the bar; qualified: passed with at least "
+        "4 x min_gold_answers answers, checked at the campaign's gold_rate")
     quality: float = Field(description="q for the quality-weighted rules: 2·accuracy − 1, floored at 0.05")
     labels: int
     accepted: int

@@ -48,7 +48,7 @@ after the first quarter of the run on average over seeds, 5% at worst. Behind th
 they took 1.6% on average and 3.2% at worst (six seeds); much of that came from random
 clickers that passed on a lucky run (4 right of 4, one time in 16) and were then checked
 only at the campaign's rate. With the leash after passing (``skill``: provisional, half
-gold, until ``PROBATION_LIMIT × min_gold`` answers) it is 1.2% on average and 1.7% at
+gold, until ``LEASH × min_gold`` answers) it is 1.2% on average and 1.7% at
 worst (three seeds), for about 6 more gold checks per careful reader: net correct labels
 per dollar over the whole run fell from 2.61 to 2.18 (``bench/results.md``).
 """

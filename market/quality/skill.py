@@ -32,28 +32,34 @@ a little longer only answers a few more checks. At bar 0.65 and confidence 0.8 i
 right of 4, 6 of 6, 7 of 8, 8 of 9, 9 of 10 ... to qualify, and 1 right of 4, 2 of 6, 3 of
 8 ... fail. Probation ends after ``PROBATION_LIMIT × min_gold`` answers, so a borderline
 reader does not do paid gold checks forever: an annotator the test still cannot place is
-then *below the bar* if its posterior mean is, and otherwise *provisional*.
+then *below the bar* if its posterior mean is, and otherwise *provisional*. The limit is
+long (24 answers at 3 before judging) because an undecided record at a dozen answers is
+what a lucky random clicker looks like: in a CPU demo run one got 9 of its first 12 right
+and, let in at a limit of 12, sold 6 of the campaign's 17 training labels while its record
+stayed above the bar (13 of 18); kept on probation it sells none.
 
 *Provisional* is a short leash: the annotator's labels are accepted, but half its work
 stays gold checks (``mixing.PROVISIONAL_RATE``) rather than the campaign's rate. It
 applies to the undecided at the probation limit, and to every annotator that passed the
-test with fewer than ``PROBATION_LIMIT × min_gold`` answers, who is *qualified* (checked
-at the campaign's rate) only once its record holds that many. Why: a random clicker that
-passes on a lucky run (4 right of 4 has odds of 1 in 16) needs a wrong gold answer to be
-sent back to probation, and at a gold rate of 0.1 it sells about 18 labels before one
-comes, more than a small campaign buys in a round; on the leash it sells about 2. A
-careful reader, which passes after about 8 answers, pays for it with the rest of its
-``PROBATION_LIMIT × min_gold`` checks at half its work, once per campaign. Without a bar, every annotator with ``min_gold`` answers is
-qualified: the campaign measures, it does not judge.
+test with fewer than ``LEASH × min_gold`` answers, who is *qualified* (checked at the
+campaign's rate) only once its record holds that many. Why: a random clicker that passes
+on a lucky run (4 right of 4 has odds of 1 in 16) needs a wrong gold answer to be sent
+back to probation, and at a gold rate of 0.1 it sells about 18 labels before one comes,
+more than a small campaign buys in a round; on the leash it sells about 2. A careful
+reader, which passes after about 8 answers, pays for it with the rest of its ``LEASH ×
+min_gold`` checks at half its work, once per campaign. Without a bar, every annotator
+with ``min_gold`` answers is qualified: the campaign measures, it does not judge.
 
 What this does at bar 0.65, confidence 0.8 and 4 answers (``tests/quality/test_skill.py``
-checks it exactly, over every sequence of answers): within 40 gold answers, 99% of random
-clickers (θ = 0.5) end below the bar, half of them within 5 answers and 71% within 12,
-and 9% pass on a lucky run before that (and are caught on the leash); 88% of adversaries (θ = 0.16) are below it
-within 4 answers and 99.9% within 12; a careful reader (θ = 0.84) passes 94% of
-the time (after 8 checks on average) and ends below the bar 7% of the time, a reader at
-θ = 0.8 15% of the time, at θ = 0.75 a third of the time, a diligent one (θ = 0.9) 1%.
-Confidence 0.9 would cut the careful readers' risk to 4.5% but let random clickers last
+checks it exactly, over every sequence of answers): within 40 gold answers, 98.6% of
+random clickers (θ = 0.5) end below the bar, half of them within 5 answers and 71% within
+12, and 9% pass on a lucky run before that (and are caught on the leash); 88% of
+adversaries (θ = 0.16) are below it within 4 answers and 99.9% within 12; a careful reader
+(θ = 0.84) passes 95% of the time and ends below the bar 4% of the time, a reader at θ =
+0.8 10% of the time, at θ = 0.75 23%, a diligent one (θ = 0.9) 1%. (With the probation
+limit at 4 × min_gold these were 99%, 94%, 7%, 15%, a third and 1%: the long limit keeps
+the undecided on gold checks instead of judging them by their mean.) Confidence 0.9 would
+cut the careful readers' risk to 1% but let random clickers last
 about three times longer (half within 14 answers), which in the simulator costs more than
 it saves (``bench/bench_quality.py``). A credible bound rather than the posterior mean,
 because the test is repeated after every answer: judging by the mean from the 4th answer
@@ -78,7 +84,8 @@ from scipy.special import betainc, betaincinv
 PRIOR_ALPHA = 2.0
 PRIOR_BETA = 1.0
 QUALITY_FLOOR = 0.05
-PROBATION_LIMIT = 4  # probation ends after this many times min_gold answers
+PROBATION_LIMIT = 8  # probation ends after this many times min_gold answers
+LEASH = 4  # an annotator that passed is provisional until it has this many times min_gold answers
 PASS_STRICTNESS = 2  # qualifying leaves half the doubt that rejecting does
 
 PROBATION = "probation"
@@ -134,7 +141,7 @@ def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence:
     below = prob_below(alpha, beta, bar)
     settled = np.broadcast_to(answers >= PROBATION_LIMIT * min_gold, shape)
     by_mean = accuracy(alpha, beta) >= bar
-    passed = np.where(settled, QUALIFIED, PROVISIONAL)
+    passed = np.where(np.broadcast_to(answers >= LEASH * min_gold, shape), QUALIFIED, PROVISIONAL)
     return np.where(enough & (below >= confidence), BELOW_BAR,
                     np.where(enough & (below <= (1.0 - confidence) / PASS_STRICTNESS), passed,
                              np.where(settled, np.where(by_mean, PROVISIONAL, BELOW_BAR), PROBATION)))

@@ -74,8 +74,9 @@ def test_judge_statuses():
                              (7, 8, "provisional"),
                              (15, 16, "qualified"),  # passed, with 4 x min_gold answers
                              (14, 16, "qualified"),
-                             (9, 16, "below_bar"),  # probation limit: mean 11/19 < 0.65
-                             (11, 16, "provisional")]:  # probation limit: mean 13/19 >= 0.65
+                             (11, 16, "probation"),  # undecided: a lucky random clicker looks like this
+                             (20, 32, "below_bar"),  # probation limit: mean 22/35 < 0.65
+                             (21, 32, "provisional")]:  # probation limit: mean 23/35 >= 0.65
         a, b = skill.posterior(right, n)
         assert skill.judge(a, b, n, **kw) == status, (right, n)
     a, b = skill.posterior(0, 10)
@@ -83,9 +84,9 @@ def test_judge_statuses():
 
 
 def passed(status, n: int, min_gold: int):
-    """Judged above the bar: qualified, or provisional before the probation limit (after
-    it, provisional also means a record the test still cannot place)."""
-    leash = n < skill.PROBATION_LIMIT * min_gold
+    """Judged above the bar: qualified, or provisional on the leash (at the probation
+    limit, provisional means a record the test still cannot place)."""
+    leash = n < skill.LEASH * min_gold
     return (status == skill.QUALIFIED) | ((status == skill.PROVISIONAL) & leash)
 
 
@@ -117,17 +118,17 @@ def first_passage(theta: float, n_answers: int = 40, **kw) -> tuple[np.ndarray, 
 def test_the_numbers_in_the_module_doc():
     kw = dict(min_gold=4, bar=0.65, confidence=0.8)
     spammer, lucky = first_passage(0.5, **kw)
-    assert spammer[40] > 0.99 and spammer[5] >= 0.5 > spammer[4] and 0.70 < spammer[12] < 0.72
+    assert spammer[40] > 0.98 and spammer[5] >= 0.5 > spammer[4] and 0.70 < spammer[12] < 0.72
     assert 0.08 < lucky < 0.10  # a random clicker rarely qualifies before it is caught
     adversary, _ = first_passage(0.16, **kw)
     assert adversary[4] > 0.87 and adversary[12] > 0.999
     careful, qualified = first_passage(0.84, **kw)
-    assert 0.05 < careful[40] < 0.08 and 0.93 < qualified < 0.95
-    assert 0.13 < first_passage(0.8, **kw)[0][40] < 0.17
-    assert 0.30 < first_passage(0.75, **kw)[0][40] < 0.36
+    assert 0.03 < careful[40] < 0.05 and 0.94 < qualified < 0.96
+    assert 0.08 < first_passage(0.8, **kw)[0][40] < 0.11
+    assert 0.20 < first_passage(0.75, **kw)[0][40] < 0.25
     assert first_passage(0.9, **kw)[0][40] < 0.015
     strict = kw | {"confidence": 0.9}
-    assert first_passage(0.84, **strict)[0][40] < 0.05
+    assert first_passage(0.84, **strict)[0][40] < 0.02
     assert first_passage(0.5, **strict)[0][13] < 0.5 <= first_passage(0.5, **strict)[0][14]
     # judging by the mean instead excludes about a quarter of careful readers
     rng = np.random.default_rng(0)
@@ -139,16 +140,18 @@ def test_the_numbers_in_the_module_doc():
 
 def test_a_random_clicker_is_caught_within_a_dozen_answers_most_of_the_time():
     """Issue 7's spammer: right half the time. At the suggested settings, a third are below
-    the bar after 4 gold answers, half after 5, 70% after 12 and all but 1% after 40."""
+    the bar after 4 gold answers, half after 5, 70% after 12 and all but 1.5% after 40."""
     caught, _ = first_passage(0.5, min_gold=4, bar=0.65, confidence=0.8)
-    assert caught[4] > 0.3 and caught[5] >= 0.5 and caught[12] > 0.7 and caught[40] > 0.99
+    assert caught[4] > 0.3 and caught[5] >= 0.5 and caught[12] > 0.7 and caught[40] > 0.985
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0.6, 0.7), st.floats(0.7, 0.9), st.integers(3, 8))
 def test_a_random_clicker_is_caught_under_any_reasonable_policy(bar, confidence, min_gold):
-    caught, _ = first_passage(0.5, min_gold=min_gold, bar=bar, confidence=confidence)
-    assert caught[40] > 0.9
+    """Caught by the end of probation and a few more answers (it sells nothing on probation)."""
+    n = skill.PROBATION_LIMIT * min_gold + 16
+    caught, _ = first_passage(0.5, n_answers=n, min_gold=min_gold, bar=bar, confidence=confidence)
+    assert caught[n] > 0.9
 
 
 @settings(max_examples=40, deadline=None)
