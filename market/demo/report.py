@@ -97,6 +97,10 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
         (out / DATASETS[name]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                           encoding="utf-8")
 
+    from policy.judges import SentimentJudge  # the truth the bots answer to; no torch behind it
+
+    judge = SentimentJudge()
+    right = {name: labels_right(rows, kind_of, judge) for name, rows in exports.items()}
     by_kind = {name: spend_by_kind(((p["annotator_id"], p["cents"]) for p in a["paid_by_annotator"]), kind_of)
                for name, a in acc.items()}
     pdir = out / "plots"
@@ -116,7 +120,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
                                                    "labels", "cost_per_label_cents", "final", "dollars_per_point")}
                       | {"spend_by_kind_cents": by_kind[n], "books_balanced": ledgers[n]["books"]["balanced"],
                          "rounds": len(rounds[n]), "training_labels": len(exports[n])}
-                      | spammer_shares(paid_labels, n)
+                      | spammer_shares(paid_labels, n) | right[n]
                       for n in ids},
         "comparison": acc["auction"]["comparison"],
     }
@@ -148,6 +152,21 @@ def spammer_shares(paid_labels: list[dict], campaign: str) -> dict:
             "gold_labels": sum(1 for p in paid_labels if p["campaign"] == campaign and not p["data"])}
 
 
+def labels_right(rows: list[dict], kind_of: dict[int, str], judge) -> dict:
+    """How many of a campaign's training labels the judge agrees with (a tie counts half), in
+    all and by annotator kind. The demo's bots answer to the embedded judge (Bradley–Terry on
+    its score gap), so only a demo knows the truth each label is measured against: the
+    figure that says what gold checks bought before any training noise."""
+    if not rows:
+        return {"labels_right": None, "labels_right_by_kind": {}}
+    agree = judge.compare([r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+    by_kind: dict[str, list[float]] = {}
+    for r, v in zip(rows, agree, strict=True):
+        by_kind.setdefault(kind_of.get(r["annotator_id"], "unknown"), []).append(float(v))
+    return {"labels_right": float(sum(agree) / len(rows)),
+            "labels_right_by_kind": {k: {"labels": len(v), "right": sum(v) / len(v)} for k, v in sorted(by_kind.items())}}
+
+
 def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
     """One plain sentence: did the auction beat the baseline, on this run's measurements?"""
     a, b = auction["final"], baseline["final"]
@@ -169,6 +188,9 @@ def quality_verdict(auction: dict, no_qc: dict) -> str:
     a, b = auction["spammer_share_after_round_1"], no_qc["spammer_share_after_round_1"]
     parts = [f"spammers' share of the paid training labels after round 1 was {_pct(a)} with gold checks "
              f"against {_pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
+    if auction.get("labels_right") is not None and no_qc.get("labels_right") is not None:
+        parts.append(f"the judge agrees with {_pct(auction['labels_right'])} of the training labels bought with "
+                     f"gold checks against {_pct(no_qc['labels_right'])} without")
     da, db = auction["dollars_per_point"], no_qc["dollars_per_point"]
     if da is not None and (db is None or da < db):
         parts.append(f"a win-rate point cost {_usd(da)} with gold checks against "
@@ -230,6 +252,7 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         row("gold checks", lambda n, c: f"{c['gold_labels']} paid" if n == "auction" and "no_qc" in camps else "none"),
         row("rounds", lambda n, c: str(c["rounds"])),
         row("training labels bought", lambda n, c: str(c["training_labels"])),
+        row("... that the judge agrees with", lambda n, c: _pct(c["labels_right"])),
         row("spend", lambda n, c: f"{_usd(c['spent_cents'] / 100)} of {_usd(c['budget_cents'] / 100)}"),
         row("average price per paid label", lambda n, c: _usd((c["cost_per_label_cents"] or 0) / 100)),
         row("final win rate vs the reference", lambda n, c: _win(c["final"])),

@@ -79,8 +79,11 @@ def audit(out: Path) -> dict:
     with open(out / "rounds.csv") as f:
         for r in csv.DictReader(f):  # training labels and gold checks add up to what the round paid for
             assert int(r["labels"]) + int(r["gold_labels"]) <= int(r["n_assignments"])
+    for c in camps.values():  # measured against the judge the bots answer to
+        assert 0.0 <= c["labels_right"] <= 1.0
+        assert sum(k["labels"] for k in c["labels_right_by_kind"].values()) == c["training_labels"]
     report = (out / "report.md").read_text()
-    for needle in ("final win rate vs the reference", "95% CI", "$ per win-rate point", "paid to spammers",
+    for needle in ("final win rate vs the reference", "that the judge agrees with", "95% CI", "$ per win-rate point", "paid to spammers",
                    "spammers' share of paid training labels", "$ to reach the baseline's final win rate",
                    "plots/winrate_vs_spend.png", "plots/spammer_share.png"):
         assert needle in report, needle

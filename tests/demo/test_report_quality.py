@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from market.demo.report import paid_label_counts, quality_verdict, spammer_shares
+import numpy as np
+
+from market.demo.report import labels_right, paid_label_counts, quality_verdict, spammer_shares
 
 
 def _paid(campaign, round_id, kind, data):
@@ -44,3 +46,26 @@ def test_the_quality_verdict_says_which_way_the_money_went():
     assert "undefined for both" in none
     only_qc = quality_verdict(base | {"dollars_per_point": 2.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
     assert "no gain at all" in only_qc
+
+
+class LengthJudge:
+    """Longer wins; equal length ties (so the test knows every verdict)."""
+
+    def compare(self, prompts, a, b):
+        return np.array([1.0 if len(x) > len(y) else 0.0 if len(x) < len(y) else 0.5 for x, y in zip(a, b)])
+
+
+def test_labels_right_are_measured_against_the_judge_by_annotator_kind():
+    rows = [{"prompt": "p", "chosen": "long one", "rejected": "short", "annotator_id": 1},  # right
+            {"prompt": "p", "chosen": "long two", "rejected": "short", "annotator_id": 1},  # right
+            {"prompt": "p", "chosen": "x", "rejected": "longer", "annotator_id": 2},  # wrong
+            {"prompt": "p", "chosen": "same", "rejected": "also", "annotator_id": 2}]  # a tie: half
+    got = labels_right(rows, {1: "diligent", 2: "spammer"}, LengthJudge())
+    assert got["labels_right"] == (1 + 1 + 0 + 0.5) / 4
+    assert got["labels_right_by_kind"] == {"diligent": {"labels": 2, "right": 1.0},
+                                           "spammer": {"labels": 2, "right": 0.25}}
+    assert labels_right([], {}, LengthJudge()) == {"labels_right": None, "labels_right_by_kind": {}}
+    said = quality_verdict({"spammer_share_after_round_1": 0.0, "gold_labels": 9, "dollars_per_point": 2.0,
+                            "labels_right": 0.8}, {"spammer_share_after_round_1": 0.5, "dollars_per_point": None,
+                                                   "labels_right": 0.55})
+    assert "the judge agrees with 80.0% of the training labels bought with gold checks against 55.0% without" in said
