@@ -21,6 +21,18 @@ Both the lottery and the extra gold unit of the steady share come from hashes of
 round and annotator ids: reproducible, and nothing an annotator's bid can steer.
 
 Everything here runs inside the clearing's transaction, under the campaign's lock.
+
+What the caps cost (measured, not yet fixed): whenever qualified annotators cannot supply
+the whole round, the probation room admits exactly the rest, so the clearing sees exactly
+as many units as it demands. Nobody competes for the last unit, and the rule pays its
+ceiling: the budget-feasible rule ``budget / units``, second price the unit's value. In
+CPU demo runs 5 and 6 the gold campaign cleared at 48–53c a label while its twin without
+gold checks, facing all 86 units the same bots offered, cleared at 14c. Clearing the open
+market instead and rationing winners by the room is no cure: the price is then set by
+cheap annotators on probation that the room will not buy (tried in the simulator: under
+second price, spammers on probation undercut the qualified annotators and took 71% of the
+paid labels, gold checks included, after the first quarter of the run). The sound fix is a clearing with
+the room as a constraint (greedy under a partition matroid, a threshold price per group).
 """
 
 from __future__ import annotations
