@@ -31,8 +31,9 @@ gold checks, facing all 86 units the same bots offered, cleared at 14c. Clearing
 market instead and rationing winners by the room is no cure: the price is then set by
 cheap annotators on probation that the room will not buy (tried in the simulator: under
 second price, spammers on probation undercut the qualified annotators and took 71% of the
-paid labels, gold checks included, after the first quarter of the run). The sound fix is a clearing with
-the room as a constraint (greedy under a partition matroid, a threshold price per group).
+paid labels, gold checks included, after the first quarter of the run). The sound fix is
+a clearing with the room as a constraint (greedy under a partition matroid, a threshold
+price per group).
 """
 
 from __future__ import annotations
