@@ -28,7 +28,8 @@ answer shows, in two steps that each reuse a measured part of the product:
    of them (a soft label, conservative DPO) rather than as certain. With gold checks that
    is the accuracy they measured; without, the prior's 2/3.
 
-Results go to ``data/experiments/quality/result.json`` and a PNG next to it.
+Results go to ``data/experiments/quality/result.json`` and a PNG next to it (``result-bt.json``
+and ``winrate_per_dollar-bt.png`` with ``--noise bt``).
 """
 
 from __future__ import annotations
