@@ -93,6 +93,29 @@ def spend_by_kind(spend: dict[str, dict[str, int]], path: Path) -> Path:
     return _save(fig, path)
 
 
+def labels_right(right: dict[str, dict], path: Path) -> Path:
+    """``right``: campaign name -> ``report.labels_right``. Bars of each campaign's training
+    labels the judge agrees with, in all and by annotator kind, with the label counts."""
+    groups = ["all"] + [k for k in KIND_ORDER if any(k in r["labels_right_by_kind"] for r in right.values())]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    width = 0.8 / max(1, len(right))
+    for i, (name, r) in enumerate(right.items()):
+        by_kind = r["labels_right_by_kind"]
+        cells = [(r["labels_right"], sum(v["labels"] for v in by_kind.values()))] + [
+            (by_kind[k]["right"], by_kind[k]["labels"]) if k in by_kind else (None, 0) for k in groups[1:]]
+        xs = [j + (i - (len(right) - 1) / 2) * width for j in range(len(groups))]
+        bars = ax.bar(xs, [0 if v is None else 100 * v for v, _ in cells], width, color=COLOURS.get(name), label=name)
+        ax.bar_label(bars, labels=[f"{n}" if n else "" for _, n in cells], fontsize=8)
+    ax.axhline(50, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("training labels the judge agrees with (%)")
+    ax.set_title("How right the labels bought were (bar labels: how many)")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
 def spammer_share(rounds: dict[str, list[dict]], path: Path) -> Path:
     """Per round and campaign: spammers' share of the paid training labels (rounds that bought
     only gold checks have none), against the issue's 5% line."""

@@ -13,8 +13,9 @@ the same thing). Files:
 ``ledger.csv``        every ledger posting of every campaign, payees' kinds added
 ``dataset.jsonl``     what the auction bought, TRL prompt/chosen/rejected (+ metadata)
 ``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin)
-``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind, and
-                      spammers' share of paid labels per round
+``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind,
+                      spammers' share of paid labels per round, and training labels the
+                      judge agrees with by annotator kind
 ===================== ===============================================================
 
 Campaigns: ``auction`` (the product), ``baseline`` (posted price, random items) and, when
@@ -113,6 +114,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     plots.clearing_prices(rounds, pdir / "clearing_price.png")
     plots.spend_by_kind(by_kind, pdir / "spend_by_kind.png")
     plots.spammer_share(rounds, pdir / "spammer_share.png")
+    plots.labels_right(right, pdir / "labels_right.png")
 
     summary = {
         "settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
@@ -279,6 +281,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "![win rate against dollars](plots/winrate_vs_spend.png)",
         "",
         "![spammers' share of paid labels per round](plots/spammer_share.png)",
+        "",
+        "![training labels the judge agrees with, by annotator kind](plots/labels_right.png)",
         "",
         "![clearing price per round](plots/clearing_price.png)",
         "",

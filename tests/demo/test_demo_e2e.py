@@ -85,7 +85,7 @@ def audit(out: Path) -> dict:
     report = (out / "report.md").read_text()
     for needle in ("final win rate vs the reference", "that the judge agrees with", "95% CI", "$ per win-rate point", "paid to spammers",
                    "spammers' share of paid training labels", "$ to reach the baseline's final win rate",
-                   "plots/winrate_vs_spend.png", "plots/spammer_share.png"):
+                   "plots/winrate_vs_spend.png", "plots/spammer_share.png", "plots/labels_right.png"):
         assert needle in report, needle
     return summary
 
