@@ -16,8 +16,9 @@ answer shows, in two steps that each reuse a measured part of the product:
    ``1 − accuracy`` (seeded; with ``--noise bt``, at the same accuracy but as the product's
    bots err: spammers' labels are coin flips and honest readers' are Bradley–Terry on the
    judge's score gap, so their mistakes fall on close pairs, see ``right_probabilities``),
-   train a policy with DPO (the same LoRA recipe); its win rate over the reference on held-out prompts, with a bootstrap 95% CI, is divided by the
-   budget: win-rate points above 50% per dollar.
+   train a policy with DPO (the same LoRA recipe); its win rate over the reference on
+   held-out prompts, with a bootstrap 95% CI, is divided by the budget: win-rate points
+   above 50% per dollar.
 3. **What the remaining noise costs** (``--ceiling``, on by default). The gold arm's number
    of labels again, none flipped: what perfect quality control would have taught for the
    same money. Far above the gold arm means the honest annotators' own mistakes (the
