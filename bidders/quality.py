@@ -62,10 +62,15 @@ class GoldScreen:
         return skill.judge(self.alpha[who], self.beta[who], self.answers[who], min_gold=c.min_gold_answers,
                            bar=c.quality_bar, confidence=c.quality_confidence)
 
-    def admit(self, who: np.ndarray, capacity: np.ndarray, demand: int, lottery: np.ndarray) -> np.ndarray:
-        """Units each bidder may enter the clearing with (``mixing.admission_caps``)."""
+    def admit(self, who: np.ndarray, capacity: np.ndarray, demand: int, uniform: np.ndarray, asks: np.ndarray,
+              budget: float) -> np.ndarray:
+        """Units each bidder may enter the clearing with (``mixing.admission_caps``), queued
+        by ``mixing.probation_lottery`` on the ``uniform`` draws, with the market's reserve
+        for probation (``budget`` per unit demanded)."""
+        lottery = mixing.probation_lottery(self.alpha[who], self.beta[who], self.answers[who], uniform)
         return mixing.admission_caps(capacity, self.status(who), capacity, demand=demand,
-                                     share=self.cfg.probation_share, lottery=lottery)
+                                     share=self.cfg.probation_share, lottery=lottery, asks=asks,
+                                     reserve=budget / demand)
 
     def label(self, won: np.ndarray, error: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Play one round's labelling: which winning units are gold, which labels are

@@ -74,7 +74,6 @@ from bidders.population import Population, sample_population
 from bidders.quality import GoldScreen
 from bidders.strategies import Learner, Strategy, assign_strategies
 from market.mechanisms import RULES, clear
-from market.quality import mixing
 
 TOLERANCE = 1e-9  # float slack for IR and budget checks, in dollars
 
@@ -193,16 +192,16 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
             markup[s.members[on]] = s.markups(on, play_rng)
         idx = np.flatnonzero(active)
         cap = pop.capacity[idx]
+        budget = max(0.0, min(m.round_budget, remaining))
         if screen is not None:
-            lottery = mixing.probation_lottery(screen.alpha[idx], screen.beta[idx], lottery_rng.random(idx.size))
-            cap = screen.admit(idx, cap, m.round_size, lottery)
+            cap = screen.admit(idx, cap, m.round_size, lottery_rng.random(idx.size),
+                               pop.cost[idx] * (1.0 + markup[idx]), budget)
             idx, cap = idx[cap > 0], cap[cap > 0]
             quality = screen.quality(idx)
         else:
             quality = known_quality[idx]
         owner = np.repeat(idx, cap)
         asks = pop.cost[owner] * (1.0 + markup[owner])
-        budget = max(0.0, min(m.round_budget, remaining))
         kw = _clear_kwargs(cfg, rule, world.values[t], budget, np.repeat(quality, cap))
         c = clear(rule, asks, **kw)
 

@@ -231,7 +231,7 @@ def _clear(session: Session, rnd: Round) -> None:
                     for b in bids]
         caps = np.array([min(b.capacity, e) for b, e in zip(bids, eligible, strict=True)], dtype=np.int64)
         if admission.enabled(campaign):
-            admitted = admission.admit(session, campaign, rnd.id, bids, caps, demand)
+            admitted = admission.admit(session, campaign, rnd.id, bids, caps, demand, budget)
             caps, bid_quality = admitted.caps, admitted.quality
         else:
             admitted = None

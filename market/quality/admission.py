@@ -8,9 +8,10 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    to the floor; only the quality-weighted rules read it, as before;
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
    for an annotator below the bar, at most the gold items it has not seen for one on
-   probation, and a share of the round for probation together, admitted in a queue
-   (``mixing.probation_lottery``): a lottery keyed on round and annotator, with annotators
-   whose gold record has fallen below the prior's behind all the others;
+   probation (and only at an ask within the round's budget per unit), and a share of the
+   round for probation together, admitted in a queue (``mixing.probation_lottery``): tests
+   under way first, then newcomers, then annotators whose gold record has fallen below the
+   prior's, by a lottery keyed on round and annotator within each group;
 4. after the mechanism picked the winning units, turns some of each winner's units into
    gold checks (``mixing.gold_units``: all of them on probation, half while provisional,
    a share ``gold_rate`` once qualified), with gold items the annotator has never held,
@@ -97,8 +98,9 @@ class Admission:
 
 
 def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], caps: np.ndarray,
-          demand: int) -> Admission:
-    """Judge the bidders, give them their quality, and cap what each bid may enter with."""
+          demand: int, budget: int) -> Admission:
+    """Judge the bidders, give them their quality, and cap what each bid may enter with
+    (``budget``: the round's clearing budget in cents, for the probation reserve)."""
     ids = [b.annotator_id for b in bids]
     rows = gold.skills(session, campaign.id, ids)
     alpha, beta, answers = (np.array(v, dtype=float) for v in zip(*(gold.posterior_of(rows.get(i)) for i in ids)))
@@ -109,7 +111,8 @@ def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], 
     capped = mixing.admission_caps(caps, status, [len(u) for u in unseen], demand=demand,
                                    share=campaign.probation_share,
                                    lottery=mixing.probation_lottery(
-                                       alpha, beta, [uniform("probation-lottery", round_id, i) for i in ids]))
+                                       alpha, beta, answers, [uniform("probation-lottery", round_id, i) for i in ids]),
+                                   asks=[b.ask_cents for b in bids], reserve=budget / demand)
     return Admission(campaign, round_id, bids, status, quality, capped, unseen)
 
 

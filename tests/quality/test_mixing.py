@@ -30,39 +30,57 @@ def test_steady_share_is_exact_on_average(units, rate):
 def test_caps_exclude_below_bar_and_bound_probation():
     status = np.array([QUALIFIED, BELOW_BAR, PROBATION, PROBATION, PROBATION])
     caps = mixing.admission_caps([5, 5, 3, 3, 3], status, [9, 9, 1, 9, 9], demand=10, share=0.2,
-                                 lottery=[0.5, 0.5, 0.3, 0.9, 0.1])
+                                 lottery=[0.5, 0.5, 0.3, 0.9, 0.1], asks=np.zeros(5), reserve=1.0)
     # qualified supply 5 < demand 10: probation may take max(2, 10 - 5) = 5 units, queue order 4, 2, 3
     assert caps.tolist() == [5, 0, 1, 1, 3]
 
 
 def test_cold_start_is_not_starved_and_a_crowd_of_newcomers_is_capped():
     everyone_new = np.array([PROBATION] * 6)
-    caps = mixing.admission_caps([3] * 6, everyone_new, [9] * 6, demand=12, share=0.2, lottery=np.arange(6))
+    caps = mixing.admission_caps([3] * 6, everyone_new, [9] * 6, demand=12, share=0.2, lottery=np.arange(6),
+                                 asks=np.zeros(6), reserve=1.0)
     assert caps.sum() == 12  # nobody qualified yet: newcomers may fill the round
     status = np.array([QUALIFIED] * 4 + [PROBATION] * 20)
-    caps = mixing.admission_caps([5] * 24, status, [9] * 24, demand=20, share=0.2, lottery=np.arange(24))
+    caps = mixing.admission_caps([5] * 24, status, [9] * 24, demand=20, share=0.2, lottery=np.arange(24),
+                                 asks=np.zeros(24), reserve=1.0)
     assert caps[:4].sum() == 20 and caps[4:].sum() == 4  # ceil(0.2 × 20)
 
 
-def test_the_queue_puts_records_below_the_prior_behind_everyone_else():
+def test_the_queue_runs_promising_tests_first_then_newcomers_then_undecided_then_suspects():
     from market.quality import skill
 
-    records = [(0, 0), (1, 1), (2, 3), (4, 6), (1, 2), (0, 1), (3, 8)]  # (right, answers)
-    alpha, beta = skill.posterior(*np.array(records).T)
-    suspect = np.array([r / n < 2 / 3 if n else False for r, n in records])
-    assert suspect.tolist() == [False, False, False, False, True, True, True]  # 2 of 3 is not, 1 of 2 is
+    records = [(0, 0), (1, 1), (2, 3), (4, 6), (1, 2), (0, 1), (3, 8), (0, 0), (4, 5), (3, 4), (14, 20)]
+    right, answers = np.array(records).T  # (right, answers)
+    alpha, beta = skill.posterior(right, answers)
+    groups = {  # by hand, from the record: mean (2 + right) / (3 + answers)
+        "promising": [1, 8],  # 1 of 1 and 4 of 5: 3/4
+        "newcomer": [0, 7],
+        "undecided": [2, 3, 9, 10],  # 2 of 3, 4 of 6, 3 of 4 (5/7), 14 of 20 (16/23)
+        "suspect": [4, 5, 6],  # 1 of 2, 0 of 1, 3 of 8: below 2/3
+    }
     rng = np.random.default_rng(0)
     for _ in range(200):
         u = rng.random(len(records))
-        key = mixing.probation_lottery(alpha, beta, u)
-        assert key[~suspect].max() < key[suspect].min()  # every suspect after every other
-        assert (np.argsort(key[~suspect]) == np.argsort(u[~suspect])).all()  # a lottery within each group
-        assert (np.argsort(key[suspect]) == np.argsort(u[suspect])).all()
+        key = mixing.probation_lottery(alpha, beta, answers, u)
+        ranked = list(groups.values())
+        for first, later in zip(ranked, ranked[1:]):
+            assert key[first].max() < key[later].min()
+        for members in ranked:  # a lottery within each group
+            assert (np.argsort(key[members]) == np.argsort(u[members])).all()
     # the queue decides who enters when probation's room is short, the ask never does
     status = np.array([PROBATION] * len(records))
     caps = mixing.admission_caps([2] * len(records), status, [9] * len(records), demand=8, share=0.2,
-                                 lottery=mixing.probation_lottery(alpha, beta, rng.random(len(records))))
-    assert caps[~suspect].sum() == 8 and caps[suspect].sum() == 0
+                                 lottery=mixing.probation_lottery(alpha, beta, answers, rng.random(len(records))),
+                                 asks=rng.random(len(records)), reserve=1.0)
+    assert caps[groups["promising"]].sum() == 4 and caps[groups["newcomer"]].sum() == 4 and caps.sum() == 8
+
+
+def test_probation_enters_only_within_the_reserve_and_qualified_bids_are_not_held_to_it():
+    status = np.array([QUALIFIED, PROBATION, PROBATION, PROBATION])
+    caps = mixing.admission_caps([4, 4, 4, 4], status, [9] * 4, demand=10, share=0.2, lottery=[0, 0.1, 0.2, 0.3],
+                                 asks=[90, 50, 51, 10], reserve=50.0)
+    # room 10 - 4 = 6: the bid at 51c is passed over (above 50c a unit), not the room's limit
+    assert caps.tolist() == [4, 4, 0, 2]
 
 
 @given(st.lists(st.tuples(st.sampled_from([QUALIFIED, PROVISIONAL, BELOW_BAR, PROBATION]), st.integers(0, 6),
@@ -72,21 +90,28 @@ def test_caps_invariants(bidders, demand, share, seed):
     status = np.array([s for s, _, _ in bidders])
     capacity = np.array([c for _, c, _ in bidders])
     gold_left = np.array([g for _, _, g in bidders])
-    lottery = np.random.default_rng(seed).random(len(bidders))
-    caps = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery)
+    rng = np.random.default_rng(seed)
+    lottery = rng.random(len(bidders))
+    asks, reserve = rng.integers(1, 60, len(bidders)), float(rng.integers(1, 60))
+    caps = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery,
+                                 asks=asks, reserve=reserve)
     assert (caps >= 0).all() and (caps <= capacity).all()
     assert (caps[status == BELOW_BAR] == 0).all()
     judged = (status == QUALIFIED) | (status == PROVISIONAL)
     assert (caps[judged] == capacity[judged]).all()
     probation = status == PROBATION
     assert (caps[probation] <= gold_left[probation]).all()
+    assert (caps[probation & (asks > reserve)] == 0).all()
+    wants = np.where(asks <= reserve, np.minimum(capacity, gold_left), 0)
     room = mixing.probation_room(demand, int(capacity[judged].sum()), share)
-    assert caps[probation].sum() == min(room, np.minimum(capacity, gold_left)[probation].sum())
+    assert caps[probation].sum() == min(room, wants[probation].sum())
     # admitted in queue order: nobody on probation gets units while one before it wants more
     order = np.flatnonzero(probation)[np.argsort(lottery[probation], kind="stable")]
-    short = np.flatnonzero(caps[order] < np.minimum(capacity, gold_left)[order])
+    short = np.flatnonzero(caps[order] < wants[order])
     if short.size:
         assert (caps[order][short[0] + 1:] == 0).all()
-    # the lottery, not the ask, decides: the same lottery gives the same caps
-    again = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery)
+    # within the reserve, the lottery, not the ask, decides: other asks under it give the same caps
+    lower = np.where(asks <= reserve, rng.integers(0, 1 + asks), asks)
+    again = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery,
+                                  asks=lower, reserve=reserve)
     assert (again == caps).all()

@@ -79,7 +79,7 @@ def test_screen_applies_the_markets_judgement():
                                   confidence=0.9)).all()
     assert screen.alpha[0] + screen.beta[0] == skill.PRIOR_ALPHA + skill.PRIOR_BETA + screen.answers[0]
     # below the bar: no units in the clearing; probation: at most the round's room
-    caps = screen.admit(np.arange(3), np.array([3, 3, 3]), demand=4, lottery=np.zeros(3))
+    caps = screen.admit(np.arange(3), np.array([3, 3, 3]), 4, np.zeros(3), asks=np.full(3, 1.0), budget=4.0)
     assert caps[2] == 0 and caps[0] == 3
 
 
