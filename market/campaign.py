@@ -74,6 +74,7 @@ def create_campaign(
     quality_bar: float | None = None,
     quality_confidence: float = 0.8,
     probation_share: float = 0.2,
+    gold_carry: float = 0.0,
 ) -> Campaign:
     """Validate, create and fund a campaign. Caller commits.
 
@@ -82,7 +83,10 @@ def create_campaign(
     judged after ``min_gold_answers`` gold answers and is on probation (gold checks only)
     until the evidence is decisive; with a ``quality_bar``, labels of annotators whose
     accuracy is below it with probability ``quality_confidence`` are rejected and not
-    paid; annotators on probation together take at most ``probation_share`` of a round."""
+    paid; annotators on probation together take at most ``probation_share`` of a round;
+    ``gold_carry`` is what an annotator's gold answers on the owner's other campaigns count
+    here, per answer (0: nothing, each campaign vets from scratch; 1: as much as this
+    campaign's own; ``market.quality.gold.records``)."""
     if owner.role != "requester":
         raise Forbidden("only requester accounts create campaigns")
     name = (name or "").strip()
@@ -124,6 +128,10 @@ def create_campaign(
             raise Invalid("quality_bar: needs gold checks to judge by; set gold_rate above 0 too")
     quality_confidence = _fraction("quality_confidence", quality_confidence, 0.5, 1.0, lo_open=True, hi_open=True)
     probation_share = _fraction("probation_share", probation_share, 0.0, 1.0, lo_open=True)
+    gold_carry = _fraction("gold_carry", gold_carry, 0.0, 1.0)
+    if gold_carry > 0.0 and gold_rate == 0.0:
+        raise Invalid("gold_carry: carried gold records judge annotators only with quality control on; "
+                      "set gold_rate above 0 too")
     if worker_id is not None:
         if type(worker_id) is not int:  # noqa: E721
             raise Invalid("worker_id: must be an account id")
@@ -149,6 +157,7 @@ def create_campaign(
         quality_bar=quality_bar,
         quality_confidence=quality_confidence,
         probation_share=probation_share,
+        gold_carry=gold_carry,
     )
     session.add(campaign)
     session.flush()

@@ -78,6 +78,7 @@ class Campaign(SQLModel, table=True):
     quality_bar: Optional[float] = None
     quality_confidence: float = Field(default=0.8, sa_column_kwargs={"server_default": "0.8"})
     probation_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
+    gold_carry: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
 
 
 class Item(SQLModel, table=True):

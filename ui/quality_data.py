@@ -50,7 +50,7 @@ def status_words(status: str | None) -> str:
 def reason_kind(reason: str | None) -> str:
     """The reason's headline, for counting: the text before its first colon.
 
-    ``"below the quality bar: accuracy on this campaign's checks is 0.29 after 4 checks…"``
+    ``"below the quality bar: accuracy on the requester's gold checks is 0.29 after 4 checks on this campaign…"``
     → ``"below the quality bar"`` (the figures after the colon differ label by label)."""
     text = (reason or "").strip()
     if not text:
@@ -114,7 +114,14 @@ def policy_text(quality: Mapping) -> str:
             f"{quality['gold_items']} gold items; annotators are judged after "
             f"**{quality['min_gold_answers']}** gold answers; {judged}. "
             f"Annotators on probation take at most {quality['probation_share']:.0%} of a round's demand "
-            "(more when qualified annotators cannot supply it).")
+            "(more when qualified annotators cannot supply it)." + _carry_text(quality["gold_carry"]))
+
+
+def _carry_text(carry: float) -> str:
+    if not carry:
+        return " Each campaign vets its annotators from scratch (gold carry 0)."
+    return (f" Gold answers on your other campaigns count {carry:.0%} of one here (gold carry), "
+            "so annotators you vetted before need not be vetted again.")
 
 
 def judged(quality: Mapping) -> bool:
@@ -156,6 +163,7 @@ def annotator_rows(quality: Mapping, paid_by_annotator: Iterable[Mapping] = (),
         "accuracy": round(a["accuracy"], 2),
         "90% interval": f"{a['accuracy_low']:.2f}–{a['accuracy_high']:.2f}",
         "gold answered": a["gold_answers"],
+        "carried": round(a["carried_answers"], 1),
         "auction quality": round(a["quality"], 2),
         "labels": a["labels"],
         "accepted": a["accepted"],
@@ -164,7 +172,10 @@ def annotator_rows(quality: Mapping, paid_by_annotator: Iterable[Mapping] = (),
         "flags": ", ".join(flagged.get(a["annotator_id"], [])),
     } for a in people]
     frame = pd.DataFrame(rows, columns=["annotator", "status", "accuracy", "90% interval", "gold answered",
-                                        "auction quality", "labels", "accepted", "rejected", "paid", "flags"])
+                                        "carried", "auction quality", "labels", "accepted", "rejected", "paid",
+                                        "flags"])
+    if not quality["gold_carry"]:
+        frame = frame.drop(columns=["carried"])
     return frame if judged(quality) else frame.drop(columns=list(UNJUDGED))
 
 

@@ -105,6 +105,10 @@ class CampaignCreate(BaseModel):
                                       description="how sure the posterior must be to qualify or to reject")
     probation_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
                                    description="most of a round that annotators on probation take together")
+    gold_carry: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False,
+                              description="what each gold answer an annotator gave on this requester's other "
+                              "campaigns counts here (0: nothing, vet from scratch; 1: as much as this "
+                              "campaign's own), so annotators vetted before need not be vetted again")
 
 
 class CampaignOut(Out):
@@ -128,6 +132,7 @@ class CampaignOut(Out):
     quality_bar: Optional[float]
     quality_confidence: float
     probation_share: float
+    gold_carry: float
     created_at: UTCDatetime
 
 
@@ -403,7 +408,9 @@ class AnnotatorSkillOut(BaseModel):
     accuracy: float = Field(description="posterior mean")
     accuracy_low: float = Field(description="5% posterior quantile")
     accuracy_high: float = Field(description="95% posterior quantile")
-    gold_answers: int
+    gold_answers: int = Field(description="gold answers on this campaign")
+    carried_answers: float = Field(description="gold answers on the requester's other campaigns, times the "
+                                   "campaign's gold_carry (alpha and beta include them, as does the status)")
     status: Literal["probation", "provisional", "qualified", "below_bar"] = Field(
         description="probation: all work is gold checks until the evidence is decisive; provisional: labels "
         "accepted but half the work is gold checks, either passed with fewer than 4 x min_gold_answers answers "
@@ -423,6 +430,7 @@ class QualityOut(BaseModel):
     quality_bar: Optional[float]
     quality_confidence: float
     probation_share: float
+    gold_carry: float
     gold_items: int
     annotators: list[AnnotatorSkillOut]
 

@@ -30,16 +30,19 @@ from market.tables import Campaign, Item, Label
 
 def review(session: Session, campaign: Campaign, label: Label, item: Item) -> str | None:
     """Score a gold answer, then decide; returns why the label is rejected, or None to accept."""
-    row = gold.record_answer(session, label, item) if item.gold_check and item.gold in gold.ANSWERS else None
+    if item.gold_check and item.gold in gold.ANSWERS:
+        gold.record_answer(session, label, item)
     if campaign.quality_bar is None:
         return None
-    if row is None:
-        row = gold.skills(session, campaign.id, [label.annotator_id]).get(label.annotator_id)
-    alpha, beta, answers = gold.posterior_of(row)
-    status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers, bar=campaign.quality_bar,
-                         confidence=campaign.quality_confidence)
+    rec = gold.records(session, campaign, [label.annotator_id])
+    status = skill.judge(rec.alpha, rec.beta, rec.answers, min_gold=campaign.min_gold_answers,
+                         bar=campaign.quality_bar, confidence=campaign.quality_confidence)[0]
     if status != skill.BELOW_BAR:
         return None
-    return (f"below the quality bar: accuracy on this campaign's checks is {float(skill.accuracy(alpha, beta)):.2f} "
-            f"after {answers} checks, and the requester accepts labels only when it is likely at least "
-            f"{campaign.quality_bar:.2f}; this label is not paid and its price returns to the campaign")
+    where = f"after {int(rec.own[0])} checks on this campaign"
+    if rec.carried[0] > 0:
+        where += f" and {rec.carried[0]:g} carried from the requester's other campaigns"
+    return (f"below the quality bar: accuracy on the requester's gold checks is "
+            f"{float(skill.accuracy(rec.alpha[0], rec.beta[0])):.2f} {where}, and the requester accepts labels only "
+            f"when it is likely at least {campaign.quality_bar:.2f}; this label is not paid and its price returns "
+            "to the campaign")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from market.quality import aggregate, flags, skill
+from market.quality import aggregate, flags, gold, skill
 from market.tables import AnnotatorSkill, Bid, Campaign, Item, Label, Round
 
 
@@ -20,9 +20,11 @@ def skill_rows(session: Session, campaign: Campaign) -> list[AnnotatorSkill]:
 
 
 def accuracies(session: Session, campaign: Campaign) -> pd.Series:
-    """Posterior mean accuracy by annotator id (annotators with gold answers only)."""
-    rows = skill_rows(session, campaign)
-    return pd.Series({r.annotator_id: float(skill.accuracy(r.alpha, r.beta)) for r in rows}, dtype=float)
+    """Posterior mean accuracy by annotator id (annotators with gold answers on this
+    campaign; carried records count as ``gold.records`` says)."""
+    ids = [r.annotator_id for r in skill_rows(session, campaign)]
+    rec = gold.records(session, campaign, ids)
+    return pd.Series(dict(zip(ids, skill.accuracy(rec.alpha, rec.beta).tolist())), dtype=float)
 
 
 def votes(session: Session, campaign: Campaign) -> tuple[pd.DataFrame, pd.Series]:
@@ -56,9 +58,8 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
     ids = sorted(set(rows) | {a for a, _, _ in label_counts} | set(bidders))
     if not ids:
         return []
-    alpha = np.array([rows[i].alpha if i in rows else skill.PRIOR_ALPHA for i in ids])
-    beta = np.array([rows[i].beta if i in rows else skill.PRIOR_BETA for i in ids])
-    answers = np.array([rows[i].gold_answers if i in rows else 0 for i in ids])
+    rec = gold.records(session, campaign, ids)
+    alpha, beta, answers = rec.alpha, rec.beta, rec.answers
     acc = skill.accuracy(alpha, beta)
     low, high = skill.credible_interval(alpha, beta, 0.9)
     status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers, bar=campaign.quality_bar,
@@ -75,7 +76,8 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
             "accuracy": float(acc[k]),
             "accuracy_low": float(low[k]),
             "accuracy_high": float(high[k]),
-            "gold_answers": int(answers[k]),
+            "gold_answers": int(rec.own[k]),
+            "carried_answers": float(rec.carried[k]),
             "status": str(status[k]),
             "quality": float(quality[k]),
             "labels": int(len(mine)),

@@ -87,8 +87,11 @@ def test_downgrade_to_base_and_back(database_url):
 def test_a_database_made_before_migrations_is_stamped_and_kept(database_url):
     engine = db.make_engine(database_url)
     try:
-        SQLModel.metadata.create_all(engine)  # what init_db did before migrations
+        db.migrate(engine, db.FIRST_REVISION)  # the schema init_db's create_all made before migrations ...
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE alembic_version")  # ... which kept no version
         db.init_db(engine)
         assert _version(engine) == db.head_revision()
+        assert _diff(engine) == []  # stamped at the first revision, then upgraded to the models' schema
     finally:
         engine.dispose()

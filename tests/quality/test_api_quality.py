@@ -218,3 +218,54 @@ def test_without_quality_control_nothing_changes(admin, engine):
     assert len(answers) == 8 and all(x["accepted"] and x["item_id"] is not None for x in answers)
     with Session(engine) as s:
         assert not s.exec(select(LedgerEntry).where(LedgerEntry.note != None)).all()  # noqa: E711
+
+
+def test_a_requesters_next_campaign_carries_the_gold_records_it_asks_for(admin):
+    """Vetting is paid once: with ``gold_carry`` the requester's earlier campaign vouches
+    for its honest annotator (provisional at once: half its work gold, not all of it) and
+    keeps its adversary out; at 0, or on another requester's campaign, everyone starts on
+    probation again."""
+    req, other = account(admin, "req", "requester"), account(admin, "other", "requester")
+    anns = [("honest", account(admin, "h", "annotator")), ("adversary", account(admin, "x", "annotator"))]
+
+    def campaign(owner, **terms):
+        c = owner.create_campaign(**(QC_CAMPAIGN | terms))
+        owner.upload_items(c["id"], pairs(20))
+        owner.upload_items(c["id"], pairs(12, start=100, gold=True))
+        return c
+
+    first = campaign(req)
+    _, answers = play_round(req, first, anns)
+    assert len(answers) == 8  # probation: four gold checks each, and each is judged on them
+    judged = {a["annotator_id"]: a["status"] for a in req.campaign_quality(first["id"])["annotators"]}
+    assert sorted(judged.values()) == ["below_bar", "provisional"]
+
+    carried = campaign(req, gold_carry=1.0)
+    _, answers = play_round(req, carried, anns)
+    # the honest annotator is provisional from the start (two of its four units gold, two
+    # training labels); the adversary's bid takes no part, so it gets no work at all
+    assert [x["kind"] for x in answers] == ["honest"] * 4
+    items = {it["id"]: it for it in req.list_items(carried["id"])}
+    assert sum(it["n_labels"] for it in items.values() if not it["gold_check"]) == 2
+    seen = {a["annotator_id"]: a for a in req.campaign_quality(carried["id"])["annotators"]}
+    honest_id = next(i for i, a in seen.items() if a["status"] != "below_bar")
+    assert seen[honest_id]["carried_answers"] == 4.0 and seen[honest_id]["gold_answers"] == 2
+    assert seen[honest_id]["alpha"] == 2.0 + 4 + 2  # prior, four carried right answers, two here
+    assert req.campaign_quality(carried["id"])["gold_carry"] == 1.0
+
+    for fresh in (campaign(req), campaign(other, gold_carry=1.0)):  # carry 0; another requester's campaign
+        owner = req if fresh["owner_id"] == first["owner_id"] else other
+        _, answers = play_round(owner, fresh, anns)
+        assert len(answers) == 8  # both on probation again: four gold checks each
+        assert all(a["carried_answers"] == 0 for a in owner.campaign_quality(fresh["id"])["annotators"])
+        assert sum(it["n_labels"] for it in owner.list_items(fresh["id"]) if not it["gold_check"]) == 0
+
+
+def test_gold_carry_is_checked_and_named(admin):
+    req = account(admin, "req", "requester")
+    for bad in ({"gold_carry": 1.5}, {"gold_carry": -0.1}, {"gold_carry": "lots"},
+                {"gold_carry": 0.5, "gold_rate": 0.0, "quality_bar": None}):
+        with pytest.raises(MarketError) as e:
+            req.create_campaign(**(QC_CAMPAIGN | bad))
+        assert e.value.status == 422 and "gold_carry" in str(e.value), bad
+    assert req.list_campaigns() == []

@@ -262,7 +262,7 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     wait_text(browser, "New campaign")
     go_to(browser, "Quality")
     wait_text(browser, "Spend by status")
-    wait_text(browser, "below the quality bar: accuracy on this campaign's checks")
+    wait_text(browser, "below the quality bar: accuracy on the requester's gold checks")
     settle(browser)
     drawn = 'div[data-testid="stVegaLiteChart"] canvas, div[data-testid="stVegaLiteChart"] svg'
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) >= 2, "both quality charts drawn")

@@ -5,19 +5,19 @@ from __future__ import annotations
 from ui import data
 from ui import quality_data as qd
 
-REASON = ("below the quality bar: accuracy on this campaign's checks is 0.29 after 4 checks, and the requester "
-          "accepts labels only when it is likely at least 0.65; this label is not paid and its price returns to "
-          "the campaign")
+REASON = ("below the quality bar: accuracy on the requester's gold checks is 0.29 after 4 checks on this campaign, "
+          "and the requester accepts labels only when it is likely at least 0.65; this label is not paid and its "
+          "price returns to the campaign")
 
 
 def _skill(i, status, accuracy, accepted=4, rejected=0, gold=4):
     return dict(annotator_id=i, alpha=2.0, beta=1.0, accuracy=accuracy, accuracy_low=accuracy - 0.2,
-                accuracy_high=min(1.0, accuracy + 0.1), gold_answers=gold, status=status, quality=0.5,
+                accuracy_high=min(1.0, accuracy + 0.1), gold_answers=gold, carried_answers=0.0, status=status, quality=0.5,
                 labels=accepted + rejected, accepted=accepted, rejected=rejected, choices={})
 
 
 QUALITY = dict(campaign_id=1, gold_rate=0.25, min_gold_answers=4, quality_bar=0.65, quality_confidence=0.8,
-               probation_share=0.5, gold_items=12,
+               probation_share=0.5, gold_carry=0.0, gold_items=12,
                annotators=[_skill(3, "qualified", 0.86), _skill(5, "below_bar", 0.29, accepted=3, rejected=1),
                            _skill(4, "qualified", 0.80), _skill(6, "probation", 0.67, accepted=0, gold=0)])
 PAID = [{"annotator_id": 3, "cents": 200, "labels": 4}, {"annotator_id": 4, "cents": 200, "labels": 4},
@@ -73,6 +73,10 @@ def test_annotator_rows_worst_first_with_money_and_flags():
     top = rows.iloc[0]
     assert (top["accuracy"], top["gold answered"], top["rejected"], top["paid"]) == (0.29, 4, 1, "$1.50")
     assert top["flags"] == "gold answered at chance, identical bids"
+    assert "carried" not in rows.columns  # the campaign carries no records from elsewhere
+    carrying = {**QUALITY, "gold_carry": 0.5,
+                "annotators": [{**a, "carried_answers": 2.5 * (a["annotator_id"] == 4)} for a in QUALITY["annotators"]]}
+    assert qd.annotator_rows(carrying, PAID, FLAGS)["carried"].tolist() == [0.0, 0.0, 2.5, 0.0]
     assert rows.iloc[1]["paid"] == "$0.00" and rows.iloc[1]["flags"] == ""
 
 
@@ -105,6 +109,8 @@ def test_status_counts_and_skill_frame():
 def test_policy_text():
     assert "likely below **0.65** (80% sure)" in qd.policy_text(QUALITY)
     assert "no quality bar" in qd.policy_text({**QUALITY, "quality_bar": None})
+    assert "from scratch" in qd.policy_text(QUALITY)
+    assert "count 50% of one here" in qd.policy_text({**QUALITY, "gold_carry": 0.5})
     assert "off" in qd.policy_text({**QUALITY, "gold_rate": 0.0})
 
 

@@ -51,7 +51,8 @@ def campaign_quality(campaign_id: PathId, session: SessionDep, account: CurrentA
     n_gold = len(session.exec(select(Item.id).where(Item.campaign_id == c.id, Item.gold_check == True)).all())  # noqa: E712
     return QualityOut(
         campaign_id=c.id, gold_rate=c.gold_rate, min_gold_answers=c.min_gold_answers, quality_bar=c.quality_bar,
-        quality_confidence=c.quality_confidence, probation_share=c.probation_share, gold_items=n_gold,
+        quality_confidence=c.quality_confidence, probation_share=c.probation_share,
+        gold_carry=c.gold_carry, gold_items=n_gold,
         annotators=report.annotators(session, c),
     )
 
