@@ -23,7 +23,10 @@ three labels from this population (``market.quality.aggregate``), against majori
 and the same claim on the live market, smaller: 40 annotator bots (``bidders.bots``, the
 same population mix, truthful asks) working a campaign through the HTTP API in process
 (SQLite), with and without gold checks, read back from the ledger and the export, on
-three seeds (different populations); the target figure is the worst seed's.
+three seeds (different populations); the target figure is the worst seed's. Then the same
+requester's next campaign (12 rounds, fresh pairs, the same bots), carrying the first
+campaign's gold records (``gold_carry`` 1) against vetting everyone again (0): net correct
+labels per dollar, and the share of the paid labels that were gold checks.
 
 ``python -m bench quality`` runs it all and writes results.md; ``python -m
 bench.bench_quality --live [--seeds 0,1,2]`` runs only the live market and prints its
@@ -101,7 +104,7 @@ def aggregation_accuracy(seed: int = 0, items: int = 600, per_item: int = 3, gol
     return out
 
 
-LIVE = dict(bots=40, rounds=48, items=1200, gold_items=80, round_size=20)
+LIVE = dict(bots=40, rounds=48, items=1200, gold_items=80, round_size=20, follow_up_rounds=12)
 LIVE_SEEDS = (0, 1, 2)
 LIVE_QC = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, min_gold_answers=4, probation_share=0.2)
 
@@ -121,7 +124,11 @@ def live_pairs(n: int, start: int = 0, gold: bool = False) -> str:
 
 
 def live_market(quality_control: bool, seed: int = 0) -> dict:
-    """One campaign on the real API with bots; returns what the ledger and export say."""
+    """One campaign on the real API with bots; returns what the ledger and export say. With
+    quality control, the same requester then runs two short follow-up campaigns on fresh
+    pairs with the same bots, carrying the first campaign's gold records (``gold_carry``
+    1) and not (0), to measure what vetting once saves; the carrying one runs first, so
+    that it carries the first campaign's records only."""
     from fastapi.testclient import TestClient
 
     from market import accounts, db
@@ -137,30 +144,50 @@ def live_market(quality_control: bool, seed: int = 0) -> dict:
         with TestClient(create_app(engine, rate_limit="0")) as http:  # measuring quality, not rate limits
             admin = MarketClient("http://testserver", token, transport=http)
             req = admin.with_token(admin.create_account("requester", "requester")["token"])
-            c = req.create_campaign(name="live", budget_cents=1_000_000, max_price_cents=60, rule="second_price",
-                                    round_size=LIVE["round_size"], **(LIVE_QC if quality_control else {}))
-            req.upload_items(c["id"], live_pairs(LIVE["items"]))
-            if quality_control:
-                req.upload_items(c["id"], live_pairs(LIVE["gold_items"], start=10_000, gold=True))
             rng = np.random.default_rng([seed, 11])
             pop = sample_population(PopulationConfig(size=LIVE["bots"], kinds=SPAMMY), rng)
             bots = register_bots(admin, pop, StrategyConfig(truthful=1.0, learner=0.0), rng)
             kind_of = {b.client.me()["id"]: int(k) for b, k in zip(bots, pop.kind, strict=True)}
-            paid_by_round = []
-            for _ in range(LIVE["rounds"]):
-                r = req.open_round(c["id"])
-                for bot in bots:
-                    bot.bid()
-                req.close_round(r["id"])
-                for bot in bots:
-                    bot.label()
-                book = req.ledger(c["id"])
-                paid_by_round.append([e for e in book["entries"] if e["reason"] == "pay" and e["round_id"] == r["id"]])
+            c = _live_campaign(req, LIVE_QC if quality_control else {}, start=0)
+            paid_by_round = _live_rounds(req, c, bots, LIVE["rounds"])
             pays = [e for rnd in paid_by_round for e in rnd]
             late_pays = [e for rnd in paid_by_round[LIVE["rounds"] // 4:] for e in rnd]
             rows = {r["label_id"]: r for r in req.export_labels(c["id"])}
-            return {"all rounds": _live_figures(pays, rows, kind_of),
-                    f"after round {LIVE['rounds'] // 4}": _live_figures(late_pays, rows, kind_of)}
+            out = {"all rounds": _live_figures(pays, rows, kind_of),
+                   f"after round {LIVE['rounds'] // 4}": _live_figures(late_pays, rows, kind_of)}
+            if quality_control:
+                for k, carry in enumerate((1.0, 0.0), start=1):
+                    c = _live_campaign(req, LIVE_QC | {"gold_carry": carry}, start=k * 100_000)
+                    pays = [e for rnd in _live_rounds(req, c, bots, LIVE["follow_up_rounds"]) for e in rnd]
+                    rows = {r["label_id"]: r for r in req.export_labels(c["id"])}
+                    out[f"next campaign, gold_carry {carry:g}"] = _live_figures(pays, rows, kind_of)
+            return out
+
+
+def _live_campaign(req, quality: dict, start: int) -> dict:
+    """A live campaign with the bench's terms, its pairs numbered from ``start``, and gold
+    items when ``quality`` turns gold checks on."""
+    c = req.create_campaign(name="live", budget_cents=1_000_000, max_price_cents=60, rule="second_price",
+                            round_size=LIVE["round_size"], **quality)
+    req.upload_items(c["id"], live_pairs(LIVE["items"], start=start))
+    if quality:
+        req.upload_items(c["id"], live_pairs(LIVE["gold_items"], start=start + 10_000, gold=True))
+    return c
+
+
+def _live_rounds(req, c: dict, bots, rounds: int) -> list[list[dict]]:
+    """Play ``rounds`` rounds (every bot bids, then labels); the pay entries of each."""
+    paid_by_round = []
+    for _ in range(rounds):
+        r = req.open_round(c["id"])
+        for bot in bots:
+            bot.bid()
+        req.close_round(r["id"])
+        for bot in bots:
+            bot.label()
+        book = req.ledger(c["id"])
+        paid_by_round.append([e for e in book["entries"] if e["reason"] == "pay" and e["round_id"] == r["id"]])
+    return paid_by_round
 
 
 def _live_figures(pays: list[dict], rows: dict[int, dict], kind_of: dict[int, int]) -> dict:
@@ -170,7 +197,8 @@ def _live_figures(pays: list[dict], rows: dict[int, dict], kind_of: dict[int, in
     right = sum(r["chosen"].startswith("A wonderful") for r in data)
     spend = sum(e["cents"] for e in pays) / 100.0
     return {"spammer_share": float(np.mean(spammer)), "net_correct_per_dollar": (2 * right - len(data)) / spend,
-            "accuracy": right / len(data), "paid_labels": len(pays), "data_labels": len(data), "spend": spend}
+            "accuracy": right / len(data), "paid_labels": len(pays), "data_labels": len(data), "spend": spend,
+            "gold_share": 1.0 - len(data) / len(pays)}
 
 
 def live_figures(seeds=LIVE_SEEDS) -> tuple[list[Figure], pd.DataFrame, float]:
@@ -199,6 +227,16 @@ def live_figures(seeds=LIVE_SEEDS) -> tuple[list[Figure], pd.DataFrame, float]:
         Figure("quality", f"{what}: net correct labels per dollar, all rounds (probation included, {n} seeds)",
                pooled(True, "all rounds"), "/$", "no quality control", pooled(False, "all rounds"), "", None),
     ]
+    carried, fresh = "next campaign, gold_carry 1", "next campaign, gold_carry 0"
+    nxt = f"the same requester's next campaign, {LIVE['follow_up_rounds']} rounds"
+    gold_share = {w: float(np.mean([runs[True, seed][w]["gold_share"] for seed in seeds])) for w in (carried, fresh)}
+    figures += [
+        Figure("quality", f"{nxt}: net correct labels per dollar, carrying the first campaign's gold records "
+               f"({n} seeds)", pooled(True, carried), "/$", "vetting again (gold_carry 0)", pooled(True, fresh),
+               "> 1x", bool(pooled(True, carried) > pooled(True, fresh))),
+        Figure("quality", f"{nxt}: gold checks' share of the paid labels, carrying the records (mean of {n} seeds)",
+               gold_share[carried], "", "vetting again (gold_carry 0)", gold_share[fresh], "", None),
+    ]
     table = pd.concat({(("with" if qc else "without") + " quality control", f"seed {seed}", window): pd.Series(row)
                        for (qc, seed), windows in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0]))
                        for window, row in windows.items()}, axis=1).T
@@ -211,7 +249,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     if args.live:
         figures, table, took = live_figures(seeds)
         show(figures, "Quality control in the live market (bench.bench_quality --live)")
-        print(f"\nLive market, per seed ({took:.0f} s for {2 * len(seeds)} campaigns):")
+        print(f"\nLive market, per seed ({took:.0f} s for {4 * len(seeds)} campaigns):")
         print(table.round(3).to_string())
         return figures
     none, gold = run("none"), run("gold")
@@ -243,7 +281,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     live, live_table, live_s = live_figures(seeds)
     figures += live
     show(figures, "Quality control in the simulator (bidders.simulate, quality mode gold vs none) and the live market")
-    print(f"\nLive market, per seed ({live_s:.0f} s for {2 * len(seeds)} campaigns):")
+    print(f"\nLive market, per seed ({live_s:.0f} s for {4 * len(seeds)} campaigns):")
     print(live_table.round(3).to_string())
     print("\nPer rule, mean over seeds (gold = quality control, none = without):")
     print(pd.concat({"none": base, "gold": qc}, axis=1).swaplevel(axis=1).sort_index(axis=1, level=0)
