@@ -142,16 +142,21 @@ def paid_label_counts(paid_labels: list[dict], round_id: int) -> dict:
 
 def spammer_shares(paid_labels: list[dict], campaign: str) -> dict:
     """Spammers' share of a campaign's paid training labels: in all, and after its first round
-    (the issue's yardstick: once the first gold checks are in, spammers should be out)."""
-    data = [p for p in paid_labels if p["campaign"] == campaign and p["data"]]
-    first = min((p["round_id"] for p in paid_labels if p["campaign"] == campaign), default=None)
-    late = [p for p in data if p["round_id"] != first]
+    (the issue's yardstick: once the first gold checks are in, spammers should be out); and
+    of all its paid labels, gold checks included, after its second round (what the spammers
+    were paid at all once their tests had had two rounds to end)."""
+    mine = [p for p in paid_labels if p["campaign"] == campaign]
+    rounds = sorted({p["round_id"] for p in mine})
+    data = [p for p in mine if p["data"]]
+    late = [p for p in data if p["round_id"] not in rounds[:1]]
+    paid_late = [p for p in mine if p["round_id"] not in rounds[:2]]
 
     def share(rows):
         return sum(p["kind"] == "spammer" for p in rows) / len(rows) if rows else None
 
     return {"spammer_share": share(data), "spammer_share_after_round_1": share(late),
-            "gold_labels": sum(1 for p in paid_labels if p["campaign"] == campaign and not p["data"])}
+            "spammer_share_of_paid_after_round_2": share(paid_late),
+            "gold_labels": sum(1 for p in mine if not p["data"])}
 
 
 def labels_right(rows: list[dict], kind_of: dict[int, str], judge) -> dict:
@@ -262,6 +267,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         row("paid to spammers", lambda n, c: spam(c)),
         row("spammers' share of paid training labels (all rounds)", lambda n, c: _pct(c["spammer_share"])),
         row("... after round 1", lambda n, c: _pct(c["spammer_share_after_round_1"])),
+        row("spammers' share of all paid labels, gold checks included, after round 2",
+            lambda n, c: _pct(c["spammer_share_of_paid_after_round_2"])),
         row("books balance", lambda n, c: "yes" if c["books_balanced"] else "NO"),
         "",
         f"**$ to reach the baseline's final win rate ({_pct(cmp['baseline_final_win_rate'])}):** "

@@ -23,18 +23,27 @@ round and annotator ids: reproducible, and nothing an annotator's bid can steer.
 
 Everything here runs inside the clearing's transaction, under the campaign's lock.
 
-What the caps cost (measured, not yet fixed): whenever qualified annotators cannot supply
-the whole round, the probation room admits exactly the rest, so the clearing sees exactly
-as many units as it demands. Nobody competes for the last unit, and the rule pays its
-ceiling: the budget-feasible rule ``budget / units``, second price the unit's value. In
-CPU demo runs 5 and 6 the gold campaign cleared at 48–53c a label while its twin without
-gold checks, facing all 86 units the same bots offered, cleared at 14c. Clearing the open
-market instead and rationing winners by the room is no cure: the price is then set by
-cheap annotators on probation that the room will not buy (tried in the simulator: under
-second price, spammers on probation undercut the qualified annotators and took 71% of the
-paid labels, gold checks included, after the first quarter of the run). The sound fix is
-a clearing with the room as a constraint (greedy under a partition matroid, a threshold
-price per group).
+What the caps cost (measured): whenever qualified annotators cannot supply the whole
+round, the probation room admits exactly the rest, so the clearing sees exactly as many
+units as it demands. Nobody competes for the last unit, and the rule pays its ceiling:
+the budget-feasible rule ``budget / units``, second price the unit's value. In CPU demo
+runs 5 to 7 the gold campaign cleared at 47–53c a label while qualified supply was short,
+and its twin without gold checks, facing all 86 units the same bots offered, at 14c. That
+is the price of scarce qualified supply, and the cure is more of it soon: with promising
+tests first in the queue (``mixing``), run 7's qualified annotators outnumbered the
+round's demand by round 5, which cleared at 31c. Letting probation compete for the
+qualified units' places is no cure: an annotator on probation sells a gold check, not a
+label, and the cheapest annotators on probation are the spammers (their cost is 40% of a
+reader's). Clearing the open market and rationing winners by the room was tried: the
+price was then set by spammers on probation that the room would not buy (under second
+price they took 71% of the paid labels, gold checks included, after the first quarter of
+the simulator's run). Giving probation slack in the room was tried too (tiny-model demo
+market): some rounds cleared at 18–31c, but the campaigns bought 2–11 training labels and
+on one seed spammers held 43% of them after round 1 (more room, more lucky passes). A
+clearing with the room as a constraint (greedy under a partition matroid, a threshold per
+group) would make units on probation compete among themselves, but while the room is the
+rest of the demand every qualified unit still wins whatever it asks, so it is paid the
+same ceiling.
 """
 
 from __future__ import annotations

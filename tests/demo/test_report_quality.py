@@ -17,9 +17,11 @@ PAID = [
     # round 2: training labels, one from a spammer that slipped through
     _paid("auction", 2, "diligent", True), _paid("auction", 2, "diligent", True),
     _paid("auction", 2, "noisy", True), _paid("auction", 2, "spammer", True), _paid("auction", 2, "diligent", False),
+    # round 3: a spammer still on probation answers a paid gold check; a reader labels
+    _paid("auction", 3, "spammer", False), _paid("auction", 3, "diligent", True),
     # the twin without gold checks: spammers win from the start
-    _paid("no_qc", 3, "spammer", True), _paid("no_qc", 3, "diligent", True),
-    _paid("no_qc", 4, "spammer", True), _paid("no_qc", 4, "spammer", True),
+    _paid("no_qc", 13, "spammer", True), _paid("no_qc", 13, "diligent", True),
+    _paid("no_qc", 14, "spammer", True), _paid("no_qc", 14, "spammer", True),
 ]
 
 
@@ -31,9 +33,11 @@ def test_a_round_counts_training_labels_and_gold_checks_apart():
 
 def test_the_share_after_round_one_leaves_out_each_campaigns_own_first_round():
     auction = spammer_shares(PAID, "auction")
-    assert auction == {"spammer_share": 0.25, "spammer_share_after_round_1": 0.25, "gold_labels": 3}
+    assert auction == {"spammer_share": 0.2, "spammer_share_after_round_1": 0.2,
+                       "spammer_share_of_paid_after_round_2": 0.5, "gold_labels": 4}
     twin = spammer_shares(PAID, "no_qc")
     assert twin["spammer_share"] == 0.75 and twin["spammer_share_after_round_1"] == 1.0 and twin["gold_labels"] == 0
+    assert twin["spammer_share_of_paid_after_round_2"] is None  # the twin ran two rounds only
 
 
 def test_the_quality_verdict_says_which_way_the_money_went():
