@@ -19,8 +19,8 @@ its own: at 1 an annotator vetted before starts where it left off, at 0.5 its re
 counts half (the tasks or the gold may differ between campaigns, and a record ages). Only
 the same requester's campaigns count: their gold items are the requester's own, so no
 other requester's judgement, or gold, decides who works here. The skill rows themselves
-stay per campaign; the carry is applied when a record is read, so changing nothing
-stored, and every reader (the clearing, acceptance at submission, the quality report)
+stay per campaign; the carry is applied when a record is read, so nothing stored
+changes, and every reader (the clearing, acceptance at submission, the quality report)
 reads it through :func:`records`.
 """
 

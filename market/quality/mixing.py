@@ -16,10 +16,10 @@ at rate 0.1 gets a check in one round in ten, unpredictably).
 bid's units are capped: annotators judged below the bar enter with none (their labels
 would be rejected, so their work is worth nothing to the requester and nothing to them);
 an annotator on probation enters with at most the gold checks it can still be given,
-and only at an ask within the probation reserve (below); and probation together takes at most ``max(ceil(share × demand), demand − units of
-qualified annotators)`` units: always a share, so new annotators can enter, and whatever
-qualified annotators cannot supply, so a new campaign (where everyone is new) is not
-starved. Annotators on probation are admitted in queue order, each with all it may take,
+and only at an ask within the probation reserve (below); and probation together takes at
+most ``max(ceil(share × demand), demand − units of qualified annotators)`` units: always
+a share, so new annotators can enter, and whatever qualified annotators cannot supply, so
+a new campaign (where everyone is new) is not starved. Annotators on probation are admitted in queue order, each with all it may take,
 until the room is used: a newcomer starts from the prior (q = 1/3 for the quality-weighted
 rules) with a capped share of the work, and an annotator admitted gets several checks at
 once, so a test ends within a round or two. (Dealing the room a unit at a time instead

@@ -12,8 +12,8 @@ REASON = ("below the quality bar: accuracy on the requester's gold checks is 0.2
 
 def _skill(i, status, accuracy, accepted=4, rejected=0, gold=4):
     return dict(annotator_id=i, alpha=2.0, beta=1.0, accuracy=accuracy, accuracy_low=accuracy - 0.2,
-                accuracy_high=min(1.0, accuracy + 0.1), gold_answers=gold, carried_answers=0.0, status=status, quality=0.5,
-                labels=accepted + rejected, accepted=accepted, rejected=rejected, choices={})
+                accuracy_high=min(1.0, accuracy + 0.1), gold_answers=gold, carried_answers=0.0, status=status,
+                quality=0.5, labels=accepted + rejected, accepted=accepted, rejected=rejected, choices={})
 
 
 QUALITY = dict(campaign_id=1, gold_rate=0.25, min_gold_answers=4, quality_bar=0.65, quality_confidence=0.8,
