@@ -291,6 +291,8 @@ def demo(
                                           "them to compare with")] = True,
     spammers: Annotated[Optional[float], typer.Option(min=0.0, max=0.99, help="share of spammers among the "
                                                       "annotator bots (default 0.2)")] = None,
+    vet_once: Annotated[bool, typer.Option("--vet-once", help="then the auction again on the same pairs, carrying "
+                                           "its annotators' gold records (gold_carry 1): vetting paid once")] = False,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<timestamp>); an existing one is resumed")] = None,
 ):
     """Run a campaign end to end and report what each win-rate point cost.
@@ -311,7 +313,7 @@ def demo(
         else:
             settings = choose(quick=quick, device=demo_run.resolve_device(device), budget=budget, rounds=rounds,
                               rule=rule, acquisition=acquisition, model=model, seed=seed, quality=quality,
-                              spammers=spammers)
+                              spammers=spammers, vet_once=vet_once)
         report = demo_run.run(settings, out, console)
     except (DemoError, ValueError) as exc:
         _fail(str(exc), f"logs are in {out / 'logs'}; run the same command again to resume")
@@ -345,6 +347,8 @@ def _print_demo_summary(summary: dict, report: Path) -> None:
     console.print(verdict(summary["comparison"], c["auction"], c["baseline"]).replace("**", ""))
     if "no_qc" in c:
         console.print(quality_verdict(c["auction"], c["no_qc"]).replace("**", ""))
+    if "vetted" in c:
+        console.print(quality_verdict(c["vetted"], c["no_qc"], vetted=True).replace("**", ""))
     console.print(f"report: [bold]{report}[/]")
 
 

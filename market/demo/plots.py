@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"auction": "#1f77b4", "no_qc": "#ff7f0e", "baseline": "#d62728"}
+COLOURS = {"auction": "#1f77b4", "vetted": "#2ca02c", "no_qc": "#ff7f0e", "baseline": "#d62728"}
 KIND_ORDER = ("diligent", "noisy", "spammer", "adversarial", "unknown")
 
 

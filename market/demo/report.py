@@ -12,14 +12,16 @@ the same thing). Files:
                       share of the paid training labels, clearing price, money
 ``ledger.csv``        every ledger posting of every campaign, payees' kinds added
 ``dataset.jsonl``     what the auction bought, TRL prompt/chosen/rejected (+ metadata)
-``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin)
+``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin,
+                      ``vetted_dataset.jsonl`` for the auction run again)
 ``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind,
                       spammers' share of paid labels per round, and training labels the
                       judge agrees with by annotator kind
 ===================== ===============================================================
 
 Campaigns: ``auction`` (the product), ``baseline`` (posted price, random items) and, when
-quality control is on, ``no_qc`` (the auction without gold checks). A paid label is
+quality control is on, ``no_qc`` (the auction without gold checks); with ``--vet-once``,
+``vetted`` (the auction again on the same pairs, carrying its gold records). A paid label is
 *training data* when the export holds it; the other paid labels are gold checks.
 """
 
@@ -36,8 +38,8 @@ from market.client import MarketClient
 from market.demo import plots
 from market.demo.settings import DemoSettings
 
-NAMES = ("auction", "no_qc", "baseline")
-DATASETS = {"auction": "dataset.jsonl", "no_qc": "no_qc_dataset.jsonl", "baseline": "baseline_dataset.jsonl"}
+DATASETS = {"auction": "dataset.jsonl", "vetted": "vetted_dataset.jsonl", "no_qc": "no_qc_dataset.jsonl",
+            "baseline": "baseline_dataset.jsonl"}
 
 
 def _pct(x: float | None) -> str:
@@ -55,8 +57,9 @@ def _win(point: dict | None) -> str:
 
 
 def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: int, baseline_id: int,
-          roster: list[dict], baseline_terms: dict, wall_s: float, resumed: bool, no_qc_id: int | None = None) -> Path:
-    ids = {"auction": auction_id, "no_qc": no_qc_id, "baseline": baseline_id}
+          roster: list[dict], baseline_terms: dict, wall_s: float, resumed: bool, no_qc_id: int | None = None,
+          vetted_id: int | None = None) -> Path:
+    ids = {"auction": auction_id, "vetted": vetted_id, "no_qc": no_qc_id, "baseline": baseline_id}
     ids = {name: cid for name, cid in ids.items() if cid is not None}
     kind_of = {b["id"]: b["kind"] for b in roster}
     acc = {name: req.accounting(cid, compare_to=baseline_id if name == "auction" else None) for name, cid in ids.items()}
@@ -108,6 +111,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     pdir.mkdir(exist_ok=True)
     labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items"
                          f"{', gold checks' if 'no_qc' in ids else ''})",
+              "vetted": "the auction again, gold records carried",
               "no_qc": "the same auction without gold checks",
               "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)"}
     plots.winrate_vs_spend({n: (labels[n], acc[n]["curve"]) for n in ids}, pdir / "winrate_vs_spend.png")
@@ -190,8 +194,9 @@ def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
             f"the baseline's {_pct(b['win_rate'])}.")
 
 
-def quality_verdict(auction: dict, no_qc: dict) -> str:
-    """What gold checks bought, on this run: spammers' share after round 1 and $ per point."""
+def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
+    """What gold checks bought, on this run: spammers' share after round 1 and $ per point
+    (``vetted``: for the auction run again with its gold records carried)."""
     a, b = auction["spammer_share_after_round_1"], no_qc["spammer_share_after_round_1"]
     parts = [f"spammers' share of the paid training labels after round 1 was {_pct(a)} with gold checks "
              f"against {_pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
@@ -208,7 +213,8 @@ def quality_verdict(auction: dict, no_qc: dict) -> str:
         parts.append(f"a win-rate point cost {_usd(da) if da is not None else 'undefined (no gain)'} with gold "
                      f"checks against {_usd(db)} without, so on this run quality control did not pay for itself "
                      "in win rate")
-    return "**Quality control:** " + "; ".join(parts) + "."
+    head = "Quality control, vetted once (the auction again, gold records carried)" if vetted else "Quality control"
+    return f"**{head}:** " + "; ".join(parts) + "."
 
 
 def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], labels: dict[str, str]) -> str:
@@ -216,7 +222,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
     a, b = camps["auction"], camps["baseline"]
     cmp, terms = summary["comparison"], summary["baseline_terms"]
     names = list(camps)
-    titles = {"auction": "auction", "no_qc": "auction, no gold checks", "baseline": "baseline"}
+    titles = {"auction": "auction", "vetted": "auction again, records carried", "no_qc": "auction, no gold checks",
+              "baseline": "baseline"}
 
     def spam(c):
         paid = c["spend_by_kind_cents"].get("spammer", 0)
@@ -251,12 +258,15 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
     ]
     if "no_qc" in camps:
         lines += [quality_verdict(a, camps["no_qc"]), ""]
+    if "vetted" in camps:
+        lines += [quality_verdict(camps["vetted"], camps["no_qc"], vetted=True), ""]
     lines += [
         "| | " + " | ".join(titles[n] for n in names) + " |",
         "|---|" + "---|" * len(names),
         row("how labels were bought", lambda n, c: how(n)),
         row("which items", lambda n, c: "random" if n == "baseline" else f"{s.acquisition} acquisition"),
-        row("gold checks", lambda n, c: f"{c['gold_labels']} paid" if n == "auction" and "no_qc" in camps else "none"),
+        row("gold checks", lambda n, c: f"{c['gold_labels']} paid" if n in ("auction", "vetted") and "no_qc" in camps
+            else "none"),
         row("rounds", lambda n, c: str(c["rounds"])),
         row("training labels bought", lambda n, c: str(c["training_labels"])),
         row("... that the judge agrees with", lambda n, c: _pct(c["labels_right"])),
@@ -308,5 +318,6 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
                          f"{_usd(r['released_cents'] / 100)} |")
     lines += ["", "Files: `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
               "`baseline_dataset.jsonl`" + (", `no_qc_dataset.jsonl`" if "no_qc" in camps else "")
+              + (", `vetted_dataset.jsonl`" if "vetted" in camps else "")
               + ", `summary.json`, `plots/`, and `logs/` for each process.", ""]
     return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 Campaigns, in order: ``auction`` (the product: an auction rule, acquisition scores, gold
 checks), ``no_qc`` (the same auction without gold checks, on the same pairs; only with
-quality control on), and ``baseline`` (posted price, random items: the usual way).
+quality control on), ``vetted`` (with ``--vet-once``: the auction again on the same pairs,
+carrying the first one's gold records), and ``baseline`` (posted price, random items: the
+usual way).
 
 Run folder layout (everything a resumed run needs is here):
 
@@ -42,7 +44,7 @@ from market.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDrive
 from market.demo.processes import DemoError, Processes
 from market.demo.settings import DemoSettings
 
-AUCTION, NO_QC, BASELINE = "auction", "no_qc", "baseline"
+AUCTION, NO_QC, VETTED, BASELINE = "auction", "no_qc", "vetted", "baseline"
 QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
 
 
@@ -195,6 +197,12 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
             _warm_caches(out / "workers" / AUCTION, out / "workers" / NO_QC)
             _phase(NO_QC, twin, req, procs, display, bidders_for, settings, out, url, state, model,
                    max_rounds=settings.rounds)
+        vetted = None
+        if settings.vet_once:
+            vetted = _vetted_campaign(req, state, settings, cid)
+            _warm_caches(out / "workers" / AUCTION, out / "workers" / VETTED)
+            _phase(VETTED, vetted, req, procs, display, bidders_for, settings, out, url, state, model,
+                   max_rounds=settings.rounds)
 
         bid = _baseline_campaign(req, state, settings, twin or cid, pairs_from=cid)
         wanted = state.baseline_terms["labels"]
@@ -203,7 +211,8 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
                max_rounds=2 * settings.rounds, want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
 
         display.print("writing the report")
-        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, roster=roster,
+        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, vetted_id=vetted,
+                            roster=roster,
                             baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started, resumed=resumed)
     return path
 
@@ -253,6 +262,24 @@ def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_
         _created(req, state, NO_QC, name=f"demo auction without quality control: {s.rule} + {s.acquisition}",
                  **_auction_terms(s, state))
     return _with_pairs(req, state.campaigns[NO_QC], auction_id)
+
+
+def _vetted_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
+    """The auction again, on its pairs and with its terms, carrying its gold records
+    (``gold_carry`` 1): the requester's next campaign, with vetting paid once. Its gold
+    items are new (the next seed's), and go up first, as in the first campaign."""
+    from policy import task
+
+    if VETTED not in state.campaigns:
+        _created(req, state, VETTED, name=f"demo auction again, gold records carried: {s.rule} + {s.acquisition}",
+                 **_auction_terms(s, state), **QUALITY_CONTROL, min_gold_answers=s.min_gold_answers, gold_carry=1.0)
+    vid = state.campaigns[VETTED]
+    items = req.list_items(vid)
+    if not any(it["gold_check"] for it in items):
+        req.upload_items(vid, task.gold_jsonl(s.gold_items, seed=s.seed + 1))
+    if not any(not it["gold_check"] for it in items):
+        req.upload_items(vid, _pairs_jsonl(req, auction_id))
+    return vid
 
 
 def _created(req: MarketClient, state: RunState, role: str, **fields) -> int:

@@ -26,6 +26,14 @@ an annotator $0.25 at the median): the round budget is sized so that the budget-
 rule can buy most of a round at the market's prices, and the campaign's budget is the
 round budget times the rounds.
 
+Vetting once (``vet_once``, ``prefmarket demo --vet-once``). Vetting 20 bots at 8 to 20
+gold answers each costs more gold checks than a five-round campaign of 80 units can spare,
+so the gold campaign buys few training labels. A requester pays for vetting once, not in
+every campaign (``gold_carry``): with ``vet_once`` the demo runs the auction a second time
+on the same pairs with new gold items, carrying the first campaign's gold records, and the
+report sets that campaign (``vetted``) beside the twin without gold checks. About a fifth
+more wall time.
+
 The settings are saved as ``settings.json`` in the run folder; a resumed run reads them
 back, so it continues the run that was started rather than a different one.
 """
@@ -68,6 +76,7 @@ class DemoSettings:
     bot_capacity: str = "3-6"  # labels a bot can deliver per round, MIN-MAX (prefmarket bots --capacity)
     gold_items: int = 40
     min_gold_answers: int = 3  # gold answers before an annotator can leave probation
+    vet_once: bool = False  # with quality: the auction again, carrying its gold records (gold_carry 1)
 
     @property
     def round_budget_cents(self) -> int:
@@ -88,6 +97,8 @@ class DemoSettings:
                              f"label's maximum price (${self.max_price_cents / 100:.2f}) per round")
         if not 0 <= self.spammers < 1:
             raise ValueError("--spammers: a share in [0, 1)")
+        if self.vet_once and not self.quality:
+            raise ValueError("--vet-once: needs gold checks to carry; drop --no-quality")
         if self.quality and self.gold_items < self.min_gold_answers:
             raise ValueError("gold_items: at least min_gold_answers gold checks are needed to judge anyone")
         if self.pool < self.round_size:

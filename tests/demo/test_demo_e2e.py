@@ -103,24 +103,32 @@ def _round_campaign(out: Path, escrow_account: str) -> int:
 def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
     out = tmp_path / "run"
     start = time.monotonic()
-    done = subprocess.run(demo(out), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(demo(out, "--vet-once"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert time.monotonic() - start < 240
+    assert time.monotonic() - start < 300
     summary = audit(out)
     camps = summary["campaigns"]
-    assert summary["settings"]["preset"] == "quick" and list(camps) == ["auction", "no_qc", "baseline"]
-    assert camps["auction"]["rounds"] == camps["no_qc"]["rounds"] == summary["settings"]["rounds"]
+    assert summary["settings"]["preset"] == "quick" and list(camps) == ["auction", "vetted", "no_qc", "baseline"]
+    assert camps["auction"]["rounds"] == camps["no_qc"]["rounds"] == camps["vetted"]["rounds"] == \
+        summary["settings"]["rounds"]
     assert camps["auction"]["gold_labels"] > 0 and camps["no_qc"]["gold_labels"] == 0
+    # the auction run again carries the gold records: annotators the first campaign qualified
+    # sell training labels from its first round on (without them, round 1 would be all gold)
+    with open(out / "rounds.csv") as f:
+        vetted = [r for r in csv.DictReader(f) if r["campaign"] == "vetted"]
+    assert int(vetted[0]["labels"]) > 0
+    assert (out / "vetted_dataset.jsonl").stat().st_size > 0
     low, high = map(int, summary["settings"]["bot_capacity"].split("-"))
     capacities = [b["capacity"] for b in json.loads((out / "bots.json").read_text())["bots"]]
     assert all(low <= c <= high for c in capacities) and len(set(capacities)) > 1  # the population's range, drawn
     text = " ".join(done.stdout.split())
     for needle in ("auction round 1", "auction after round", "no_qc after round", "baseline after round",
-                   "Quality control: spammers' share", "report:",
+                   "Quality control: spammers' share", "Quality control, vetted once", "report:",
                    "prefmarket portal --api-url http://127.0.0.1:8000", "http://127.0.0.1:8501"):
         assert needle in text, needle
     assert {p.name for p in (out / "logs").iterdir()} >= {"server.log", "bots.log", "worker-auction.log",
-                                                          "worker-no_qc.log", "worker-baseline.log"}
+                                                          "worker-no_qc.log", "worker-vetted.log",
+                                                          "worker-baseline.log"}
 
 
 def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):

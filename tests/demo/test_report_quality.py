@@ -48,6 +48,10 @@ def test_the_quality_verdict_says_which_way_the_money_went():
     assert "did not pay for itself" in lost
     none = quality_verdict(base | {"dollars_per_point": None}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
     assert "undefined for both" in none
+    assert won.startswith("**Quality control:**")
+    again = quality_verdict(base | {"dollars_per_point": 1.5}, {"spammer_share_after_round_1": 0.6,
+                                                                "dollars_per_point": 4.0}, vetted=True)
+    assert again.startswith("**Quality control, vetted once") and "$1.50 with gold checks" in again
     only_qc = quality_verdict(base | {"dollars_per_point": 2.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
     assert "no gain at all" in only_qc
 

@@ -53,6 +53,7 @@ def test_the_demo_package_never_imports_torch():
 @pytest.mark.parametrize("bad, message", [
     (dict(spammers=1.0), "--spammers"),
     (dict(gold_items=1, min_gold_answers=3), "gold_items"),
+    (dict(vet_once=True, quality=False), "--vet-once"),
 ])
 def test_impossible_quality_settings_are_refused(bad, message):
     from dataclasses import replace
@@ -65,3 +66,4 @@ def test_quality_control_can_be_turned_off_and_spammers_set():
     s = choose(quick=False, device="cpu", quality=False, spammers=0.3)
     assert (s.quality, s.spammers) == (False, 0.3)
     assert choose(quick=False, device="cpu").quality  # on by default
+    assert not choose(quick=False, device="cpu").vet_once and choose(quick=True, device="cpu", vet_once=True).vet_once
