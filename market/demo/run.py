@@ -191,24 +191,24 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         _phase(AUCTION, cid, req, procs, display, bidders_for, settings, out, url, state, model,
                max_rounds=settings.rounds)
 
-        twin = None
+        def on_the_auctions_pairs(name: str, campaign_id: int, **rounds) -> None:
+            """Run a campaign on the auction's pairs, its worker starting from the auction
+            worker's reference caches."""
+            _warm_caches(out / "workers" / AUCTION, out / "workers" / name)
+            _phase(name, campaign_id, req, procs, display, bidders_for, settings, out, url, state, model, **rounds)
+
+        twin = vetted = None
         if settings.quality:
             twin = _twin_campaign(req, state, settings, cid)
-            _warm_caches(out / "workers" / AUCTION, out / "workers" / NO_QC)
-            _phase(NO_QC, twin, req, procs, display, bidders_for, settings, out, url, state, model,
-                   max_rounds=settings.rounds)
-        vetted = None
+            on_the_auctions_pairs(NO_QC, twin, max_rounds=settings.rounds)
         if settings.vet_once:
             vetted = _vetted_campaign(req, state, settings, cid)
-            _warm_caches(out / "workers" / AUCTION, out / "workers" / VETTED)
-            _phase(VETTED, vetted, req, procs, display, bidders_for, settings, out, url, state, model,
-                   max_rounds=settings.rounds)
+            on_the_auctions_pairs(VETTED, vetted, max_rounds=settings.rounds)
 
         bid = _baseline_campaign(req, state, settings, twin or cid, pairs_from=cid)
         wanted = state.baseline_terms["labels"]
-        _warm_caches(out / "workers" / AUCTION, out / "workers" / BASELINE)
-        _phase(BASELINE, bid, req, procs, display, bidders_for, settings, out, url, state, model,
-               max_rounds=2 * settings.rounds, want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
+        on_the_auctions_pairs(BASELINE, bid, max_rounds=2 * settings.rounds,
+                              want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
 
         display.print("writing the report")
         path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, vetted_id=vetted,
@@ -283,7 +283,7 @@ def _vetted_campaign(req: MarketClient, state: RunState, s: DemoSettings, auctio
 
 
 def _created(req: MarketClient, state: RunState, role: str, **fields) -> int:
-    """Create the run's campaign ``role`` (auction, no_qc, baseline) and remember it (a
+    """Create the run's campaign ``role`` (auction, no_qc, vetted, baseline) and remember it (a
     resumed run finds it there); ``fields`` go to the API as they are."""
     state.campaigns[role] = req.create_campaign(**fields)["id"]
     state.save()
@@ -331,8 +331,9 @@ def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auct
 
 
 def _warm_caches(src: Path, dst: Path) -> None:
-    """Give the baseline's worker the auction worker's reference caches: same model, same
-    prompts and seeds, so the same values (each cache checks its own key), computed once."""
+    """Give a campaign's worker on the auction's pairs the auction worker's reference caches:
+    same model, same prompts and seeds, so the same values (each cache checks its own key),
+    computed once."""
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("reference_completions.json", "reference_logps.json"):
         if (src / name).exists() and not (dst / name).exists():
