@@ -212,8 +212,8 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
 
         display.print("writing the report")
         path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, vetted_id=vetted,
-                            roster=roster,
-                            baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started, resumed=resumed)
+                            roster=roster, baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started,
+                            resumed=resumed)
     return path
 
 

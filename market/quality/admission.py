@@ -9,9 +9,10 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
    for an annotator below the bar, at most the gold items it has not seen for one on
    probation (and only at an ask within the round's budget per unit), and a share of the
-   round for probation together, admitted in a queue (``mixing.probation_lottery``): tests
-   under way first, then newcomers, then annotators whose gold record has fallen below the
-   prior's, by a lottery keyed on round and annotator within each group;
+   round for probation together, admitted in a queue (``mixing.probation_lottery``):
+   promising tests first, then newcomers, then undecided tests, then annotators whose gold
+   record has fallen below the prior's, by a lottery keyed on round and annotator within
+   each group;
 4. after the mechanism picked the winning units, turns some of each winner's units into
    gold checks (``mixing.gold_units``: all of them on probation, half while provisional,
    a share ``gold_rate`` once qualified), with gold items the annotator has never held,
