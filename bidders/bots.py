@@ -8,6 +8,12 @@ token; nothing here touches the database. Used by the demo and by load tests.
 
 Labels follow ``bidders.labels``: Bradley–Terry on a judge's score difference between
 the two completions, with the bot's skill; spammers answer at random, adversaries flip.
+A bot's draw for a label is keyed on the pair it reads (``pair_key``), not taken from
+the stream its bids use: the same bot answers the same pair the same way in every
+campaign and every run of a seed, whatever it bid or won before. So a demo's campaigns
+on the same pairs (the auction and its twin without gold checks) face the same answers
+from the same annotators (common random numbers: the comparison is paired), and a run
+repeated with one more campaign at the end replays the first ones.
 The default judge is a small sentiment lexicon (the demo's task is positive movie
 reviews); pass the policy's judge for anything else.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
@@ -64,6 +71,7 @@ class AnnotatorBot:
         self.persona = persona
         self.strategy = strategy
         self.rng = rng
+        self.label_seed = int(rng.integers(2**63))  # the key of this bot's label draws (see the module doc)
         self.judge = judge
         self.pending: set[int] = set()  # rounds bid on whose outcome is not yet learned
         self.bid_on: set[int] = set()  # rounds seen open (bid on, or skipped as too cheap)
@@ -96,7 +104,8 @@ class AnnotatorBot:
         done = 0
         for a in self.client.my_assignments(state="open"):
             diff = self.judge(a["prompt"], a["completion_a"] or "") - self.judge(a["prompt"], a["completion_b"] or "")
-            chose_a = label_bradley_terry(np.array([diff]), self.persona.skill, self.persona.kind, self.rng)[0]
+            draw = np.random.default_rng([self.label_seed, pair_key(a["prompt"], a["completion_a"], a["completion_b"])])
+            chose_a = label_bradley_terry(np.array([diff]), self.persona.skill, self.persona.kind, draw)[0]
             self.client.submit_label(a["id"], "a" if chose_a else "b", key=f"bot-assignment-{a['id']}")
             done += 1
         return done
@@ -120,6 +129,11 @@ class AnnotatorBot:
     def step(self) -> dict[str, int]:
         """One visit to the market: learn, then bid, then label."""
         return {"learned": self.learn(), "bids": len(self.bid()), "labels": self.label()}
+
+
+def pair_key(prompt: str, completion_a: str | None, completion_b: str | None) -> int:
+    """A number fixed by the pair as shown (sides included), for keying a label's draw."""
+    return zlib.crc32("\0".join((prompt, completion_a or "", completion_b or "")).encode())
 
 
 def _solo(group: Strategy, cfg: StrategyConfig) -> Strategy:

@@ -60,3 +60,27 @@ def test_a_bot_caps_its_ask_at_the_max_price_and_skips_rounds_below_its_cost(adm
     r = req.open_round(c["id"])
     assert greedy.bid() == [r["id"]] and dear.bid() == []
     assert 25 <= greedy.client.my_bid(r["id"])["ask_cents"] <= 30
+
+
+def test_a_bot_answers_the_same_pair_the_same_way_whatever_it_drew_before(admin):
+    """Label draws are keyed on the pair, so a second campaign on the same pairs gets the
+    same answers even though the bot drew its asks in between; different pairs still get
+    independent answers (a random clicker's are not all alike)."""
+    persona = Persona(cost=0.05, skill=0.0, kind="spammer", capacity=12)
+    bot = AnnotatorBot(admin.with_token(admin.create_account("s", "annotator")["token"]), persona,
+                       Learner(np.array([0]), LearnerConfig()), np.random.default_rng(3))
+    answers = []
+    for name in ("first", "second"):
+        req = admin.with_token(admin.create_account(f"req-{name}", "requester")["token"])
+        c = req.create_campaign(name=name, budget_cents=5000, max_price_cents=80, rule="second_price",
+                                labels_per_item=1, round_size=12, round_duration_s=300)
+        req.upload_items(c["id"], "".join(json.dumps({"prompt": f"Review {i}", "completion_a": GOOD,
+                                                      "completion_b": BAD}) + "\n" for i in range(12)))
+        r = req.open_round(c["id"])
+        bot.ask_cents(80)  # an extra draw from the bidding stream between the campaigns
+        assert bot.bid() == [r["id"]]
+        assert req.close_round(r["id"])["state"] == "cleared"
+        assert bot.label() == 12
+        answers.append({row["prompt"]: row["chosen"] for row in req.export_labels(c["id"])})
+    assert answers[0] == answers[1]
+    assert len(set(answers[0].values())) == 2
