@@ -46,16 +46,18 @@ def test_cold_start_is_not_starved_and_a_crowd_of_newcomers_is_capped():
     assert caps[:4].sum() == 20 and caps[4:].sum() == 4  # ceil(0.2 × 20)
 
 
-def test_the_queue_runs_promising_tests_first_then_newcomers_then_undecided_then_suspects():
+def test_the_queue_runs_young_promising_tests_first_then_newcomers_then_undecided_then_suspects():
     from market.quality import skill
 
-    records = [(0, 0), (1, 1), (2, 3), (4, 6), (1, 2), (0, 1), (3, 8), (0, 0), (4, 5), (3, 4), (14, 20)]
+    records = [(0, 0), (1, 1), (2, 3), (4, 6), (1, 2), (0, 1), (3, 8), (0, 0), (4, 5), (3, 4), (14, 20), (5, 6),
+               (7, 9), (8, 10)]
     right, answers = np.array(records).T  # (right, answers)
     alpha, beta = skill.posterior(right, answers)
-    groups = {  # by hand, from the record: mean (2 + right) / (3 + answers)
-        "promising": [1, 8],  # 1 of 1 and 4 of 5: 3/4
+    groups = {  # by hand, from the record: mean (2 + right) / (3 + answers), and its age
+        "promising": [1, 8, 11],  # 1 of 1, 4 of 5 (3/4) and 5 of 6 (7/9), all under 8 answers
         "newcomer": [0, 7],
-        "undecided": [2, 3, 9, 10],  # 2 of 3, 4 of 6, 3 of 4 (5/7), 14 of 20 (16/23)
+        # 2 of 3, 4 of 6, 3 of 4 (5/7), 14 of 20 (16/23); 7 of 9 (3/4) and 8 of 10 (10/13): 8 answers or more
+        "undecided": [2, 3, 9, 10, 12, 13],
         "suspect": [4, 5, 6],  # 1 of 2, 0 of 1, 3 of 8: below 2/3
     }
     rng = np.random.default_rng(0)
@@ -72,7 +74,7 @@ def test_the_queue_runs_promising_tests_first_then_newcomers_then_undecided_then
     caps = mixing.admission_caps([2] * len(records), status, [9] * len(records), demand=8, share=0.2,
                                  lottery=mixing.probation_lottery(alpha, beta, answers, rng.random(len(records))),
                                  asks=rng.random(len(records)), reserve=1.0)
-    assert caps[groups["promising"]].sum() == 4 and caps[groups["newcomer"]].sum() == 4 and caps.sum() == 8
+    assert caps[groups["promising"]].sum() == 6 and caps[groups["newcomer"]].sum() == 2 and caps.sum() == 8
 
 
 def test_probation_enters_only_within_the_reserve_and_qualified_bids_are_not_held_to_it():
@@ -115,3 +117,25 @@ def test_caps_invariants(bidders, demand, share, seed):
     again = mixing.admission_caps(capacity, status, gold_left, demand=demand, share=share, lottery=lottery,
                                   asks=lower, reserve=reserve)
     assert (again == caps).all()
+
+
+def test_a_careful_reader_passes_while_its_test_is_still_young():
+    """The numbers behind ``PROMISING_ANSWERS`` (module doc), exactly over every sequence of
+    answers at bar 0.65, confidence 0.8 and 3 answers before judging: the chance that a
+    reader of accuracy θ has passed within that many answers."""
+    from market.quality import skill
+
+    def passed_within(theta: float, n_answers: int) -> float:
+        alive = np.zeros(n_answers + 1)  # by right answers: still on probation
+        alive[0], done = 1.0, 0.0
+        right = np.arange(n_answers + 1)
+        for n in range(1, n_answers + 1):
+            alive = alive * (1 - theta) + np.r_[0.0, alive[:-1]] * theta
+            status = skill.judge(*skill.posterior(right, n), n, min_gold=3, bar=0.65, confidence=0.8)
+            done += alive[(status == skill.PROVISIONAL) | (status == skill.QUALIFIED)].sum()
+            alive[status != skill.PROBATION] = 0.0
+        return done
+
+    young = mixing.PROMISING_ANSWERS
+    assert [round(passed_within(t, young), 2) for t in (0.85, 0.9, 0.95)] == [0.71, 0.85, 0.95]
+    assert passed_within(0.75, young) < 0.5 and passed_within(0.5, young) < 0.1
