@@ -328,6 +328,37 @@ def demo(
     console.print(f"then open {portal_url('127.0.0.1', 8501)} and sign in with the requester token in {out / 'state.json'}")
 
 
+@app.command("demo-compare")
+def demo_compare(
+    runs: Annotated[list[Path], typer.Argument(help="finished demo run folders, one per seed (e.g. runs/seed0 runs/seed1)",
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option(help="folder for compare.md, compare.png and compare.json")] = Path("runs/compare"),
+):
+    """Pool several demo runs (one per seed): each campaign's final win rate and $ per point,
+    per run and over all runs' held-out prompts, and the gold campaigns against the one without."""
+    from market.demo.compare import TITLES, CompareError, write
+
+    try:
+        result = write(runs, out)
+    except (CompareError, OSError) as exc:
+        _fail(str(exc))
+    t = Table(title=f"{len(runs)} demo runs pooled ({result['preset']} sizes, seeds "
+                    f"{', '.join(map(str, result['seeds']))})")
+    for c in ("campaign", "runs", "mean spend", "pooled win rate (95% CI)", "$ per point"):
+        t.add_column(c)
+    for name, p in result["pooled"].items():
+        win = "-" if p.win_rate is None else \
+            f"{100 * p.win_rate:.1f}% ({100 * p.ci_low:.1f}-{100 * p.ci_high:.1f})"
+        t.add_row(TITLES.get(name, name), str(p.runs), f"${p.mean_spend_cents / 100:,.2f}", win,
+                  "no gain" if p.per_point is None else f"${p.per_point:.2f}")
+    console.print(t)
+    for name, a in result["against"].items():
+        console.print(f"{TITLES[name]}: cheaper per point than without gold checks on {a.cheaper_per_point} of "
+                      f"{a.seeds} seeds; final win rate {100 * a.mean_difference:+.1f} points on average "
+                      f"({100 * a.ci_low:+.1f} to {100 * a.ci_high:+.1f})")
+    console.print(f"report: [bold]{out / 'compare.md'}[/]")
+
+
 def _print_demo_summary(summary: dict, report: Path) -> None:
     from market.demo.report import quality_verdict, verdict
 
