@@ -104,7 +104,8 @@ def right_probabilities(gaps, accuracy: float, random_share: float) -> np.ndarra
     uniform arms: the two differ only in *which* pairs are wrong. Where coin flips alone
     are already wrong more often than ``1 − accuracy``, their share is cut to fit."""
     from scipy.optimize import brentq
-    from scipy.special import expit
+
+    from bidders.labels import DILIGENT, prob_choose_a
 
     gaps = np.abs(np.asarray(gaps, dtype=float))
     share = min(random_share, 2.0 * (1.0 - accuracy))
@@ -114,9 +115,9 @@ def right_probabilities(gaps, accuracy: float, random_share: float) -> np.ndarra
     elif honest <= 0.5:
         skill = 0.0
     else:
-        skill = brentq(lambda k: expit(k * gaps).mean() - honest, 0.0, 1e6)
+        skill = brentq(lambda k: prob_choose_a(gaps, k, DILIGENT).mean() - honest, 0.0, 1e6)
     with np.errstate(invalid="ignore"):  # an infinite skill on a zero gap: a tie, a coin flip
-        right = np.where(gaps > 0, expit(skill * gaps), 0.5)
+        right = np.where(gaps > 0, prob_choose_a(gaps, skill, DILIGENT), 0.5)
     return share / 2.0 + (1.0 - share) * right
 
 
