@@ -52,19 +52,15 @@ class GoldScreen:
         self.alpha = np.full(n, skill.PRIOR_ALPHA)
         self.beta = np.full(n, skill.PRIOR_BETA)
         self.answers = np.zeros(n, dtype=np.int64)
-        self.trusted = np.zeros(n, dtype=bool)  # as ``AnnotatorSkill.trusted``: kept answer by answer
 
     def quality(self, who: np.ndarray) -> np.ndarray:
         """The mechanisms' q: the posterior mean accuracy mapped by ``skill``."""
         return skill.quality_from_accuracy(skill.accuracy(self.alpha[who], self.beta[who]))
 
     def status(self, who: np.ndarray) -> np.ndarray:
-        return skill.judge(self.alpha[who], self.beta[who], self.answers[who], trusted=self.trusted[who],
-                           **self._policy())
-
-    def _policy(self) -> dict:
         c = self.cfg
-        return {"min_gold": c.min_gold_answers, "bar": c.quality_bar, "confidence": c.quality_confidence}
+        return skill.judge(self.alpha[who], self.beta[who], self.answers[who], min_gold=c.min_gold_answers,
+                           bar=c.quality_bar, confidence=c.quality_confidence)
 
     def admit(self, who: np.ndarray, capacity: np.ndarray, demand: int, uniform: np.ndarray, asks: np.ndarray,
               budget: float) -> np.ndarray:
@@ -98,22 +94,14 @@ class GoldScreen:
         start = np.flatnonzero(first)[np.cumsum(first) - 1]
         seen_g = np.cumsum(g) - (np.cumsum(g) - g)[start]  # this round's gold answers so far (inclusive)
         seen_r = np.cumsum(r) - (np.cumsum(r) - r)[start]
-        # trust never changes who is below the bar, so rejection needs only the records
         status = skill.judge(self.alpha[o] + seen_r, self.beta[o] + seen_g - seen_r, self.answers[o] + seen_g,
-                             **self._policy())
+                             min_gold=c.min_gold_answers, bar=c.quality_bar, confidence=c.quality_confidence)
         rejected = np.empty(won.size, dtype=bool)
         rejected[order[grouped]] = status == skill.BELOW_BAR
-        self._answer(o[g == 1], r[g == 1], (seen_g - 1)[g == 1])
-        return gold, rejected
 
-    def _answer(self, who: np.ndarray, right: np.ndarray, nth: np.ndarray) -> None:
-        """Count gold answers into the records, each annotator's in the order given (``nth``:
-        0 for its first this round), keeping trust answer by answer as the market does."""
-        for k in range(int(nth.max(initial=-1)) + 1):
-            i, r = who[nth == k], right[nth == k]
-            before = (self.alpha[i], self.beta[i], self.answers[i])
-            self.alpha[i] += r
-            self.beta[i] += 1.0 - r
-            self.answers[i] += 1
-            self.trusted[i] = skill.still_trusted(before, (self.alpha[i], self.beta[i], self.answers[i]),
-                                                  self.trusted[i], **self._policy())
+        credit = np.bincount(won, weights=right.astype(float), minlength=self.alpha.size)
+        answered = np.bincount(won, weights=gold.astype(float), minlength=self.alpha.size)
+        self.alpha += credit
+        self.beta += answered - credit
+        self.answers += answered.astype(np.int64)
+        return gold, rejected

@@ -213,7 +213,6 @@ class AnnotatorSkill(SQLModel, table=True):
     alpha: float
     beta: float
     gold_answers: int = 0
-    trusted: bool = False  # provisional or qualified after its last gold answer (skill.judge's slack)
     updated_at: datetime = Field(default_factory=clock.now)
 
 

@@ -31,11 +31,13 @@ from market.tables import Campaign, Item, Label
 def review(session: Session, campaign: Campaign, label: Label, item: Item) -> str | None:
     """Score a gold answer, then decide; returns why the label is rejected, or None to accept."""
     if item.gold_check and item.gold in gold.ANSWERS:
-        gold.record_answer(session, campaign, label, item)
+        gold.record_answer(session, label, item)
     if campaign.quality_bar is None:
         return None
-    rec, status = gold.judged(session, campaign, [label.annotator_id])
-    if status[0] != skill.BELOW_BAR:
+    rec = gold.records(session, campaign, [label.annotator_id])
+    status = skill.judge(rec.alpha, rec.beta, rec.answers, min_gold=campaign.min_gold_answers,
+                         bar=campaign.quality_bar, confidence=campaign.quality_confidence)[0]
+    if status != skill.BELOW_BAR:
         return None
     where = f"after {int(rec.own[0])} checks on this campaign"
     if rec.carried[0] > 0:

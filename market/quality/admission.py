@@ -112,8 +112,10 @@ def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], 
     """Judge the bidders, give them their quality, and cap what each bid may enter with
     (``budget``: the round's clearing budget in cents, for the probation reserve)."""
     ids = [b.annotator_id for b in bids]
-    rec, status = gold.judged(session, campaign, ids)
+    rec = gold.records(session, campaign, ids)
     alpha, beta, answers = rec.alpha, rec.beta, rec.answers
+    status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers,
+                         bar=campaign.quality_bar, confidence=campaign.quality_confidence)
     quality = skill.quality_from_accuracy(skill.accuracy(alpha, beta))
     unseen = _unseen_gold(session, campaign.id, ids)
     capped = mixing.admission_caps(caps, status, [len(u) for u in unseen], demand=demand,

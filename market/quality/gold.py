@@ -22,11 +22,6 @@ other requester's judgement, or gold, decides who works here. The skill rows the
 stay per campaign; the carry is applied when a record is read, so nothing stored
 changes, and every reader (the clearing, acceptance at submission, the quality report)
 reads it through :func:`records`.
-
-Trust (``AnnotatorSkill.trusted``, ``skill.judge``'s slack) is stored because it depends
-on the order of the answers, which the posterior forgets: it is set at each gold answer,
-from the record just before and just after it (:func:`record_answer`), and read with the
-record (:func:`judged`).
 """
 
 from __future__ import annotations
@@ -91,7 +86,6 @@ class Records:
     answers: np.ndarray  # gold answers, own and carried (what ``skill.judge`` counts)
     own: np.ndarray  # gold answers on this campaign
     carried: np.ndarray  # gold answers on the owner's other campaigns, times ``gold_carry``
-    trusted: np.ndarray  # trusted at its last gold answer on this campaign (bool)
 
 
 def records(session: Session, campaign: Campaign, annotator_ids) -> Records:
@@ -102,7 +96,6 @@ def records(session: Session, campaign: Campaign, annotator_ids) -> Records:
     alpha = np.array([own[i].alpha if i in own else skill.PRIOR_ALPHA for i in ids], dtype=float)
     beta = np.array([own[i].beta if i in own else skill.PRIOR_BETA for i in ids], dtype=float)
     mine = np.array([own[i].gold_answers if i in own else 0 for i in ids], dtype=np.int64)
-    trusted = np.array([own[i].trusted if i in own else False for i in ids], dtype=bool)
     carried = np.zeros(len(ids))
     if campaign.gold_carry > 0 and ids:
         rows = session.exec(
@@ -120,30 +113,16 @@ def records(session: Session, campaign: Campaign, annotator_ids) -> Records:
             alpha[k] += w * (a - n_rows * skill.PRIOR_ALPHA)  # the credit earned there, the prior once
             beta[k] += w * (b - n_rows * skill.PRIOR_BETA)
             carried[k] = w * n
-    return Records(alpha, beta, mine + carried, mine, carried, trusted)
+    return Records(alpha, beta, mine + carried, mine, carried)
 
 
-def policy(campaign: Campaign) -> dict:
-    """The campaign's judgement settings, as ``skill.judge`` takes them."""
-    return {"min_gold": campaign.min_gold_answers, "bar": campaign.quality_bar,
-            "confidence": campaign.quality_confidence}
-
-
-def judged(session: Session, campaign: Campaign, annotator_ids) -> tuple[Records, np.ndarray]:
-    """These annotators' records on ``campaign`` and the status each is judged to have."""
-    rec = records(session, campaign, annotator_ids)
-    return rec, skill.judge(rec.alpha, rec.beta, rec.answers, trusted=rec.trusted, **policy(campaign))
-
-
-def record_answer(session: Session, campaign: Campaign, label: Label, item: Item) -> AnnotatorSkill:
-    """Score ``label`` against gold ``item``, update the annotator's posterior, and keep
-    whether it is trusted after this answer (``skill.still_trusted``).
+def record_answer(session: Session, label: Label, item: Item) -> AnnotatorSkill:
+    """Score ``label`` against gold ``item`` and update the annotator's posterior.
 
     The caller holds the campaign's lock (as label submission does), so the read-modify-
     write of the skill row cannot interleave with another label of the same campaign."""
     credit = skill.gold_credit(label.choice, item.gold)
     label.gold_credit = credit
-    before = records(session, campaign, [label.annotator_id])
     row = skills(session, label.campaign_id, [label.annotator_id]).get(label.annotator_id)
     if row is None:
         row = AnnotatorSkill(campaign_id=label.campaign_id, annotator_id=label.annotator_id,
@@ -152,9 +131,6 @@ def record_answer(session: Session, campaign: Campaign, label: Label, item: Item
     row.alpha += credit
     row.beta += 1.0 - credit
     row.gold_answers += 1
-    after = (before.alpha + credit, before.beta + 1.0 - credit, before.answers + 1)
-    row.trusted = bool(skill.still_trusted((before.alpha, before.beta, before.answers), after, before.trusted,
-                                           **policy(campaign))[0])
     row.updated_at = clock.now()
     session.flush()
     return row

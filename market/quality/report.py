@@ -58,10 +58,12 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
     ids = sorted(set(rows) | {a for a, _, _ in label_counts} | set(bidders))
     if not ids:
         return []
-    rec, status = gold.judged(session, campaign, ids)
-    alpha, beta = rec.alpha, rec.beta
+    rec = gold.records(session, campaign, ids)
+    alpha, beta, answers = rec.alpha, rec.beta, rec.answers
     acc = skill.accuracy(alpha, beta)
     low, high = skill.credible_interval(alpha, beta, 0.9)
+    status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers, bar=campaign.quality_bar,
+                         confidence=campaign.quality_confidence)
     quality = skill.quality_from_accuracy(acc)
     counts = pd.DataFrame(label_counts, columns=["annotator_id", "accepted", "choice"])
     out = []

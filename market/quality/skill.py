@@ -38,19 +38,6 @@ what a lucky random clicker looks like: in a CPU demo run one got 9 of its first
 and, let in at a limit of 12, sold 6 of the campaign's 17 training labels while its record
 stayed above the bar (13 of 18); kept on probation it sells none.
 
-*Trusted* annotators (judged provisional or qualified when they last answered a gold
-check, ``trusted``) get some slack: a wobble that would keep a newcomer on probation puts
-them on the leash (provisional) instead, for as long as ``P(θ < bar) < STAY_DOUBT``
-(one half: the posterior median is still above the bar); only a record that falls further
-sends them back to probation, and *below the bar* is judged exactly as for anyone. Why:
-gold as hard as the work is missed now and then by the best readers (a careful reader
-right 85% of the time misses one check in seven), and 4 right of 5 is not a pass, so
-without the slack a careful reader that passed at 4 of 4 and then missed one went back to
-answering nothing but gold checks, a round of its work lost for one answer (in a tiny-
-model demo market, seed 4, the two best readers both did). The slack costs little in
-lucky random clickers: one that passed on a lucky run stays on the leash, half its work
-still gold, until about its third wrong answer instead of its first.
-
 *Provisional* is a short leash: the annotator's labels are accepted, but half its work
 stays gold checks (``mixing.PROVISIONAL_RATE``) rather than the campaign's rate. It
 applies to the undecided at the probation limit, and to every annotator that passed the
@@ -100,14 +87,12 @@ QUALITY_FLOOR = 0.05
 PROBATION_LIMIT = 8  # probation ends after this many times min_gold answers
 LEASH = 4  # an annotator that passed is provisional until it has this many times min_gold answers
 PASS_STRICTNESS = 2  # qualifying leaves half the doubt that rejecting does
-STAY_DOUBT = 0.5  # a trusted annotator stays on the leash while P(θ < bar) is below this
 
 PROBATION = "probation"
 PROVISIONAL = "provisional"
 QUALIFIED = "qualified"
 BELOW_BAR = "below_bar"
 STATUSES = (PROBATION, PROVISIONAL, QUALIFIED, BELOW_BAR)
-TRUSTED = (PROVISIONAL, QUALIFIED)  # statuses whose labels reach the dataset
 
 
 def gold_credit(choice: str, answer: str) -> float:
@@ -146,12 +131,10 @@ def quality_from_accuracy(acc, floor: float = QUALITY_FLOOR):
     return np.clip(2.0 * np.asarray(acc, dtype=float) - 1.0, floor, 1.0)
 
 
-def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float, trusted=False):
-    """Status of each annotator: probation, provisional, qualified or below the bar (array of
-    str). ``trusted``: whether each was provisional or qualified when it last answered a gold
-    check (see the module doc; :func:`still_trusted` keeps it)."""
+def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float):
+    """Status of each annotator: probation, provisional, qualified or below the bar (array of str)."""
     answers = np.asarray(answers)
-    shape = np.broadcast_shapes(np.shape(alpha), np.shape(beta), answers.shape, np.shape(trusted))
+    shape = np.broadcast_shapes(np.shape(alpha), np.shape(beta), answers.shape)
     enough = np.broadcast_to(answers >= min_gold, shape)
     if bar is None:
         return np.where(enough, QUALIFIED, PROBATION)
@@ -159,17 +142,6 @@ def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence:
     settled = np.broadcast_to(answers >= PROBATION_LIMIT * min_gold, shape)
     by_mean = accuracy(alpha, beta) >= bar
     passed = np.where(np.broadcast_to(answers >= LEASH * min_gold, shape), QUALIFIED, PROVISIONAL)
-    status = np.where(enough & (below >= confidence), BELOW_BAR,
-                      np.where(enough & (below <= (1.0 - confidence) / PASS_STRICTNESS), passed,
-                               np.where(settled, np.where(by_mean, PROVISIONAL, BELOW_BAR), PROBATION)))
-    slack = np.broadcast_to(np.asarray(trusted, dtype=bool), shape) & enough & (below < STAY_DOUBT)
-    return np.where((status == PROBATION) & slack, PROVISIONAL, status)
-
-
-def still_trusted(before, after, trusted, **policy) -> np.ndarray:
-    """Whether each annotator is trusted once a gold answer moved its record from ``before``
-    to ``after`` (each an ``(alpha, beta, answers)`` triple): judged provisional or qualified
-    after it, with the slack of the trust it had just before it (``trusted``: the flag as
-    stored, which carried records may have overtaken). ``policy``: ``judge``'s keywords."""
-    was = np.isin(judge(*before, trusted=trusted, **policy), TRUSTED)
-    return np.isin(judge(*after, trusted=was, **policy), TRUSTED)
+    return np.where(enough & (below >= confidence), BELOW_BAR,
+                    np.where(enough & (below <= (1.0 - confidence) / PASS_STRICTNESS), passed,
+                             np.where(settled, np.where(by_mean, PROVISIONAL, BELOW_BAR), PROBATION)))

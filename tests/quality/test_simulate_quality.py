@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bidders.config import ConfigError, parse_config
 from bidders.labels import SPAMMER
@@ -96,35 +94,3 @@ def test_bad_quality_settings_are_named():
         parse_config({"quality": {"mode": "magic"}})
     with pytest.raises(ConfigError, match="quality.quality_bar"):
         parse_config({"quality": {"quality_bar": 0.4}})
-
-
-@given(st.lists(st.integers(0, 3), max_size=60), st.integers(0, 2**32 - 1))
-@settings(max_examples=60, deadline=None)
-def test_the_screen_keeps_trust_answer_by_answer_as_the_market_does(rounds, seed):
-    """Over rounds of labels, each annotator's trust is what ``skill.still_trusted`` gives
-    applied to its gold answers one at a time, in the order given (``gold.record_answer``)."""
-    cfg = QualityConfig(mode="gold", min_gold_answers=3, quality_bar=0.65, quality_confidence=0.8)
-    screen = GoldScreen(cfg, 4)
-    rng = np.random.default_rng(seed)
-    error = np.array([0.05, 0.2, 0.35, 0.5])
-    policy = dict(min_gold=3, bar=0.65, confidence=0.8)
-    alpha, beta, answers = screen.alpha.copy(), screen.beta.copy(), screen.answers.copy()
-    trusted = np.zeros(4, dtype=bool)
-    for extra in rounds:
-        won = np.repeat(np.arange(4), 1 + extra)
-        state = rng.bit_generator.state
-        gold, _ = screen.label(won, error, rng)
-        # replay the same draws to learn which answers were right and in which order they came
-        replay = np.random.default_rng()
-        replay.bit_generator.state = state
-        replay.random(4)  # gold-share draws
-        right = gold & (replay.random(won.size) < 1.0 - error[won])
-        for k in replay.permutation(won.size):
-            if not gold[k]:
-                continue
-            i = won[k]
-            before = (alpha[i], beta[i], answers[i])
-            alpha[i], beta[i], answers[i] = alpha[i] + right[k], beta[i] + 1 - right[k], answers[i] + 1
-            trusted[i] = skill.still_trusted(before, (alpha[i], beta[i], answers[i]), trusted[i], **policy)
-    assert (screen.trusted == trusted).all()
-    assert np.allclose(screen.alpha, alpha) and (screen.answers == answers).all()

@@ -179,29 +179,3 @@ def test_more_right_answers_never_judge_worse(n, bar, confidence, min_gold):
         assert (status[: below.max() + 1] == skill.BELOW_BAR).all()
     if qualified.size:
         assert passed(status[qualified.min():], n, min_gold).all()
-
-
-@given(st.integers(0, 40), st.integers(0, 40), st.floats(0.55, 0.9), st.floats(0.6, 0.95), st.integers(1, 8))
-def test_trust_only_turns_probation_into_the_leash(right, wrong, bar, confidence, min_gold):
-    """Trust never changes who is below the bar or qualified: it only keeps a wobbling
-    record on the leash while its posterior median is above the bar."""
-    n = right + wrong
-    a, b = skill.posterior(right, n)
-    kw = dict(min_gold=min_gold, bar=bar, confidence=confidence)
-    plain, slack = skill.judge(a, b, n, **kw), skill.judge(a, b, n, trusted=True, **kw)
-    if plain != slack:
-        assert (plain, slack) == (skill.PROBATION, skill.PROVISIONAL)
-        assert n >= min_gold and float(skill.prob_below(a, b, bar)) < skill.STAY_DOUBT
-
-
-def test_a_lucky_pass_stays_on_the_leash_until_about_the_third_miss():
-    """The module doc's claim: 4 right of 4 passes; misses at 4 of 5 and 4 of 6 keep it
-    trusted; 4 of 7 does not. Without trust, the first miss ends it."""
-    kw = dict(min_gold=3, bar=0.65, confidence=0.8)
-    record, trusted, kept = (skill.PRIOR_ALPHA, skill.PRIOR_BETA, 0), False, []
-    for right in (1, 1, 1, 1, 0, 0, 0):
-        after = (record[0] + right, record[1] + 1 - right, record[2] + 1)
-        trusted = bool(skill.still_trusted(record, after, trusted, **kw))
-        record, kept = after, kept + [trusted]
-    assert kept == [False, False, False, True, True, True, False]
-    assert skill.judge(*skill.posterior(4, 5), 5, **kw) == skill.PROBATION  # the same record, never trusted
