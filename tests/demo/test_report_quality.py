@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from market.demo.report import labels_right, paid_label_counts, quality_verdict, spammer_shares
 
@@ -77,3 +78,12 @@ def test_labels_right_are_measured_against_the_judge_by_annotator_kind():
                             "labels_right": 0.8}, {"spammer_share_after_round_1": 0.5, "dollars_per_point": None,
                                                    "labels_right": 0.55})
     assert "the judge agrees with 80.0% of the training labels bought with gold checks against 55.0% without" in said
+
+
+def test_a_point_is_charged_with_all_the_campaign_spent():
+    """Rounds after the last evaluation (gold checks only) still count."""
+    from market.demo.report import per_point_of_all_spend
+
+    final = {"win_rate": 0.55, "spend_cents": 2000}
+    assert per_point_of_all_spend(4000, final) == pytest.approx(40 / 5)  # not 20 / 5
+    assert per_point_of_all_spend(4000, {"win_rate": 0.5}) is None and per_point_of_all_spend(4000, None) is None
