@@ -305,7 +305,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "interpolates linearly between those points. Spend includes gold checks, which buy no training data: "
         "they are what it costs to find out who the spammers are. The baseline bought about as many labels as "
         f"{'the auction without gold checks' if 'no_qc' in camps else 'the auction'} at its average price "
-        f"({terms['labels']} labels at {terms['price_cents']}c), on the same pairs, judge and seed.",
+        f"({terms['labels']} labels at {terms['price_cents']}c), on the same pairs, judge and seed. One run's "
+        "CIs are wide; pool runs on other seeds with `prefmarket demo-compare RUN...`.",
         "",
         "![win rate against dollars](plots/winrate_vs_spend.png)",
         "",
