@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from market.accounting import dollars_per_point
+from market.demo import plots
+from market.demo.report import pct
 
 Z95 = 1.96
 TITLES = {"auction": "auction with gold checks", "vetted": "auction again, records carried",
@@ -160,10 +162,6 @@ def compare(runs: list[Path]) -> dict:
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def _usd(x: float | None) -> str:
     return "no gain" if x is None else f"${x:.2f}"
 
@@ -177,10 +175,10 @@ def markdown(result: dict) -> str:
              "|---|" + "---|" * (len(seeds) + 1)]
     for name in names:
         p = result["pooled"][name]
-        cells = [f"{_pct(f.win_rate)}, {_usd(f.per_point)}/pt, {f.training_labels} labels"
+        cells = [f"{pct(f.win_rate)}, {_usd(f.per_point)}/pt, {f.training_labels} labels"
                  + (f" + {f.gold_labels} gold" if f.gold_labels else "") + f", ${f.spend_cents / 100:.2f}"
                  for f in result["finals"][name]]
-        pooled = (f"**{_pct(p.win_rate)}** [{_pct(p.ci_low)}, {_pct(p.ci_high)}], {_usd(p.per_point)}/pt at "
+        pooled = (f"**{pct(p.win_rate)}** [{pct(p.ci_low)}, {pct(p.ci_high)}], {_usd(p.per_point)}/pt at "
                   f"${p.mean_spend_cents / 100:.2f}")
         lines.append(f"| {TITLES.get(name, name)} | " + " | ".join(cells) + f" | {pooled} |")
     lines += ["", "Each cell: final win rate against the reference, $ per win-rate point above 50% "
@@ -195,37 +193,12 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(result: dict, path: Path) -> Path:
-    """Final win rate (95% CI) per campaign: each run a dot, the pool a diamond."""
-    from market.demo.plots import COLOURS, _save, plt
-
-    names = list(result["finals"])
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for k, name in enumerate(names):
-        colour = COLOURS.get(name)
-        runs = result["finals"][name]
-        for j, f in enumerate(runs):
-            if f.win_rate is None:
-                continue
-            x = k - 0.3 + 0.45 * j / max(1, len(runs) - 1)
-            ax.errorbar(x, 100 * f.win_rate, yerr=100 * Z95 * f.se, fmt="o", color=colour, alpha=0.5, capsize=2)
-        p = result["pooled"][name]
-        if p.win_rate is not None:
-            ax.errorbar(k + 0.3, 100 * p.win_rate, yerr=[[100 * (p.win_rate - p.ci_low)], [100 * (p.ci_high - p.win_rate)]],
-                        fmt="D", color=colour, markersize=8, capsize=4)
-    ax.axhline(50, color="grey", linestyle=":", linewidth=1)
-    ax.set_xticks(range(len(names)), [TITLES.get(n, n).replace(", ", ",\n", 1) for n in names], fontsize=8)
-    ax.set_ylabel("final win rate against the reference (%)")
-    ax.set_title(f"{len(result['seeds'])} seeds: each run (dots) and pooled (diamond), 95% CI")
-    ax.grid(alpha=0.3, axis="y")
-    return _save(fig, path)
-
-
 def write(runs: list[Path], out: Path) -> dict:
     """Compare ``runs`` and write ``compare.md``, ``compare.png`` and ``compare.json`` into ``out``."""
     result = compare(runs)
     out.mkdir(parents=True, exist_ok=True)
-    plot(result, out / "compare.png")
+    plots.pooled_win_rates({n: ([(f.win_rate, Z95 * f.se) for f in fs], result["pooled"][n])
+                            for n, fs in result["finals"].items()}, TITLES, out / "compare.png")
     (out / "compare.md").write_text(markdown(result))
     plain = {**result, "finals": {n: [f.__dict__ | {"per_point": f.per_point} for f in fs]
                                   for n, fs in result["finals"].items()},

@@ -1,5 +1,5 @@
 """The report's PNGs: win rate against dollars, clearing prices, spend by annotator kind, and
-spammers' share of paid training labels per round.
+spammers' share of paid training labels per round; and ``demo-compare``'s pooled win rates.
 
 Each function takes plain rows (what the API returned) and a path, so the plots can be
 redrawn from a run folder's CSVs as well.
@@ -132,4 +132,27 @@ def spammer_share(rounds: dict[str, list[dict]], path: Path) -> Path:
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    return _save(fig, path)
+
+
+def pooled_win_rates(campaigns: dict[str, tuple[list[tuple], object]], titles: dict[str, str], path: Path) -> Path:
+    """``campaigns``: name -> (each run's (final win rate or None, 95% half-width), the pool:
+    an object with ``win_rate``, ``ci_low``, ``ci_high``). Each run a dot, the pool a diamond."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for k, (name, (runs, pool)) in enumerate(campaigns.items()):
+        colour = COLOURS.get(name)
+        for j, (rate, half) in enumerate(runs):
+            if rate is not None:
+                x = k - 0.3 + 0.45 * j / max(1, len(runs) - 1)
+                ax.errorbar(x, 100 * rate, yerr=100 * half, fmt="o", color=colour, alpha=0.5, capsize=2)
+        if pool.win_rate is not None:
+            below, above = pool.win_rate - pool.ci_low, pool.ci_high - pool.win_rate
+            ax.errorbar(k + 0.3, 100 * pool.win_rate, yerr=[[100 * below], [100 * above]], fmt="D", color=colour,
+                        markersize=8, capsize=4)
+    ax.axhline(50, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(range(len(campaigns)), [titles.get(n, n).replace(", ", ",\n", 1) for n in campaigns], fontsize=8)
+    ax.set_ylabel("final win rate against the reference (%)")
+    seeds = max((len(runs) for runs, _ in campaigns.values()), default=0)
+    ax.set_title(f"{seeds} seeds: each run (dots) and pooled (diamond), 95% CI")
+    ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)

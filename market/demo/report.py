@@ -43,7 +43,8 @@ DATASETS = {"auction": "dataset.jsonl", "vetted": "vetted_dataset.jsonl", "no_qc
             "baseline": "baseline_dataset.jsonl"}
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
+    """A share as a percentage with one decimal, '-' when there is none."""
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
@@ -54,7 +55,7 @@ def _usd(x: float | None) -> str:
 def _win(point: dict | None) -> str:
     if point is None:
         return "not evaluated"
-    return f"{_pct(point['win_rate'])} (95% CI {_pct(point['ci_low'])} to {_pct(point['ci_high'])}, n = {point['n']})"
+    return f"{pct(point['win_rate'])} (95% CI {pct(point['ci_low'])} to {pct(point['ci_high'])}, n = {point['n']})"
 
 
 def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: int, baseline_id: int,
@@ -195,25 +196,25 @@ def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
     if a is None or b is None:
         return "**No verdict:** a campaign was never evaluated (it bought no accepted labels)."
     if cmp["beats_baseline"]:
-        return (f"**The auction beat the baseline:** its final win rate's 95% CI ({_pct(a['ci_low'])} to "
-                f"{_pct(a['ci_high'])}) lies wholly above the baseline's final win rate ({_pct(b['win_rate'])}).")
+        return (f"**The auction beat the baseline:** its final win rate's 95% CI ({pct(a['ci_low'])} to "
+                f"{pct(a['ci_high'])}) lies wholly above the baseline's final win rate ({pct(b['win_rate'])}).")
     if a["win_rate"] > b["win_rate"]:
-        return (f"**Not a demonstrated win:** the auction ended higher ({_pct(a['win_rate'])} against "
-                f"{_pct(b['win_rate'])}), but its 95% CI reaches down to {_pct(a['ci_low'])}, so on this run "
+        return (f"**Not a demonstrated win:** the auction ended higher ({pct(a['win_rate'])} against "
+                f"{pct(b['win_rate'])}), but its 95% CI reaches down to {pct(a['ci_low'])}, so on this run "
                 "the difference is within the evaluation's noise.")
-    return (f"**The auction did not beat the baseline on this run:** it ended at {_pct(a['win_rate'])} against "
-            f"the baseline's {_pct(b['win_rate'])}.")
+    return (f"**The auction did not beat the baseline on this run:** it ended at {pct(a['win_rate'])} against "
+            f"the baseline's {pct(b['win_rate'])}.")
 
 
 def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
     """What gold checks bought, on this run: spammers' share after round 1 and $ per point
     (``vetted``: for the auction run again with its gold records carried)."""
     a, b = auction["spammer_share_after_round_1"], no_qc["spammer_share_after_round_1"]
-    parts = [f"spammers' share of the paid training labels after round 1 was {_pct(a)} with gold checks "
-             f"against {_pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
+    parts = [f"spammers' share of the paid training labels after round 1 was {pct(a)} with gold checks "
+             f"against {pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
     if auction.get("labels_right") is not None and no_qc.get("labels_right") is not None:
-        parts.append(f"the judge agrees with {_pct(auction['labels_right'])} of the training labels bought with "
-                     f"gold checks against {_pct(no_qc['labels_right'])} without")
+        parts.append(f"the judge agrees with {pct(auction['labels_right'])} of the training labels bought with "
+                     f"gold checks against {pct(no_qc['labels_right'])} without")
     da, db = auction["dollars_per_point"], no_qc["dollars_per_point"]
     if da is not None and (db is None or da < db):
         parts.append(f"a win-rate point cost {_usd(da)} with gold checks against "
@@ -280,19 +281,19 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
             else "none"),
         row("rounds", lambda n, c: str(c["rounds"])),
         row("training labels bought", lambda n, c: str(c["training_labels"])),
-        row("... that the judge agrees with", lambda n, c: _pct(c["labels_right"])),
+        row("... that the judge agrees with", lambda n, c: pct(c["labels_right"])),
         row("spend", lambda n, c: f"{_usd(c['spent_cents'] / 100)} of {_usd(c['budget_cents'] / 100)}"),
         row("average price per paid label", lambda n, c: _usd((c["cost_per_label_cents"] or 0) / 100)),
         row("final win rate vs the reference", lambda n, c: _win(c["final"])),
         row("$ per win-rate point above 50%", lambda n, c: per_point(c)),
         row("paid to spammers", lambda n, c: spam(c)),
-        row("spammers' share of paid training labels (all rounds)", lambda n, c: _pct(c["spammer_share"])),
-        row("... after round 1", lambda n, c: _pct(c["spammer_share_after_round_1"])),
+        row("spammers' share of paid training labels (all rounds)", lambda n, c: pct(c["spammer_share"])),
+        row("... after round 1", lambda n, c: pct(c["spammer_share_after_round_1"])),
         row("spammers' share of all paid labels, gold checks included, after round 2",
-            lambda n, c: _pct(c["spammer_share_of_paid_after_round_2"])),
+            lambda n, c: pct(c["spammer_share_of_paid_after_round_2"])),
         row("books balance", lambda n, c: "yes" if c["books_balanced"] else "NO"),
         "",
-        f"**$ to reach the baseline's final win rate ({_pct(cmp['baseline_final_win_rate'])}):** "
+        f"**$ to reach the baseline's final win rate ({pct(cmp['baseline_final_win_rate'])}):** "
         + (f"the auction's curve first reached it after {_usd(reach)} (the baseline spent "
            f"{_usd(cmp['baseline_spend'])}); a first crossing, so with CIs this wide read it next to the plot."
            if reach is not None else "the auction never reached it."),
@@ -327,7 +328,7 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         for k, r in enumerate(rows, 1):
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
             lines.append(f"| {name} | {k} | {r['n_bids'] or 0} | {r['labels']} | {r['gold_labels']} | "
-                         f"{_pct(r['spammer_share'])} | {price} | {_usd(r['paid_cents'] / 100)} | "
+                         f"{pct(r['spammer_share'])} | {price} | {_usd(r['paid_cents'] / 100)} | "
                          f"{_usd(r['released_cents'] / 100)} |")
     lines += ["", "Files: `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
               "`baseline_dataset.jsonl`" + (", `no_qc_dataset.jsonl`" if "no_qc" in camps else "")
