@@ -74,7 +74,7 @@ def _bootstrap(db_url: str, n_annotators: int) -> tuple[int, list[str]]:
 
 def _start_server(db_url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "PREFMARKET_SWEEP_S": "0"}
-    cmd = [sys.executable, "-m", "uvicorn", "market.cli:create_app_from_env", "--factory", "--host", HOST,
+    cmd = [sys.executable, "-m", "uvicorn", "app.cli:create_app_from_env", "--factory", "--host", HOST,
            "--port", str(port), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, env=env, cwd=str(Path(__file__).resolve().parent.parent))
     deadline = time.monotonic() + 30

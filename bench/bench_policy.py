@@ -44,7 +44,7 @@ def _models():
 
 def _pairs(n: int, seed: int = 0):
     """Review-like completions of 20-45 words, built from a word list (no sampling needed)."""
-    from policy import task
+    from task import prompts as task
 
     rng = np.random.default_rng(seed)
     vocab = (

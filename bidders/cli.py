@@ -132,7 +132,7 @@ def _bot_judge(name: str):
         return word_judge
     if name != "sentiment":
         raise typer.BadParameter("choose sentiment or words", param_hint="--judge")
-    from policy.judges import SentimentJudge  # torch-free; the same judge the policy's evaluation uses
+    from task.judges import SentimentJudge  # torch-free; the same judge the policy's evaluation uses
 
     scorer = SentimentJudge()
     return lambda prompt, completion: float(scorer.score([prompt], [completion])[0])

@@ -60,7 +60,7 @@ def worker(
     """Generate pairs, post acquisition scores, train on each settled round, post evaluations."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     from market.client import MarketClient, MarketError
-    from policy import task
+    from task import prompts as task
     from policy.acquire import AcquisitionConfig
     from policy.generate import SamplingConfig
     from policy.model import configure_threads

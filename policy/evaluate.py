@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from policy.generate import SamplingConfig, complete
-from policy.judges import Judge
+from task.judges import Judge
 from policy.model import PolicyModels
 
 

@@ -29,7 +29,7 @@ With ``soft_labels`` (the default) each pair is also trained toward the export's
 that its label is right (``DPORecipe.soft_labels``: conservative DPO per pair) instead of
 as certain: a label from an annotator right 85% of the time pulls toward a bounded margin
 instead of an ever larger one. (Measured: on 137 pairs with 18% flipped it did not rescue
-the win rate, 44.7% against 43.8% hard; ``policy.experiments.quality``.) Unlike the weights, soft labels speak even
+the win rate, 44.7% against 43.8% hard; ``app.experiments.quality``.) Unlike the weights, soft labels speak even
 when they are all equal: one label per item from unjudged annotators sits at the prior's
 2/3, which is what the market believes of it.
 
@@ -53,11 +53,11 @@ from pathlib import Path
 
 import numpy as np
 
-from policy import task
+from task import prompts as task
 from policy.acquire import METHODS, AcquisitionConfig, score_pool
 from policy.evaluate import evaluate_win_rate, implicit_reward_accuracy, reference_completions
 from policy.generate import SamplingConfig, generate_pairs
-from policy.judges import FacetRewardModel, make_judge
+from task.judges import FacetRewardModel, make_judge
 from policy.model import context_length, data_home, load
 from policy.scoring import ReferenceCache, encode, fits_context, pair_scores
 from policy.train import DPORecipe, PreferencePair, initial_models, load_checkpoint, qa_weight, save_checkpoint, train_dpo

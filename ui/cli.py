@@ -1,6 +1,6 @@
 """``prefmarket portal``: start the Streamlit portal against a running market API.
 
-Mounted under the main CLI (``market.cli``). Importing this module is cheap: no torch, and
+Mounted under the main CLI (``app.cli``). Importing this module is cheap: no torch, and
 no Streamlit either (that starts in the subprocess), so other ``prefmarket`` commands do
 not pay for it.
 """

@@ -1,4 +1,4 @@
-"""Pooling demo runs over seeds (market.demo.compare, ``prefmarket demo-compare``)."""
+"""Pooling demo runs over seeds (app.demo.compare, ``prefmarket demo-compare``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from market.cli import app
-from market.demo import compare
+from app.cli import app
+from app.demo import compare
 
 
 def _campaign(spent, win=None, half=0.1, n=64, labels=20, gold=0):

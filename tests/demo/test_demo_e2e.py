@@ -30,7 +30,7 @@ FILES = ("report.md", "summary.json", "ledger.csv", "rounds.csv", "evaluations.c
 
 
 def demo(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "market.cli", "demo", "--quick", "--model", "tiny", "--out", str(out), *extra]
+    return [sys.executable, "-m", "app.cli", "demo", "--quick", "--model", "tiny", "--out", str(out), *extra]
 
 
 def audit(out: Path) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from market.demo.report import labels_right, paid_label_counts, quality_verdict, spammer_shares
+from app.demo.report import labels_right, paid_label_counts, quality_verdict, spammer_shares
 
 
 def _paid(campaign, round_id, kind, data):
@@ -82,7 +82,7 @@ def test_labels_right_are_measured_against_the_judge_by_annotator_kind():
 
 def test_a_point_is_charged_with_all_the_campaign_spent():
     """Rounds after the last evaluation (gold checks only) still count."""
-    from market.demo.report import per_point_of_all_spend
+    from app.demo.report import per_point_of_all_spend
 
     final = {"win_rate": 0.55, "spend_cents": 2000}
     assert per_point_of_all_spend(4000, final) == pytest.approx(40 / 5)  # not 20 / 5

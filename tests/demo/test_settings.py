@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from market.demo.settings import PRESETS, DemoSettings, choose
+from app.demo.settings import PRESETS, DemoSettings, choose
 
 
 def test_the_device_picks_the_preset_and_quick_overrides_it():
@@ -44,7 +44,7 @@ def test_settings_survive_the_run_folder(tmp_path):
 
 
 def test_the_demo_package_never_imports_torch():
-    code = ("import sys, market.cli, market.demo.run, market.demo.report, market.demo.campaign; "
+    code = ("import sys, app.cli, app.demo.run, app.demo.report, app.demo.campaign; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

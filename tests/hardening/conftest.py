@@ -97,7 +97,7 @@ class Server:
         environ.setdefault("PREFMARKET_RATE_LIMIT", "0")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "market.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(self.workers), "--sweep-interval", "0", "--log-level", "warning"],
             cwd=ROOT, env=environ, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )

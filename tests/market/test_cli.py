@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from market import cli
+from app import cli
 from market.client import MarketClient
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_default_model_loads_scores_and_trains(tmp_path):
-    from policy import task
+    from task import prompts as task
     from policy.acquire import AcquisitionConfig, score_pool
     from policy.generate import SamplingConfig, generate_pairs
     from policy.model import DEFAULT_MODEL, context_length, ensure_default_model, load

@@ -7,7 +7,7 @@ import pytest
 
 from policy.evaluate import evaluate_win_rate, implicit_reward_accuracy, reference_completions, win_rate
 from policy.generate import SamplingConfig
-from policy.judges import SentimentJudge
+from task.judges import SentimentJudge
 from policy.train import DPORecipe, initial_models
 
 

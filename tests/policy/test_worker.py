@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from market import accounts, db
 from market.api.app import create_app
 from market.client import MarketClient
-from policy import task, train as train_module, worker as worker_module
+from task import prompts as task, train as train_module, worker as worker_module
 from policy.acquire import AcquisitionConfig
 from policy.generate import SamplingConfig
-from policy.judges import SentimentJudge
+from task.judges import SentimentJudge
 from policy.model import tiny_model
 from policy.scoring import pair_scores
 from policy.train import DPORecipe

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from market.accounting import dollars_per_point
-from market.demo import plots
-from market.demo.report import pct
+from app.demo import plots
+from app.demo.report import pct
 
 Z95 = 1.96
 TITLES = {"auction": "auction with gold checks", "vetted": "auction again, records carried",

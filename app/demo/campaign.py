@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from market.client import MarketClient, MarketError
-from market.demo.processes import DemoError, Processes
+from app.demo.processes import DemoError, Processes
 
 BID_WINDOW_S = 30.0  # longest wait for bids; bidding normally ends when every affordable bot bid
 QUIET_S = 3.0  # ...or when no new bid came for this long

@@ -36,8 +36,8 @@ import pandas as pd
 
 from market.accounting import dollars_per_point, spend_by_kind
 from market.client import MarketClient
-from market.demo import plots
-from market.demo.settings import DemoSettings
+from app.demo import plots
+from app.demo.settings import DemoSettings
 
 DATASETS = {"auction": "dataset.jsonl", "vetted": "vetted_dataset.jsonl", "no_qc": "no_qc_dataset.jsonl",
             "baseline": "baseline_dataset.jsonl"}
@@ -103,7 +103,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
         (out / DATASETS[name]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                           encoding="utf-8")
 
-    from policy.judges import SentimentJudge  # the truth the bots answer to; no torch behind it
+    from task.judges import SentimentJudge  # the truth the bots answer to; no torch behind it
 
     judge = SentimentJudge()
     right = {name: labels_right(rows, kind_of, judge) for name, rows in exports.items()}

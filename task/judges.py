@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from policy.task import aspect_of, title_of
+from task.prompts import aspect_of, title_of
 
 
 class Judge(Protocol):

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.experiments.quality import arm_terms, market_terms, noisy_labels, right_probabilities
+from app.experiments.quality import arm_terms, market_terms, noisy_labels, right_probabilities
 
 
 def test_gold_checks_buy_fewer_labels_per_dollar_but_far_more_accurate_ones():

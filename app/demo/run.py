@@ -39,10 +39,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from market import accounts, db
 from market.client import MarketClient
-from market.demo import report
-from market.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
-from market.demo.processes import DemoError, Processes
-from market.demo.settings import DemoSettings
+from app.demo import report
+from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
+from app.demo.processes import DemoError, Processes
+from app.demo.settings import DemoSettings
 
 AUCTION, NO_QC, VETTED, BASELINE = "auction", "no_qc", "vetted", "baseline"
 QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
@@ -241,7 +241,7 @@ def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> in
     """The product's campaign: the pool's prompts (the worker samples the pairs) and, with
     quality control, the gold checks. Gold goes up first, so a resumed run that finds items
     knows both uploads happened (one request each, and the pool's is last)."""
-    from policy import task  # the built-in prompt pool (plain templates; no torch)
+    from task import prompts as task  # the built-in prompt pool (plain templates; no torch)
 
     if AUCTION not in state.campaigns:
         qc = QUALITY_CONTROL | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
@@ -268,7 +268,7 @@ def _vetted_campaign(req: MarketClient, state: RunState, s: DemoSettings, auctio
     """The auction again, on its pairs and with its terms, carrying its gold records
     (``gold_carry`` 1): the requester's next campaign, with vetting paid once. Its gold
     items are new (the next seed's), and go up first, as in the first campaign."""
-    from policy import task
+    from task import prompts as task
 
     if VETTED not in state.campaigns:
         _created(req, state, VETTED, name=f"demo auction again, gold records carried: {s.rule} + {s.acquisition}",

@@ -1,6 +1,6 @@
 """Headline measurement: DPO on 128 judge-labelled pairs, win rate over the reference.
 
-    python -m policy.experiments.winrate            # defaults: 128 pairs, 256 held-out prompts
+    python -m app.experiments.winrate            # defaults: 128 pairs, 256 held-out prompts
 
 1. Sample two completions for training prompts with the default model (the reference).
 2. Label each pair with the embedded judge (sentiment minus degeneracy penalties); ties
@@ -52,10 +52,10 @@ def judged_pairs(policy, tokenizer, prompts: list[str], cfg, judge) -> list[dict
 def run(args) -> dict:
     import torch
 
-    from policy import task
+    from task import prompts as task
     from policy.evaluate import evaluate_win_rate, reference_completions
     from policy.generate import SamplingConfig
-    from policy.judges import SentimentJudge
+    from task.judges import SentimentJudge
     from policy.model import DEFAULT_MODEL, configure_threads, data_home, load
     from policy.scoring import ReferenceCache
     from policy.train import (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 
-from policy import task
+from task import prompts as task
 
 
 def test_gold_checks_are_answered_by_the_sentiment_judge_and_as_hard_as_clear_work():
-    from policy.judges import SentimentJudge
+    from task.judges import SentimentJudge
 
     rows = [json.loads(line) for line in task.gold_jsonl(200, seed=3).splitlines()]
     assert len(rows) == 200 and all(r["gold_check"] for r in rows)

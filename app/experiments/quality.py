@@ -1,6 +1,6 @@
 """What quality control is worth in win rate per dollar, on the real default model.
 
-    python -m policy.experiments.quality            # defaults: $9.50 per arm, second price, 20% spammers
+    python -m app.experiments.quality            # defaults: $9.50 per arm, second price, 20% spammers
 
 The live demo runs the same campaign with and without gold checks, but on two CPU cores
 it can afford only a few dozen labels per campaign and 64 held-out prompts, so its win
@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from market.quality import skill
-from policy.experiments.winrate import _cached, judged_pairs
+from app.experiments.winrate import _cached, judged_pairs
 
 SPAMMY = {"diligent": {"share": 0.6 * 8 / 9}, "noisy": {"share": 0.25 * 8 / 9}, "spammer": {"share": 0.2},
           "adversarial": {"share": 0.05 * 8 / 9}}  # the default mix with spammers raised to 20%
@@ -130,10 +130,10 @@ def noisy_labels(rows: list[dict], accuracy, seed: int) -> list[dict]:
 
 
 def run(args) -> dict:
-    from policy import task
+    from task import prompts as task
     from policy.evaluate import evaluate_win_rate, reference_completions
     from policy.generate import SamplingConfig
-    from policy.judges import SentimentJudge
+    from task.judges import SentimentJudge
     from policy.model import DEFAULT_MODEL, configure_threads, data_home, load
     from policy.scoring import ReferenceCache
     from policy.train import DPORecipe, PreferencePair, initial_models, train_dpo

@@ -114,7 +114,7 @@ def serve(
     # Idle keep-alive connections outlive the clients' own expiry (httpx: 5 s), so a client never
     # reuses a connection the server is closing at that moment; at uvicorn's default (also 5 s)
     # the two raced and the load test's clients saw ReadError between bidding and labelling.
-    uvicorn.run("market.cli:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("app.cli:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S)
 
 
@@ -300,9 +300,9 @@ def demo(
     Starts the market, the policy worker and annotator bots as processes; runs an auction
     campaign with gold checks, the same auction without them, then a posted-price baseline,
     all on the same pairs; writes runs/<timestamp>/."""
-    from market.demo import run as demo_run
-    from market.demo.processes import DemoError
-    from market.demo.settings import DemoSettings, choose
+    from app.demo import run as demo_run
+    from app.demo.processes import DemoError
+    from app.demo.settings import DemoSettings, choose
     from ui.cli import portal_url
 
     out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -336,7 +336,7 @@ def demo_compare(
 ):
     """Pool several demo runs (one per seed): each campaign's final win rate and $ per point,
     per run and over all runs' held-out prompts, and the gold campaigns against the one without."""
-    from market.demo.compare import TITLES, CompareError, write
+    from app.demo.compare import TITLES, CompareError, write
 
     try:
         result = write(runs, out)
@@ -360,7 +360,7 @@ def demo_compare(
 
 
 def _print_demo_summary(summary: dict, report: Path) -> None:
-    from market.demo.report import quality_verdict, verdict
+    from app.demo.report import quality_verdict, verdict
 
     t = Table(title=f"prefmarket demo ({summary['wall_s'] / 60:.1f} min)")
     for c in ("campaign", "training labels", "spend", "final win rate (95% CI)", "$ per point",

@@ -1,6 +1,6 @@
 """The demo's child processes: the market server, the policy worker, the annotator bots.
 
-Each runs as ``python -m market.cli <command>`` (the same commands a person would type),
+Each runs as ``python -m app.cli <command>`` (the same commands a person would type),
 with its output in ``<run>/logs/<name>.log``. On Linux each child asks the kernel to
 send it SIGTERM if the demo dies, so even a killed demo leaves no server holding the
 port; ``stop`` and leaving the ``with`` block end them politely first (SIGTERM, then
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 def cli(*args: str) -> list[str]:
     """The argv of a ``prefmarket`` command run with this interpreter."""
-    return [sys.executable, "-m", "market.cli", *args]
+    return [sys.executable, "-m", "app.cli", *args]
 
 
 class Processes:

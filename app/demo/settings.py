@@ -9,7 +9,7 @@ run the tests use (with ``--model tiny``): every step happens, nothing is big.
 
 Quality control. The population has ``spammers`` (20%) among its annotators, and the
 auction campaign checks its annotators with ``gold_items`` gold checks (two reviews a notch
-apart in tone, ``policy.task.GOLD_PAIRS``, mixed in unmarked); everyone starts on probation, so the first
+apart in tone, ``task.prompts.GOLD_PAIRS``, mixed in unmarked); everyone starts on probation, so the first
 round or two buy mostly gold. With ``quality`` on, a twin of the auction campaign runs
 without gold checks on the same pairs, budget and bots, so the report can say what quality
 control bought: spammers' share of paid labels, and win rate per dollar. The demo judges

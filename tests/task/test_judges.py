@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from policy.judges import (
+from task.judges import (
     FACETS,
     FacetRewardModel,
     OpenAIJudge,
@@ -18,7 +18,7 @@ from policy.judges import (
     outcomes_from_scores,
     repetition,
 )
-from policy.task import prompts
+from task.prompts import prompts
 
 
 def test_sentiment_judge_prefers_positive_clean_reviews():
