@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from market.client import MarketClient, MarketError
+from market.upload import read_text
 from market.mechanisms import RULES
 
 app = typer.Typer(
@@ -179,17 +180,60 @@ def campaign_create(
     console.print(f"campaign [bold]{c['id']}[/] '{c['name']}' funded with {_usd(c['budget_cents'])}, rule {c['rule']}")
 
 
+def _refused_path(source: Path, chosen: Optional[Path]) -> Path:
+    """Where refused lines go: ``--refused`` if given, else ``<input>.refused.jsonl`` beside
+    the input, or in the current folder when the input's folder is read-only (shared data:
+    its mode bits forbid writing, which root would otherwise ignore)."""
+    if chosen is not None:
+        return chosen
+    beside = source.with_name(source.name + ".refused.jsonl")
+    folder = source.resolve().parent
+    writable = os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222
+    return beside if writable else Path.cwd() / beside.name
+
+
+def _write_refused(text: str, refused: list[dict], dest: Path) -> None:
+    """One JSON line per refused line: its number, the reason and the line itself, to fix and resend."""
+    source_lines = text.splitlines()
+    with dest.open("w", encoding="utf-8") as fh:
+        for r in refused:
+            fh.write(json.dumps({"line": r["line"], "reason": r["reason"], "text": source_lines[r["line"] - 1]},
+                                ensure_ascii=False) + "\n")
+
+
 @campaign_app.command("upload")
 @friendly
 def campaign_upload(
     campaign_id: Annotated[int, typer.Argument(help="campaign id")],
-    path: Annotated[Path, typer.Argument(help="JSONL file (trl, pair, hh or prompt format)", exists=True, dir_okay=False)],
+    path: Annotated[Path, typer.Argument(help="JSONL file, or gzipped JSONL (.jsonl.gz): trl, pair, hh or prompt "
+                                                "format (a held-out set: trl, hh, or pair with gold)",
+                                         dir_okay=False)],
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="import the good lines and write every refused line, with its number and reason, "
+                               "to --refused (default: one bad line refuses the whole file)")] = False,
+    refused: Annotated[Optional[Path], typer.Option(
+        help="file for refused lines (default: <input>.refused.jsonl beside the input, or in the current folder "
+             "if that one is read-only)", dir_okay=False)] = None,
     url: Url = "http://127.0.0.1:8000",
     token: Token = None,
 ):
-    """Upload items from a JSONL file (all or nothing)."""
-    out = _client(url, token).upload_items(campaign_id, path.read_text(encoding="utf-8"))
-    console.print(f"imported {out['imported']} items ({out['format']} format) into campaign {campaign_id}")
+    """Upload items from a JSONL or JSONL.gz file.
+
+    The file is decompressed here and sent as text, so the market's upload limit applies
+    to the real size of the data."""
+    text = read_text(path)
+    out = _client(url, token).upload_items(campaign_id, text, skip_invalid=skip_invalid)
+    what = "items"
+    console.print(f"imported {out['imported']} {what} ({out['format']} format) into campaign {campaign_id}")
+    if out["refused"]:
+        dest = _refused_path(path, refused)
+        _write_refused(text, out["refused"], dest)
+        first = out["refused"][0]
+        console.print(f"refused {len(out['refused'])} lines (first: line {first['line']}: {first['reason']})",
+                      soft_wrap=True)
+        console.print(f"every refused line, with its number and reason, is in {dest}", soft_wrap=True, markup=False)
+    elif skip_invalid:
+        console.print("refused 0 lines")
 
 
 @campaign_app.command("open-round")

@@ -144,8 +144,11 @@ class MarketClient:
     def get_campaign(self, campaign_id: int) -> dict:
         return self._json("GET", f"/campaigns/{campaign_id}")
 
-    def upload_items(self, campaign_id: int, jsonl_text: str) -> dict:
+    def upload_items(self, campaign_id: int, jsonl_text: str, *, skip_invalid: bool = False) -> dict:
+        """``{campaign_id, imported, format, refused: [{line, reason}]}``; ``refused`` is
+        non-empty only with ``skip_invalid`` (otherwise a bad line refuses the upload)."""
         return self._json("POST", f"/campaigns/{campaign_id}/items", content=jsonl_text,
+                          params={"skip_invalid": "true" if skip_invalid else None},
                           headers={"Content-Type": "application/x-ndjson"})
 
     def list_items(self, campaign_id: int) -> list[dict]:

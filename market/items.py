@@ -15,12 +15,14 @@ from sqlmodel import Session, select
 from market import limits
 from market.errors import Conflict, Invalid
 from market.tables import Assignment, Campaign, Item
-from market.upload import parse_jsonl
+from market.upload import Parsed, parse_lines
 
 
-def import_items(session: Session, campaign: Campaign, text: str) -> tuple[int, str]:
-    """Parse ``text`` (JSONL) and add its items to ``campaign``; returns ``(count, format)``. Caller commits."""
-    fmt, parsed = parse_jsonl(text)
+def import_items(session: Session, campaign: Campaign, text: str, *, skip_invalid: bool = False) -> Parsed:
+    """Parse ``text`` (JSONL) and add its good items to ``campaign``; returns the parse, whose
+    ``refused`` lines (only with ``skip_invalid``) the caller must report. Caller commits."""
+    result = parse_lines(text, skip_invalid=skip_invalid)
+    parsed = result.pairs
     start = session.exec(
         select(func.coalesce(func.max(Item.position), -1)).where(Item.campaign_id == campaign.id)
     ).one()
@@ -42,7 +44,7 @@ def import_items(session: Session, campaign: Campaign, text: str) -> tuple[int, 
         ]
     )
     session.flush()
-    return len(parsed), fmt
+    return result
 
 
 def list_items(session: Session, campaign: Campaign, *, offset: int = 0, limit: int | None = None) -> list[Item]:

@@ -136,10 +136,16 @@ class CampaignOut(Out):
     created_at: UTCDatetime
 
 
+class RefusedLine(BaseModel):
+    line: int  # 1-based line number in the upload
+    reason: str
+
+
 class UploadOut(BaseModel):
     campaign_id: int
     imported: int
     format: Literal["trl", "pair", "hh", "prompt"]
+    refused: list[RefusedLine] = []  # only with skip_invalid; otherwise a bad line refuses the upload
 
 
 class ItemOut(Out):

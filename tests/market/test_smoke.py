@@ -1,7 +1,7 @@
 def test_one_round_end_to_end(market, pairs, campaign_fields):
     req = market.requester()
     c = req.create_campaign(**campaign_fields)
-    assert req.upload_items(c["id"], pairs(10)) == {"campaign_id": c["id"], "imported": 10, "format": "pair"}
+    assert req.upload_items(c["id"], pairs(10)) == {"campaign_id": c["id"], "imported": 10, "format": "pair", "refused": []}
     anns = market.annotators(3)
     r = req.open_round(c["id"])
     assert r["state"] == "open" and r["demand"] == 10

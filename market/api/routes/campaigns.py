@@ -22,6 +22,7 @@ from market.api.schemas import (
     ItemOut,
     LedgerOut,
     OpenRoundIn,
+    RefusedLine,
     RoundOut,
     ScoresIn,
     SummaryOut,
@@ -91,13 +92,26 @@ def get_campaign(campaign_id: PathId, session: SessionDep, account: CurrentAccou
     return campaign.get_campaign(session, account, campaign_id)
 
 
+SkipInvalid = Annotated[bool, Query(description="import the good lines and list every bad one in `refused` "
+                                                "(default: a bad line refuses the whole upload)")]
+
+
+def upload_out(campaign_id: int, parsed) -> UploadOut:
+    return UploadOut(campaign_id=campaign_id, imported=len(parsed.pairs), format=parsed.format,
+                     refused=[RefusedLine(line=n, reason=r) for n, r in parsed.refused])
+
+
 @router.post("/campaigns/{campaign_id}/items", response_model=UploadOut, status_code=201, openapi_extra=UPLOAD_DOC)
-def upload_items(campaign_id: PathId, session: SessionDep, account: Requester, text: Annotated[str, Depends(jsonl_body)]):
-    """Import JSONL (trl, pair, hh or prompt format); a bad line names itself and nothing is imported."""
+def upload_items(campaign_id: PathId, session: SessionDep, account: Requester,
+                 text: Annotated[str, Depends(jsonl_body)], skip_invalid: SkipInvalid = False):
+    """Import JSONL (trl, pair, hh or prompt format); a bad line names itself and nothing is
+    imported, unless ``skip_invalid``: then the good lines are imported and every bad line is
+    returned in ``refused`` with its number and reason. Empty replies are refused (annotators
+    cannot judge them); a held-out set keeps them."""
     c = campaign.require_owner(session, account, campaign_id)
-    n, fmt = items.import_items(session, c, text)
+    parsed = items.import_items(session, c, text, skip_invalid=skip_invalid)
     session.commit()
-    return UploadOut(campaign_id=c.id, imported=n, format=fmt)
+    return upload_out(c.id, parsed)
 
 
 @router.get("/campaigns/{campaign_id}/items", response_model=list[ItemOut])
