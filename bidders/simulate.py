@@ -74,6 +74,7 @@ from bidders.population import Population, sample_population
 from bidders.quality import GoldScreen
 from bidders.strategies import Learner, Strategy, assign_strategies
 from market.mechanisms import RULES, clear
+from market.mechanisms.reserve import cents_grid, clear_with_reserve, reserves_excluding_own
 
 TOLERANCE = 1e-9  # float slack for IR and budget checks, in dollars
 
@@ -129,11 +130,16 @@ def _clear_kwargs(cfg: SimulationConfig, rule: str, values, budget, quality) -> 
     return kw
 
 
+def _clear(rule: str, asks, kw: dict[str, Any]):
+    """``clear``, or ``clear_with_reserve`` when ``kw`` carries per-unit ``reserves``."""
+    return clear_with_reserve(rule, asks, **kw) if "reserves" in kw else clear(rule, asks, **kw)
+
+
 def utility_at(rule, asks, units: slice, ask: float, cost: float, kw) -> float:
     """Profit of the units in ``units`` if they all ask ``ask``, the others unchanged."""
     trial = asks.copy()
     trial[units] = ask
-    c = clear(rule, trial, **kw)
+    c = _clear(rule, trial, kw)
     mine = (c.winners >= units.start) & (c.winners < units.stop)
     return float(np.sum(c.payments[mine]) - cost * np.count_nonzero(mine))
 
@@ -154,9 +160,16 @@ class RuleRun:
     regret_bidder: np.ndarray
 
 
-def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
+def run_rule(cfg: SimulationConfig, world: World, rule: str, *, reserve_window: int | None = None) -> RuleRun:
     """Play every round of one rule: array maths within a round (the population is never
-    looped over); rounds run in sequence only because learners adapt between them."""
+    looped over); rounds run in sequence only because learners adapt between them.
+
+    ``reserve_window``: when set, each unit also faces a reserve learned from the asks
+    that entered the clearings of the last ``reserve_window`` rounds, other annotators'
+    only (``market.mechanisms.reserve``), against the requester's value of a label, the
+    round's budget per label demanded. The random streams are the rule's own, so a run
+    with a reserve is paired with the run without.
+    """
     pop, m, r = world.population, cfg.market, cfg.run
     n, rounds = pop.size, m.rounds
     strategies: list[Strategy] = assign_strategies(
@@ -184,6 +197,7 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
     regret_unit, regret_bidder = [], []
     remaining = np.inf if m.campaign_budget is None else m.campaign_budget
     markup = np.zeros(n)
+    history: list[tuple[np.ndarray, np.ndarray]] = []  # (asks, owners) of the clearings, for the reserve
 
     for t in range(rounds):
         active = world.available[t]
@@ -203,10 +217,18 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str) -> RuleRun:
         owner = np.repeat(idx, cap)
         asks = pop.cost[owner] * (1.0 + markup[owner])
         kw = _clear_kwargs(cfg, rule, world.values[t], budget, np.repeat(quality, cap))
-        c = clear(rule, asks, **kw)
+        if reserve_window:
+            value = budget / m.round_size
+            past = history[-reserve_window:]
+            kw["reserves"] = np.repeat(reserves_excluding_own(
+                np.concatenate([a for a, _ in past] or [np.empty(0)]),
+                np.concatenate([o for _, o in past] or [np.empty(0, dtype=np.int64)]),
+                value, idx, cents_grid(value)), cap)
+            history.append((asks, owner))
+        c = _clear(rule, asks, kw)
 
         won = owner[c.winners]
-        if screen is not None:
+        if screen is not None and won.size:  # a round where nobody won has nothing to judge
             gold, rejected = screen.label(won, pop.error, label_rng)
         else:
             gold = rejected = np.zeros(won.size, dtype=bool)

@@ -13,5 +13,7 @@ annotators get.
 
 from market.mechanisms.cents import payments_to_cents
 from market.mechanisms.clearing import RULES, TRUTHFUL_RULES, Clearing, MechanismError, clear
+from market.mechanisms.reserve import clear_with_reserve, myerson_reserve, reserves_excluding_own
 
-__all__ = ["RULES", "TRUTHFUL_RULES", "Clearing", "MechanismError", "clear", "payments_to_cents"]
+__all__ = ["RULES", "TRUTHFUL_RULES", "Clearing", "MechanismError", "clear", "clear_with_reserve",
+           "myerson_reserve", "payments_to_cents", "reserves_excluding_own"]
