@@ -53,10 +53,7 @@ def myerson_reserve(past_asks, value: float, grid=None) -> float:
     g = g[g <= v]
     if asks.size == 0 or g.size == 0:
         return v
-    surplus = (v - g) * np.searchsorted(asks, g, side="right") / asks.size
-    if surplus.max() <= 0:
-        return v
-    return float(g[g.size - 1 - np.argmax(surplus[::-1])])
+    return float(_best(g, v, np.searchsorted(asks, g, side="right")[None, :])[0])
 
 
 def reserves_excluding_own(past_asks, past_bidders, value: float, bidders, grid) -> np.ndarray:
@@ -88,13 +85,18 @@ def reserves_excluding_own(past_asks, past_bidders, value: float, bidders, grid)
     own = np.zeros((ids.size, g.size))
     np.add.at(own, (row[theirs & counted], step[theirs & counted]), 1.0)
     own = np.cumsum(own, axis=1)
-    n_others = asks.size - np.bincount(row[theirs], minlength=ids.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cdf = np.where(n_others[:, None] > 0, (total[None, :] - own) / n_others[:, None], 0.0)
-    surplus = (v - g)[None, :] * cdf
-    best = g.size - 1 - np.argmax(surplus[:, ::-1], axis=1)
-    reserve = np.where(surplus.max(axis=1) > 0, g[best], v)
-    return reserve[np.searchsorted(ids, who)]
+    return _best(g, v, total[None, :] - own)[np.searchsorted(ids, who)]
+
+
+def _best(grid: np.ndarray, value: float, counts: np.ndarray) -> np.ndarray:
+    """Per row of ``counts`` (asks at or below each grid price), the price maximising
+    ``(value − r) · count``: the expected saving up to the row's constant ``1 / n``. Ties
+    (within float error) go to the higher price; ``value`` where nothing is saved."""
+    saving = (value - grid)[None, :] * counts
+    top = saving.max(axis=1, keepdims=True)
+    tied = saving >= top * (1 - 1e-12)
+    best = grid.size - 1 - np.argmax(tied[:, ::-1], axis=1)
+    return np.where(top[:, 0] > 0, grid[best], value)
 
 
 def clear_with_reserve(rule: str, asks, reserves, **kwargs) -> Clearing:
