@@ -214,16 +214,24 @@ def campaign_upload(
     refused: Annotated[Optional[Path], typer.Option(
         help="file for refused lines (default: <input>.refused.jsonl beside the input, or in the current folder "
              "if that one is read-only)", dir_okay=False)] = None,
+    held_out: Annotated[bool, typer.Option(
+        "--held-out", help="upload a held-out labelled set (trl, hh, or pair with gold): stored apart, never "
+                           "offered to annotators nor trained on; the worker reports accuracy on it each round")] = False,
     url: Url = "http://127.0.0.1:8000",
     token: Token = None,
 ):
-    """Upload items from a JSONL or JSONL.gz file.
+    """Upload items (or, with --held-out, a held-out labelled set) from a JSONL or JSONL.gz file.
 
     The file is decompressed here and sent as text, so the market's upload limit applies
     to the real size of the data."""
     text = read_text(path)
-    out = _client(url, token).upload_items(campaign_id, text, skip_invalid=skip_invalid)
-    what = "items"
+    client = _client(url, token)
+    if held_out:
+        out = client.upload_held_out(campaign_id, text, skip_invalid=skip_invalid)
+        what = "held-out pairs"
+    else:
+        out = client.upload_items(campaign_id, text, skip_invalid=skip_invalid)
+        what = "items"
     console.print(f"imported {out['imported']} {what} ({out['format']} format) into campaign {campaign_id}")
     if out["refused"]:
         dest = _refused_path(path, refused)

@@ -151,6 +151,16 @@ class MarketClient:
                           params={"skip_invalid": "true" if skip_invalid else None},
                           headers={"Content-Type": "application/x-ndjson"})
 
+    def upload_held_out(self, campaign_id: int, jsonl_text: str, *, skip_invalid: bool = False) -> dict:
+        """Append a held-out labelled set (same answer as ``upload_items``)."""
+        return self._json("POST", f"/campaigns/{campaign_id}/held-out", content=jsonl_text,
+                          params={"skip_invalid": "true" if skip_invalid else None},
+                          headers={"Content-Type": "application/x-ndjson"})
+
+    def list_held_out(self, campaign_id: int) -> list[dict]:
+        """The held-out pairs: ``{id, prompt, chosen, rejected, ...}`` (owner, worker, admin)."""
+        return self._json("GET", f"/campaigns/{campaign_id}/held-out")
+
     def list_items(self, campaign_id: int) -> list[dict]:
         return self._json("GET", f"/campaigns/{campaign_id}/items")
 

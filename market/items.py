@@ -15,13 +15,16 @@ from sqlmodel import Session, select
 from market import limits
 from market.errors import Conflict, Invalid
 from market.tables import Assignment, Campaign, Item
-from market.upload import Parsed, parse_lines
+from market.held_out import HELD_OUT, held_out_keys
+from market.upload import Parsed, exclude, parse_lines
 
 
 def import_items(session: Session, campaign: Campaign, text: str, *, skip_invalid: bool = False) -> Parsed:
     """Parse ``text`` (JSONL) and add its good items to ``campaign``; returns the parse, whose
-    ``refused`` lines (only with ``skip_invalid``) the caller must report. Caller commits."""
-    result = parse_lines(text, skip_invalid=skip_invalid)
+    ``refused`` lines (only with ``skip_invalid``) the caller must report. A pair already in
+    the campaign's held-out set is refused (``market.held_out``). Caller commits."""
+    result = exclude(parse_lines(text, skip_invalid=skip_invalid), held_out_keys(session, campaign), HELD_OUT,
+                     skip_invalid=skip_invalid)
     parsed = result.pairs
     start = session.exec(
         select(func.coalesce(func.max(Item.position), -1)).where(Item.campaign_id == campaign.id)

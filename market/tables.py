@@ -251,3 +251,22 @@ class Evaluation(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=clock.now)
+
+
+class HeldOutPair(SQLModel, table=True):
+    """A pair of a campaign's held-out labelled set, with its logged preference.
+
+    Kept in its own table, apart from ``Item``, so that no round, assignment, training
+    export or gold check can ever reach it: it exists only for the policy worker to
+    measure held-out preference accuracy (a metric without a judge). ``chosen`` may be
+    empty: nobody is shown these pairs (docs/contract.md, "Empty replies")."""
+
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    campaign_id: int = Field(sa_type=ID, foreign_key="campaign.id", index=True)
+    position: int = 0
+    prompt: str = Field(sa_type=Text)
+    chosen: str = Field(sa_type=Text)
+    rejected: str = Field(sa_type=Text)
+    source_format: str = Field(max_length=20)
+    external_id: Optional[str] = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=clock.now)

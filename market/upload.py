@@ -64,6 +64,15 @@ class ParsedItem:
     external_id: str | None
     source_format: str
     gold_check: bool = False
+    line: int = 0  # 1-based line of the upload it came from
+
+    def key(self) -> tuple[str, frozenset[str]]:
+        """The pair, whatever its a/b order: what makes a held-out pair and a pool item the same."""
+        return pair_key(self.prompt, self.completion_a or "", self.completion_b or "")
+
+
+def pair_key(prompt: str, one: str, other: str) -> tuple[str, frozenset[str]]:
+    return prompt, frozenset((one.strip(), other.strip()))
 
 
 def detect_format(obj: dict) -> str | None:
@@ -206,6 +215,7 @@ def _parse(text: str, *, skip_invalid: bool, empty_ok: bool, check=None) -> Pars
             elif line_fmt != fmt:
                 raise Invalid(f"format {line_fmt!r} differs from line {first_line}'s {fmt!r}")
             item = _item(obj, fmt, empty_ok=empty_ok)
+            item.line = line_no
             if check is not None:
                 check(item)
         except Invalid as exc:
@@ -221,6 +231,23 @@ def _parse(text: str, *, skip_invalid: bool, empty_ok: bool, check=None) -> Pars
         raise Invalid("body: the upload has no JSON lines")
     assert fmt is not None
     return Parsed(fmt, pairs, refused)
+
+
+def exclude(parsed: Parsed, keys: set, reason: str, *, skip_invalid: bool) -> Parsed:
+    """``parsed`` without the pairs whose ``key()`` is in ``keys``: refused with ``reason``
+    (``skip_invalid``), else ``Invalid`` naming the first such line."""
+    keep, refused = [], list(parsed.refused)
+    for item in parsed.pairs:
+        if item.key() not in keys:
+            keep.append(item)
+        elif not skip_invalid:
+            raise Invalid(f"line {item.line}: {reason}")
+        else:
+            refused.append((item.line, reason))
+    if not keep:
+        line, why = min(refused)
+        raise Invalid(f"body: every line was refused ({len(refused)}); line {line}: {why}")
+    return Parsed(parsed.format, keep, sorted(refused))
 
 
 def parse_lines(text: str, *, skip_invalid: bool = False) -> Parsed:

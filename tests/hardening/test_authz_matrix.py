@@ -48,6 +48,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("GET", "/v1/campaigns/{campaign_id}"): None,
     ("POST", "/v1/campaigns/{campaign_id}/items"): "JSONL",
     ("GET", "/v1/campaigns/{campaign_id}/items"): None,
+    ("POST", "/v1/campaigns/{campaign_id}/held-out"): "HELDOUT",
+    ("GET", "/v1/campaigns/{campaign_id}/held-out"): None,
     ("PUT", "/v1/campaigns/{campaign_id}/completions"): "COMPLETIONS",
     ("PUT", "/v1/campaigns/{campaign_id}/scores"): "SCORES",
     ("POST", "/v1/campaigns/{campaign_id}/rounds"): {"duration_s": 600},
@@ -100,6 +102,7 @@ def world(engine, admin_token):
         r.upload_items(c["id"], "".join(
             json.dumps({"prompt": f"SECRET-PROMPT-{tag} {i}", "completion_a": f"a {i}", "completion_b": f"b {i}"}) + "\n"
             for i in range(9)))
+        r.upload_held_out(c["id"], json.dumps({"prompt": f"SECRET-HELDOUT-{tag}", "chosen": "c", "rejected": "r"}) + "\n")
         r.post_evaluation(c["id"], spend_cents=0, win_rate=0.5, ci_low=0.4, ci_high=0.6, n=10,
                           metrics={"note": f"SECRET-EVAL-{tag}"})
     closed = r1.open_round(c1["id"])
@@ -124,6 +127,8 @@ def world(engine, admin_token):
         "0.4321": {"A1", "R1", "W1", "admin"},
         "SECRET-PROMPT-C1": {"R1", "W1", "admin", "A1"},  # A1 sees the items it was assigned
         "SECRET-PROMPT-C2": {"R2", "admin"},
+        "SECRET-HELDOUT-C1": {"R1", "W1", "admin"},  # never an annotator, not even A1
+        "SECRET-HELDOUT-C2": {"R2", "admin"},
         "SECRET-EVAL-C1": {"R1", "W1", "admin"},
         "SECRET-EVAL-C2": {"R2", "admin"},
     }
@@ -140,6 +145,7 @@ def world(engine, admin_token):
     bodies = {
         "GOLD": {"items": [{"item_id": c1_item, "answer": "a"}]},
         "JSONL": '{"prompt": "p", "completion_a": "x", "completion_b": "y"}\n',
+        "HELDOUT": '{"prompt": "p", "chosen": "x", "rejected": "y"}\n',
         "COMPLETIONS": {"completions": [{"item_id": c1_item, "completion_a": "x", "completion_b": "y"}]},
         "SCORES": {"scores": [{"item_id": c1_item, "score": 0.5}]},
     }
@@ -216,6 +222,7 @@ def test_no_role_reads_another_partys_bids_labels_or_campaigns(world):
         ("A1", "/v1/assignments", None): "SECRET-KEY-A1",
         ("R1", "/v1/campaigns/{campaign_id}/export", "C1"): "0.4321",
         ("W1", "/v1/campaigns/{campaign_id}/items", "C1"): "SECRET-PROMPT-C1",
+        ("W1", "/v1/campaigns/{campaign_id}/held-out", "C1"): "SECRET-HELDOUT-C1",
         ("R2", "/v1/campaigns/{campaign_id}/evaluations", "C2"): "SECRET-EVAL-C2",
     }
     for (role, path, key), marker in own.items():

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from market import bidlog, campaign, evaluation, export, items, ledger, limits, summary
+from market import bidlog, campaign, evaluation, export, held_out, items, ledger, limits, summary
 from market import round as rounds
 from market.api.deps import PathId, CurrentAccount, Requester, SessionDep
 from market.api.routes import accounting, quality
@@ -19,6 +19,7 @@ from market.api.schemas import (
     CompletionsIn,
     EvaluationIn,
     EvaluationOut,
+    HeldOutOut,
     ItemOut,
     LedgerOut,
     OpenRoundIn,
@@ -74,6 +75,18 @@ UPLOAD_DOC = {
 }
 
 
+def _held_out_doc() -> dict:
+    """UPLOAD_DOC's examples that carry a logged preference (a held-out line must)."""
+    body = UPLOAD_DOC["requestBody"]["content"]["application/x-ndjson"]
+    examples = {k: v for k, v in body["examples"].items() if k in ("trl", "hh")}
+    examples["pair"] = {"value": '{"prompt": "Review Up", "completion_a": "Lovely.", "completion_b": "Meh.", '
+                                 '"gold": "a"}\n'}
+    return {"requestBody": {"required": True, "content": {"application/x-ndjson": {**body, "examples": examples}}}}
+
+
+HELD_OUT_DOC = _held_out_doc()
+
+
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def create_campaign(body: CampaignCreate, session: SessionDep, account: Requester):
     """Create and fund a campaign (the whole budget is posted to its ledger account)."""
@@ -112,6 +125,31 @@ def upload_items(campaign_id: PathId, session: SessionDep, account: Requester,
     parsed = items.import_items(session, c, text, skip_invalid=skip_invalid)
     session.commit()
     return upload_out(c.id, parsed)
+
+
+@router.post("/campaigns/{campaign_id}/held-out", response_model=UploadOut, status_code=201, openapi_extra=HELD_OUT_DOC)
+def upload_held_out(campaign_id: PathId, session: SessionDep, account: Requester,
+                    text: Annotated[str, Depends(jsonl_body)], skip_invalid: SkipInvalid = False):
+    """Append to the campaign's held-out labelled set (trl, hh, or pair with ``gold``): never
+    offered to annotators, trained on or exported; the worker reports accuracy on it. Empty
+    replies are kept; a pair already in the pool is refused."""
+    c = campaign.require_owner(session, account, campaign_id)
+    parsed = held_out.import_held_out(session, c, text, skip_invalid=skip_invalid)
+    session.commit()
+    return upload_out(c.id, parsed)
+
+
+@router.get("/campaigns/{campaign_id}/held-out", response_model=list[HeldOutOut])
+def list_held_out(
+    campaign_id: PathId,
+    session: SessionDep,
+    account: CurrentAccount,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=limits.MAX_UPLOAD_LINES)] = None,
+):
+    """The held-out set with its logged preferences (owner, the campaign's worker, admin)."""
+    c = campaign.get_campaign(session, account, campaign_id)
+    return held_out.list_held_out(session, c, offset=offset, limit=limit)
 
 
 @router.get("/campaigns/{campaign_id}/items", response_model=list[ItemOut])
