@@ -23,9 +23,10 @@ the campaign's closed rounds; the round's own fields are repeated on each of its
                     units, in cents (empty if it won nothing)
 ==================  ======================================================================
 
-Cents: the market and this module both turn float payments into cents with
-``market.mechanisms.payments_to_cents`` (floor, never below the ask, never over the
-budget), so replaying a round under its live rule gives back its payments to the cent.
+Cents: the market and this module both go from bids to per-bid cents through
+``market.mechanisms.clear_bids`` (floor, never below the ask, never over the budget, and
+one budget fallback), so replaying a round under its live rule gives back its payments to
+the cent.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from market.mechanisms import RULES, clear, payments_to_cents
+from market.mechanisms import RULES, clear_bids
 
 ROUND_FIELDS = ("rule", "values_cents", "budget_cents", "price_cents")
 BID_FIELDS = ("annotator_id", "ask_cents", "capacity", "units", "quality", "paid_cents")
@@ -116,23 +117,13 @@ def _round(round_id: int, bids: list[dict[str, Any]]) -> LoggedRound:
 def clear_round(rnd: LoggedRound, rule: str, price_cents: int | None = None) -> list[list[int]]:
     """Each bid's cent payments (one per winning unit) if ``rule`` had cleared the round.
 
-    Bids become units exactly as the market does: ``units`` per bid, in row order, asks
-    as float cents, quality only for the quality-weighted rules.
+    Through ``market.mechanisms.clear_bids``, the step the live clearing takes: ``units``
+    per bid in row order, quality only for the quality-weighted rules, and the same budget
+    fallback when the cents cannot fit the budget.
     """
-    units = rnd.units
-    owner = np.repeat(np.arange(units.size), units)
-    asks = np.repeat(rnd.ask_cents, units)
-    kwargs: dict[str, Any] = {"values": rnd.values_cents, "budget": float(rnd.budget_cents)}
-    if rule.startswith("quality_"):
-        kwargs["quality"] = np.repeat(rnd.quality, units)
-    if rule == "posted_price":
-        kwargs["price"] = float(price_cents if price_cents is not None else rnd.price_cents)
-    result = clear(rule, asks.astype(np.float64), **kwargs)
-    cents = payments_to_cents(result, asks, rnd.budget_cents)
-    paid: list[list[int]] = [[] for _ in range(units.size)]
-    for bid, c in zip(owner[result.winners].tolist(), cents.tolist()):
-        paid[bid].append(c)
-    return paid
+    price = price_cents if price_cents is not None else rnd.price_cents
+    return clear_bids(rule, rnd.ask_cents, rnd.units, values_cents=rnd.values_cents, budget_cents=rnd.budget_cents,
+                      quality=rnd.quality, price_cents=price).per_bid
 
 
 def replay(rounds: list[LoggedRound], rules: tuple[str, ...] = RULES,

@@ -201,7 +201,7 @@ def touch_campaign(session: Session, campaign_id: int) -> int:
 
 def _clear(session: Session, rnd: Round) -> None:
     """Clear an open round (round and campaign locks held): winners, cents, assignments, escrow."""
-    from market.mechanisms import clear, payments_to_cents
+    from market.mechanisms import clear_bids
     from market.quality import admission
 
     campaign = session.get(Campaign, rnd.campaign_id)
@@ -236,34 +236,22 @@ def _clear(session: Session, rnd: Round) -> None:
         else:
             admitted = None
             bid_quality = np.array([annotator_quality(annotators[b.annotator_id]) for b in bids])
-        owner = np.repeat(np.arange(len(bids)), caps)
-        asks = np.repeat(np.array([b.ask_cents for b in bids], dtype=np.int64), caps)
-        quality = np.repeat(bid_quality, caps)
         for b, q in zip(bids, bid_quality.tolist(), strict=True):
             b.quality = q
-        rnd.n_units_offered = int(asks.size)
-        kwargs = {"values": unit_values, "budget": float(budget)}
-        if campaign.rule.startswith("quality_"):
-            kwargs["quality"] = quality
-        if campaign.rule == "posted_price":
-            kwargs["price"] = float(campaign.posted_price_cents)
-        result = clear(campaign.rule, asks.astype(np.float64), **kwargs)
-        winners = np.asarray(result.winners, dtype=np.int64)
-        try:
-            cents = np.asarray(payments_to_cents(result, asks, budget), dtype=np.int64)
-        except ValueError:  # the core could not fit the budget: drop the dearest winners
-            cents = np.maximum(np.floor(np.asarray(result.payments) + 1e-9).astype(np.int64), asks[winners])
-            keep = int(np.searchsorted(np.cumsum(cents), budget, side="right"))
-            winners, cents = winners[:keep], cents[:keep]
+        rnd.n_units_offered = int(caps.sum())
+        # the one step from bids to per-bid cents, shared with replay (bidders.replay)
+        cleared = clear_bids(campaign.rule, [b.ask_cents for b in bids], caps, values_cents=unit_values,
+                             budget_cents=int(budget), quality=bid_quality, price_cents=campaign.posted_price_cents)
+        owner, winners, cents, result = cleared.bid_of_unit, cleared.winners, cleared.cents, cleared.clearing
+        asks = np.array([b.ask_cents for b in bids], dtype=np.int64)[owner]
         if not (cents >= asks[winners]).all() or int(cents.sum()) > budget:
             raise LedgerViolation(f"round {rnd.id}: cent payments break IR or the budget; nothing cleared")
-        paid: list[list[int]] = [[] for _ in bids]
-        for i, c in zip(owner[winners].tolist(), cents.tolist(), strict=True):
-            paid[i].append(int(c))
-        for b, u, p in zip(bids, caps.tolist(), paid, strict=True):
+        for b, u, p in zip(bids, caps.tolist(), cleared.per_bid, strict=True):
             b.units, b.paid_cents = int(u), p  # what the clearing gave each bid, for replay
         threshold = result.threshold
         reason = f"{result.reason}: {winners.size} of {demand} units won"
+        if cleared.fallback:
+            reason += f"; {result.won - winners.size} dearest-ranked winners dropped to fit the budget in cents"
         gold = None
         if admitted is not None:
             gold = admitted.gold_for(np.bincount(owner[winners], minlength=len(bids)))
