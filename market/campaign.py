@@ -9,18 +9,15 @@ worker it names; other callers get 404 (a campaign's existence is not leaked).
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from market import ledger, limits
+from market import ledger
 from market.errors import Forbidden, Invalid, NotFound
 from market.mechanisms import RULES
-from market.tables import Account, Campaign
-
-_ACQUISITION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+from market.tables import Account, Campaign, CampaignTerms
 
 
 def known_rules() -> tuple[str, ...]:
@@ -28,55 +25,24 @@ def known_rules() -> tuple[str, ...]:
     return RULES
 
 
-def _int_field(name: str, value: Any, lo: int, hi: int) -> int:
-    if type(value) is not int:  # noqa: E721 - refuse bool and float alike
-        raise Invalid(f"{name}: must be an integer number of cents or units (got {value!r})")
-    if not lo <= value <= hi:
-        raise Invalid(f"{name}: must be between {lo} and {hi} (got {value})")
-    return value
+def validate_terms(fields: dict[str, Any]) -> CampaignTerms:
+    """Campaign terms checked against their declaration (``CampaignTerms``): each field's
+    type and bounds, the rule and the acquisition method. ``Invalid`` names every offending
+    field (the first five), including a name that is not a term at all."""
+    unknown = sorted(set(fields) - set(CampaignTerms.model_fields))
+    if unknown:
+        raise Invalid(f"{unknown[0]}: not a campaign term; the terms are {', '.join(CampaignTerms.model_fields)}")
+    try:
+        return CampaignTerms.model_validate(fields)
+    except ValidationError as exc:
+        raise Invalid("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])) from None
 
 
-def _fraction(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Invalid(f"{name}: must be a finite number (got {value!r})")
-    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-        span = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise Invalid(f"{name}: must lie in {span} (got {value})")
-    return float(value)
-
-
-def _duration(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Invalid(f"{name}: must be a finite number of seconds (got {value!r})")
-    if not limits.MIN_DURATION_S <= value <= limits.MAX_DURATION_S:
-        raise Invalid(f"{name}: must be between {limits.MIN_DURATION_S} and {limits.MAX_DURATION_S} seconds")
-    return float(value)
-
-
-def create_campaign(
-    session: Session,
-    owner: Account,
-    *,
-    name: str,
-    budget_cents: int,
-    max_price_cents: int,
-    rule: str,
-    acquisition: str = "random",
-    labels_per_item: int = 1,
-    round_size: int = 50,
-    round_budget_cents: int | None = None,
-    round_duration_s: float = 300.0,
-    label_duration_s: float = 3600.0,
-    posted_price_cents: int | None = None,
-    worker_id: int | None = None,
-    gold_rate: float = 0.0,
-    min_gold_answers: int = 4,
-    quality_bar: float | None = None,
-    quality_confidence: float = 0.8,
-    probation_share: float = 0.2,
-    gold_carry: float = 0.0,
-) -> Campaign:
+def create_campaign(session: Session, owner: Account, **fields: Any) -> Campaign:
     """Validate, create and fund a campaign. Caller commits.
+
+    ``fields`` are the terms of ``CampaignTerms`` (the omitted ones take their defaults);
+    each term's own bounds are checked there, and the rules that relate terms here.
 
     Quality control (``market.quality``): ``gold_rate`` is the share of a qualified
     annotator's work that is gold checks (0 turns quality control off); an annotator is
@@ -89,76 +55,37 @@ def create_campaign(
     campaign's own; ``market.quality.gold.records``)."""
     if owner.role != "requester":
         raise Forbidden("only requester accounts create campaigns")
-    name = (name or "").strip()
-    if not name or len(name) > limits.MAX_NAME_CHARS:
-        raise Invalid(f"name: must be 1 to {limits.MAX_NAME_CHARS} characters")
-    budget_cents = _int_field("budget_cents", budget_cents, 1, limits.MAX_BUDGET_CENTS)
-    max_price_cents = _int_field("max_price_cents", max_price_cents, 1, limits.MAX_PRICE_CENTS)
-    rules = known_rules()
-    if rule not in rules:
-        raise Invalid(f"rule: unknown rule {rule!r}; choose one of {', '.join(rules)}")
-    if not isinstance(acquisition, str) or not _ACQUISITION_RE.match(acquisition):
-        raise Invalid("acquisition: must be a short name such as random, sharp, wsharp, apl or adpo")
-    labels_per_item = _int_field("labels_per_item", labels_per_item, 1, limits.MAX_LABELS_PER_ITEM)
-    round_size = _int_field("round_size", round_size, 1, limits.MAX_ROUND_SIZE)
-    round_duration_s = _duration("round_duration_s", round_duration_s)
-    label_duration_s = _duration("label_duration_s", label_duration_s)
-    if posted_price_cents is not None:
-        posted_price_cents = _int_field("posted_price_cents", posted_price_cents, 1, max_price_cents)
-    elif rule == "posted_price":
-        posted_price_cents = max_price_cents
-    unit_price = posted_price_cents if rule == "posted_price" else max_price_cents
-    if budget_cents < unit_price:
+    terms = validate_terms(fields)
+    if terms.posted_price_cents is not None and terms.posted_price_cents > terms.max_price_cents:
+        raise Invalid(f"posted_price_cents: {terms.posted_price_cents} is above max_price_cents "
+                      f"({terms.max_price_cents}); post at most the price cap")
+    if terms.posted_price_cents is None and terms.rule == "posted_price":
+        terms.posted_price_cents = terms.max_price_cents
+    unit_price = terms.posted_price_cents if terms.rule == "posted_price" else terms.max_price_cents
+    if terms.budget_cents < unit_price:
         raise Invalid(
-            f"budget_cents: {budget_cents} is below one label's price ({unit_price} cents); "
+            f"budget_cents: {terms.budget_cents} is below one label's price ({unit_price} cents); "
             "raise the budget or lower the price"
         )
-    if round_budget_cents is not None:
-        round_budget_cents = _int_field("round_budget_cents", round_budget_cents, 1, budget_cents)
-        floor_price = posted_price_cents if rule == "posted_price" else 1
-        if round_budget_cents < floor_price:
+    if terms.round_budget_cents is not None:
+        if terms.round_budget_cents > terms.budget_cents:
+            raise Invalid(f"round_budget_cents: {terms.round_budget_cents} is above the whole budget "
+                          f"(budget_cents {terms.budget_cents})")
+        floor_price = terms.posted_price_cents if terms.rule == "posted_price" else 1
+        if terms.round_budget_cents < floor_price:
             raise Invalid(
-                f"round_budget_cents: {round_budget_cents} is below one label's price ({floor_price} cents)"
+                f"round_budget_cents: {terms.round_budget_cents} is below one label's price ({floor_price} cents)"
             )
-    gold_rate = _fraction("gold_rate", gold_rate, 0.0, 1.0, hi_open=True)
-    min_gold_answers = _int_field("min_gold_answers", min_gold_answers, 1, limits.MAX_GOLD_ANSWERS)
-    if quality_bar is not None:
-        quality_bar = _fraction("quality_bar", quality_bar, 0.5, 1.0, lo_open=True, hi_open=True)
-        if gold_rate == 0.0:
-            raise Invalid("quality_bar: needs gold checks to judge by; set gold_rate above 0 too")
-    quality_confidence = _fraction("quality_confidence", quality_confidence, 0.5, 1.0, lo_open=True, hi_open=True)
-    probation_share = _fraction("probation_share", probation_share, 0.0, 1.0, lo_open=True)
-    gold_carry = _fraction("gold_carry", gold_carry, 0.0, 1.0)
-    if gold_carry > 0.0 and gold_rate == 0.0:
+    if terms.quality_bar is not None and terms.gold_rate == 0.0:
+        raise Invalid("quality_bar: needs gold checks to judge by; set gold_rate above 0 too")
+    if terms.gold_carry > 0.0 and terms.gold_rate == 0.0:
         raise Invalid("gold_carry: carried gold records judge annotators only with quality control on; "
                       "set gold_rate above 0 too")
-    if worker_id is not None:
-        if type(worker_id) is not int:  # noqa: E721
-            raise Invalid("worker_id: must be an account id")
-        worker = session.get(Account, worker_id)
+    if terms.worker_id is not None:
+        worker = session.get(Account, terms.worker_id)
         if worker is None or worker.role != "worker":
-            raise Invalid(f"worker_id: account {worker_id} is not a worker account")
-    campaign = Campaign(
-        owner_id=owner.id,
-        name=name,
-        budget_cents=budget_cents,
-        max_price_cents=max_price_cents,
-        rule=rule,
-        acquisition=acquisition,
-        labels_per_item=labels_per_item,
-        round_size=round_size,
-        round_budget_cents=round_budget_cents,
-        round_duration_s=round_duration_s,
-        label_duration_s=label_duration_s,
-        posted_price_cents=posted_price_cents,
-        worker_id=worker_id,
-        gold_rate=gold_rate,
-        min_gold_answers=min_gold_answers,
-        quality_bar=quality_bar,
-        quality_confidence=quality_confidence,
-        probation_share=probation_share,
-        gold_carry=gold_carry,
-    )
+            raise Invalid(f"worker_id: account {terms.worker_id} is not a worker account")
+    campaign = Campaign(**terms.model_dump(), owner_id=owner.id)
     session.add(campaign)
     session.flush()
     ledger.post_fund(session, campaign)

@@ -15,12 +15,16 @@ Conventions that matter for correctness:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
+from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, BigInteger, Column, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from market import clock
+from market import acquisition as acquisition_methods
+from market import clock, limits
+from market.mechanisms.clearing import RULES
 
 # Ids are 64-bit in every database (BIGINT on Postgres, so an id the API accepts, up to
 # 2**63 - 1, is never out of range); SQLite keeps INTEGER, its 64-bit rowid alias.
@@ -52,33 +56,100 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.now)
 
 
-class Campaign(SQLModel, table=True):
-    """A requester's purchase order: budget, price cap, auction rule, acquisition function."""
+def _known_rule(rule: str) -> str:
+    if rule not in RULES:
+        raise PydanticCustomError("unknown_rule", f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    return rule
+
+
+def _known_acquisition(name: str) -> str:
+    if name not in acquisition_methods.METHODS:
+        raise PydanticCustomError("unknown_acquisition", acquisition_methods.unknown_message(name))
+    return name
+
+
+# validation only (table models do not validate): refuse 1.5, "100" and true for counts and
+# money, NaN and infinity for fractions and durations
+_STRICT = {"strict": True}
+_FINITE = {"allow_inf_nan": False}
+
+
+class CampaignTerms(SQLModel):
+    """A campaign's terms, declared once: the table ``Campaign``, the API's ``CampaignCreate``
+    and ``CampaignOut`` and the CLI's ``campaign create`` options all derive from these fields.
+
+    Each field carries its bounds (checked when the terms are validated: by the API on a
+    request, by ``market.campaign.create_campaign`` for any caller), its column settings
+    (read only by the table) and its help text. Rules that relate two terms (a posted price
+    under the price cap, a quality bar needs gold checks, ...) live in ``market.campaign``."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
+        min_length=1, max_length=limits.MAX_NAME_CHARS, description="campaign name, shown to annotators")
+    budget_cents: int = Field(
+        sa_type=BigInteger, ge=1, le=limits.MAX_BUDGET_CENTS, schema_extra=_STRICT,
+        description="the whole campaign budget, integer cents (2000 = $20); funded at creation")
+    max_price_cents: int = Field(
+        ge=1, le=limits.MAX_PRICE_CENTS, schema_extra=_STRICT,
+        description="most the requester pays for one label, integer cents; no ask above it can win")
+    rule: Annotated[str, AfterValidator(_known_rule)] = Field(
+        max_length=40, description=f"auction rule: {', '.join(RULES)}")
+    acquisition: Annotated[str, AfterValidator(_known_acquisition)] = Field(
+        default=acquisition_methods.DEFAULT, max_length=64,
+        description="how the policy worker scores items; the highest scored are offered first. Scores (the "
+        "worker's, or the requester's own) become item values by rank under an ordinal method, in proportion "
+        "under a cardinal one. " + acquisition_methods.help_text())
+    labels_per_item: int = Field(
+        default=1, ge=1, le=limits.MAX_LABELS_PER_ITEM, schema_extra=_STRICT,
+        description="labels wanted per item (from different annotators)")
+    round_size: int = Field(
+        default=50, ge=1, le=limits.MAX_ROUND_SIZE, schema_extra=_STRICT, description="items offered per round")
+    round_budget_cents: Optional[int] = Field(
+        default=None, sa_type=BigInteger, ge=1, le=limits.MAX_BUDGET_CENTS, schema_extra=_STRICT,
+        description="most one round may spend, integer cents (at most the budget); null: what remains")
+    round_duration_s: float = Field(
+        default=300.0, ge=limits.MIN_DURATION_S, le=limits.MAX_DURATION_S, schema_extra=_FINITE,
+        description="bidding window of a round, seconds")
+    label_duration_s: float = Field(
+        default=3600.0, ge=limits.MIN_DURATION_S, le=limits.MAX_DURATION_S, schema_extra=_FINITE,
+        description="labelling window after a round clears, seconds; open work is released after it")
+    posted_price_cents: Optional[int] = Field(
+        default=None, ge=1, le=limits.MAX_PRICE_CENTS, schema_extra=_STRICT,
+        description="the price per label of the posted_price rule, integer cents (at most max_price_cents; "
+        "default: max_price_cents)")
+    worker_id: Optional[int] = Field(
+        default=None, sa_type=ID, foreign_key="account.id", index=True, ge=1, le=limits.MAX_ID,
+        description="the policy worker account that may read the campaign and score its items")
+    # quality control (market.quality): gold checks are mixed in when gold_rate > 0; labels
+    # of annotators confidently below quality_bar are rejected when a bar is set
+    gold_rate: float = Field(
+        default=0.0, ge=0, lt=1, schema_extra=_FINITE, sa_column_kwargs={"server_default": "0"},
+        description="share of a qualified annotator's work that is gold checks; 0 turns quality control off")
+    min_gold_answers: int = Field(
+        default=4, ge=1, le=limits.MAX_GOLD_ANSWERS, schema_extra=_STRICT, sa_column_kwargs={"server_default": "4"},
+        description="gold answers before an annotator is judged (on probation until then)")
+    quality_bar: Optional[float] = Field(
+        default=None, gt=0.5, lt=1, schema_extra=_FINITE,
+        description="reject (and do not pay) labels of annotators whose gold accuracy is below this with "
+        "probability quality_confidence; needs gold_rate above 0")
+    quality_confidence: float = Field(
+        default=0.8, gt=0.5, lt=1, schema_extra=_FINITE, sa_column_kwargs={"server_default": "0.8"},
+        description="how sure the posterior must be to qualify or to reject an annotator")
+    probation_share: float = Field(
+        default=0.2, gt=0, le=1, schema_extra=_FINITE, sa_column_kwargs={"server_default": "0.2"},
+        description="most of a round that annotators on probation take together")
+    gold_carry: float = Field(
+        default=0.0, ge=0, le=1, schema_extra=_FINITE, sa_column_kwargs={"server_default": "0"},
+        description="what each gold answer an annotator gave on this requester's other campaigns counts here "
+        "(0: nothing, vet from scratch; 1: as much as this campaign's own); needs gold_rate above 0")
+
+
+class Campaign(CampaignTerms, table=True):
+    """A requester's purchase order: its terms, its owner and its status."""
 
     id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
     owner_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
-    name: str = Field(max_length=200)
-    budget_cents: int = Field(sa_type=BigInteger)
-    max_price_cents: int
-    rule: str = Field(max_length=40)
-    acquisition: str = Field(default="random", max_length=64)
-    labels_per_item: int = 1
-    round_size: int = 50
-    round_budget_cents: Optional[int] = Field(default=None, sa_type=BigInteger)
-    round_duration_s: float = 300.0
-    label_duration_s: float = 3600.0
-    posted_price_cents: Optional[int] = None
-    worker_id: Optional[int] = Field(sa_type=ID, default=None, foreign_key="account.id", index=True)
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=clock.now)
-    # quality control (market.quality): gold checks are mixed in when gold_rate > 0; labels
-    # of annotators confidently below quality_bar are rejected when a bar is set
-    gold_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
-    min_gold_answers: int = Field(default=4, sa_column_kwargs={"server_default": "4"})
-    quality_bar: Optional[float] = None
-    quality_confidence: float = Field(default=0.8, sa_column_kwargs={"server_default": "0.8"})
-    probation_share: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
-    gold_carry: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
 
 
 class Item(SQLModel, table=True):
