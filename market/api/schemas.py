@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from market import limits
+from market.tables import CampaignTerms
 
 
 def _utc(d: datetime | None) -> datetime | None:
@@ -22,7 +23,6 @@ def _utc(d: datetime | None) -> datetime | None:
 
 UTCDatetime = Annotated[datetime, AfterValidator(_utc)]
 PriceCents = Annotated[int, Field(strict=True, ge=1, le=limits.MAX_PRICE_CENTS)]
-BudgetCents = Annotated[int, Field(strict=True, ge=1, le=limits.MAX_BUDGET_CENTS)]
 Seconds = Annotated[float, Field(gt=0, le=limits.MAX_DURATION_S, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -62,7 +62,9 @@ class TokenOut(BaseModel):
 # --- campaigns ------------------------------------------------------------------------
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(CampaignTerms):
+    """A new campaign's terms (declared once, with their bounds and help, in ``market.tables.CampaignTerms``)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -80,59 +82,15 @@ class CampaignCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS)
-    budget_cents: BudgetCents = Field(description="the whole campaign budget, integer cents")
-    max_price_cents: PriceCents = Field(description="most the requester pays for one label (cents)")
-    rule: str = Field(description="auction rule: posted_price, first_price, second_price, budget_feasible, "
-                      "quality_second_price or quality_budget_feasible")
-    acquisition: str = Field(default="random", max_length=64)
-    labels_per_item: int = Field(default=1, strict=True, ge=1, le=limits.MAX_LABELS_PER_ITEM)
-    round_size: int = Field(default=50, strict=True, ge=1, le=limits.MAX_ROUND_SIZE, description="items per round")
-    round_budget_cents: Optional[BudgetCents] = None
-    round_duration_s: Seconds = 300.0
-    label_duration_s: Seconds = 3600.0
-    posted_price_cents: Optional[PriceCents] = None
-    worker_id: Optional[Id] = None
-    gold_rate: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False,
-                             description="share of a qualified annotator's work that is gold checks; "
-                             "0 turns quality control off")
-    min_gold_answers: int = Field(default=4, strict=True, ge=1, le=limits.MAX_GOLD_ANSWERS,
-                                  description="gold answers before an annotator is judged (on probation until then)")
-    quality_bar: Optional[float] = Field(default=None, gt=0.5, lt=1, allow_inf_nan=False,
-                                         description="reject (and do not pay) labels of annotators whose gold "
-                                         "accuracy is below this with probability quality_confidence")
-    quality_confidence: float = Field(default=0.8, gt=0.5, lt=1, allow_inf_nan=False,
-                                      description="how sure the posterior must be to qualify or to reject")
-    probation_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False,
-                                   description="most of a round that annotators on probation take together")
-    gold_carry: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False,
-                              description="what each gold answer an annotator gave on this requester's other "
-                              "campaigns counts here (0: nothing, vet from scratch; 1: as much as this "
-                              "campaign's own), so annotators vetted before need not be vetted again")
 
+class CampaignOut(CampaignTerms):
+    """A campaign as the API shows it: its terms, owner and status."""
 
-class CampaignOut(Out):
     id: int
     owner_id: int
-    name: str
-    budget_cents: int
-    max_price_cents: int
-    rule: str
-    acquisition: str
-    labels_per_item: int
-    round_size: int
-    round_budget_cents: Optional[int]
-    round_duration_s: float
-    label_duration_s: float
-    posted_price_cents: Optional[int]
-    worker_id: Optional[int]
+    # any stored name reads back, including one accepted before the registry checked names
+    acquisition: str = Field(description=CampaignTerms.model_fields["acquisition"].description)
     status: str
-    gold_rate: float
-    min_gold_answers: int
-    quality_bar: Optional[float]
-    quality_confidence: float
-    probation_share: float
-    gold_carry: float
     created_at: UTCDatetime
 
 
