@@ -1,4 +1,4 @@
-"""Property tests: every rule's guarantees over random profiles (design.md, Mechanisms)."""
+"""Property tests: every rule's guarantees over random profiles (docs/mechanisms.md)."""
 
 from __future__ import annotations
 
