@@ -33,6 +33,7 @@ import datetime as dt
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -157,3 +158,198 @@ def price_per_label(seeds: int, *, supply: str = "normal", quality: str = "gold"
         "posted_price": {arm: table[arm][:, 2] for arm in ("posted_median", "posted_hindsight")},
         "seeds": np.arange(seeds),
     }
+
+
+# --- the command: table, plot and a section of docs/results.md ------------------------------
+
+SECTION = "price"
+SCENARIOS = tuple((supply, quality) for supply in SUPPLIES for quality in QUALITY)
+
+
+def _bootstrap(data: tuple[np.ndarray, ...], statistic, paired: bool) -> tuple[float, float]:
+    """95% BCa interval over seeds from ``scipy.stats.bootstrap``; the point itself when
+    every seed agrees (no spread to resample)."""
+    from scipy.stats import bootstrap
+
+    point = float(statistic(*data))
+    if data[0].size < 2 or all(np.ptp(d) == 0 for d in data):
+        return point, point
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a statistic that never varies: scipy warns and gives NaN
+        ci = bootstrap(data, statistic, paired=paired, vectorized=True, confidence_level=0.95,
+                       n_resamples=9999, random_state=np.random.default_rng(0)).confidence_interval
+    if not (np.isfinite(ci.low) and np.isfinite(ci.high)):
+        return point, point
+    return float(ci.low), float(ci.high)
+
+
+def _mean(x, axis=-1):
+    return np.mean(x, axis=axis)
+
+
+def _mean_difference(a, b, axis=-1):
+    return np.mean(a - b, axis=axis)
+
+
+def summarise_arms(result: dict, baseline: str = BASELINE) -> list[dict]:
+    """Per arm: mean cents per correct label and fill with 95% intervals over seeds, and the
+    mean paired difference against ``baseline`` (seeds where either arm bought no correct
+    label are left out of that arm's figures; ``n`` says how many remain)."""
+    rows = []
+    for arm in ARMS:
+        cents, base = result[arm], result[baseline]
+        ok = np.isfinite(cents) & np.isfinite(base)
+        fill = result["fill"][arm]
+        rows.append({
+            "arm": arm, "n": int(ok.sum()),
+            "cents": float(np.mean(cents[ok])), "cents_ci": _bootstrap((cents[ok],), _mean, paired=False),
+            "diff": float(np.mean(cents[ok] - base[ok])),
+            "diff_ci": _bootstrap((cents[ok], base[ok]), _mean_difference, paired=True),
+            "fill": float(np.mean(fill)), "fill_ci": _bootstrap((fill,), _mean, paired=False),
+        })
+    return rows
+
+
+def round_prices(seed: int, supply: str, quality: str, rule: str, reserve: bool, rounds: int = 5) -> list[float]:
+    """Cents paid per paid label in each of a campaign's first ``rounds`` rounds: where a
+    thin supply shows clearing at the cap."""
+    cfg = config(supply, quality)
+    run = run_rule(cfg, make_world(cfg, seed), rule, reserve_window=RESERVE_WINDOW if reserve else None)
+    return (100.0 * run.rounds["price"].to_numpy()[:rounds]).tolist()
+
+
+def _fmt(x: float, ci: tuple[float, float], digits: int = 1, pct: bool = False) -> str:
+    f = 100.0 if pct else 1.0
+    return f"{f * x:.{digits}f} [{f * ci[0]:.{digits}f}, {f * ci[1]:.{digits}f}]"
+
+
+def markdown_table(rows: list[dict], seeds: int) -> str:
+    lines = ["| arm | ¢ per correct label | Δ¢ vs posted median (paired) | fill % |",
+             "|---|---|---|---|"]
+    for r in rows:
+        n = "" if r["n"] == seeds else f" (n={r['n']})"
+        lines.append(f"| {r['arm']}{n} | {_fmt(r['cents'], r['cents_ci'])} | "
+                     f"{'—' if r['arm'] == BASELINE else _fmt(r['diff'], r['diff_ci'])} | "
+                     f"{_fmt(r['fill'], r['fill_ci'], 0, pct=True)} |")
+    return "\n".join(lines)
+
+
+def reserve_table(results: dict[tuple[str, str], dict]) -> str:
+    """Each reserved rule against the same rule without the reserve, paired over seeds."""
+    lines = ["| supply, quality control | rule | ¢ per correct: without → with reserve | Δ¢ [95% CI] | "
+             "fill %: without → with |", "|---|---|---|---|---|"]
+    for (supply, quality), res in results.items():
+        for rule in RESERVED:
+            a, b = res[f"{rule}_reserve"], res[rule]
+            ok = np.isfinite(a) & np.isfinite(b)
+            ci = _bootstrap((a[ok], b[ok]), _mean_difference, paired=True)
+            fa, fb = res["fill"][f"{rule}_reserve"], res["fill"][rule]
+            lines.append(f"| {supply}, {quality} | {rule} | {np.mean(b[ok]):.1f} → {np.mean(a[ok]):.1f} | "
+                         f"{_fmt(float(np.mean(a[ok] - b[ok])), ci)} | {100 * np.mean(fb):.0f} → {100 * np.mean(fa):.0f} |")
+    return "\n".join(lines)
+
+
+def plot(summaries: dict[tuple[str, str], list[dict]], path: Path) -> Path:
+    """One panel per (supply, quality control): each arm's cents per correct label with its
+    95% interval over seeds, its fill written beside the bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = min(2, len(summaries))
+    fig, axes = plt.subplots(-(-len(summaries) // columns), columns, figsize=(7 * columns, 4.5 * len(summaries) / columns),
+                             squeeze=False)
+    for ax, ((supply, quality), rows) in zip(axes.ravel(), summaries.items()):
+        y = np.arange(len(rows))
+        x = np.array([r["cents"] for r in rows])
+        err = np.array([[r["cents"] - r["cents_ci"][0], r["cents_ci"][1] - r["cents"]] for r in rows]).T
+        colours = ["#7f7f7f" if r["arm"].startswith("posted") else "#d62728" if r["arm"].endswith("reserve")
+                   else "#1f77b4" for r in rows]
+        ax.barh(y, x, xerr=err, color=colours, capsize=3)
+        for yi, r in zip(y, rows):
+            ax.text(r["cents_ci"][1] + 1, yi, f"fill {100 * r['fill']:.0f}%", va="center", fontsize=8)
+        ax.set_yticks(y, [r["arm"] for r in rows], fontsize=8)
+        ax.invert_yaxis()  # the baseline on top
+        ax.set_xlim(0, 1.3 * max(r["cents_ci"][1] for r in rows))
+        ax.set_title(f"{supply} supply, quality control {'on' if quality == 'gold' else 'off'}", fontsize=10)
+        ax.set_xlabel("cents per correct label (95% CI over seeds)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_section(path: Path, body: str, name: str = SECTION) -> None:
+    """Replace what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in
+    ``path`` with ``body``, appending the markers when missing; the rest stays as it was."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{body.strip()}\n{end}"
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.experiments.price", description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1, paired across arms (default 20)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
+    parser.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for price.png")
+    parser.add_argument("--results", type=Path, default=Path("docs/results.md"), help="file to write the section in")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("--seeds: at least 2, for an interval over seeds")
+    if args.workers < 1:
+        parser.error("--workers: at least 1")
+    if not args.results.parent.is_dir():
+        parser.error(f"--results: no folder {args.results.parent}")
+
+    start = time.perf_counter()
+    results = {(s, q): price_per_label(args.seeds, supply=s, quality=q, workers=args.workers) for s, q in SCENARIOS}
+    summaries = {k: summarise_arms(r) for k, r in results.items()}
+    figure = plot(summaries, args.out / "price.png")
+    seconds = time.perf_counter() - start
+
+    bf = {(q, res): round_prices(0, "thin", q, "budget_feasible", res) for q in QUALITY for res in (False, True)}
+    cents = lambda xs: ", ".join("—" if not np.isfinite(x) else f"{x:.0f}" for x in xs)
+    command = "python -m app.experiments.price " + " ".join(argv if argv is not None else sys.argv[1:])
+    parts = [
+        "## Price per label (issue 16, item 2)",
+        f"`{command.strip()}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} cores ({args.workers} workers), seeds 0–{args.seeds - 1} (paired: every arm of a seed "
+        f"faces the same annotators, arrivals and answers), {seconds / 60:.1f} min.",
+        f"Market: the simulator's default population (100 annotators; careful readers' costs lognormal with "
+        f"median 25¢, noisy annotators' 80% and spammers' 40% of that), "
+        f"{ROUND_SIZE} labels wanted a round, each worth {100 * VALUE:.0f}¢ (the cap), a round budget of "
+        f"${ROUND_SIZE * VALUE:.0f}; normal supply is a {NORMAL_ROUNDS}-round campaign, thin supply a new "
+        f"{THIN_ROUNDS}-round one (with gold checks everyone starts on probation). Cents are all a campaign "
+        f"spent, gold checks included, per expected correct data label; fill is data labels bought / wanted. "
+        f"posted_median posts the population's median cost; posted_hindsight the cheapest whole-cent price per "
+        f"correct label among those filling at least {100 * FILL_TARGET:.0f}% of the best posted fill, per seed. "
+        f"`*_reserve`: a Myerson reserve, argmax (v − r)·F(r) with F the empirical CDF of the last "
+        f"{RESERVE_WINDOW} rounds' asks of the other annotators (`market/mechanisms/reserve.py`). "
+        f"Intervals: 95% BCa over seeds, `scipy.stats.bootstrap` (paired for the differences).",
+        "Thin supply, seed 0, budget-feasible, cents per paid label in rounds 1–5: "
+        f"with gold checks {cents(bf['gold', False])}; the same with the reserve {cents(bf['gold', True])}; "
+        f"without gold checks {cents(bf['none', False])}.",
+        f"![price per label]({figure.relative_to(args.results.parent) if figure.is_relative_to(args.results.parent) else figure})",
+    ]
+    for (supply, quality), rows in summaries.items():
+        parts.append(f"### {supply.capitalize()} supply, quality control {'on (gold)' if quality == 'gold' else 'off'}")
+        prices = results[supply, quality]["posted_price"]
+        parts.append(f"Posted prices, mean over seeds: median guess {100 * np.mean(prices['posted_median']):.1f}¢, "
+                     f"best in hindsight {100 * np.mean(prices['posted_hindsight']):.1f}¢.")
+        parts.append(markdown_table(rows, args.seeds))
+    parts += ["### The reserve against the same rule without it (paired over seeds)", reserve_table(results)]
+    body = "\n\n".join(parts)
+    write_section(args.results, body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
