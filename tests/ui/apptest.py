@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
 
 from tests.ui.live import PORTAL
 
@@ -36,8 +37,17 @@ def click(at: AppTest, label: str) -> AppTest:
 
 
 def goto(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"screens/{page}.py").run()
+    """Open the portal's page called ``page``, as its link in the sidebar would.
+
+    ``AppTest.switch_page`` reaches only pages made from files, and the portal's pages are
+    view functions (``ui.navigation``), which ``st.navigation`` keys by the hash of their
+    URL path. AppTest keeps the page it will ask for in ``_page_hash`` and the page a run
+    ended on in ``_finished_page_script_hash`` (streamlit is pinned); the last assertion
+    catches a Streamlit that no longer reads them, instead of testing the wrong page."""
+    at._page_hash = calc_hash(page)
+    at.run()
     assert not at.exception, at.exception
+    assert at._finished_page_script_hash == calc_hash(page), f"the portal did not open {page!r}"
     return at
 
 
@@ -60,10 +70,6 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def can_open(at: AppTest, page: str) -> bool:
-    """Whether the signed-in role's navigation offers ``page`` (AppTest refuses
-    unregistered pages with ValueError, like the sidebar would not list them)."""
-    try:
-        at.switch_page(f"screens/{page}.py")
-    except ValueError:
-        return False
-    return True
+    """Whether the last run's navigation offered ``page`` to the signed-in role (the pages
+    ``st.navigation`` registered, which is what the sidebar lists)."""
+    return calc_hash(page) in at._registered_pages

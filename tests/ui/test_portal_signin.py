@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from tests.ui.apptest import button, can_open, click, errors, goto, portal, signed_in
+from ui import data, navigation
+
+
+def test_every_page_a_role_sees_has_a_title_and_a_view():
+    views = navigation.views()
+    for page in {p for role in data.ROLE_PAGES for p in data.pages_for(role)}:
+        assert data.PAGE_TITLES[page] and callable(views[page]), page
 
 
 def test_signed_out_sees_sign_in_and_the_lab_only(api_env):

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from market.mechanisms import RULES
-from ui import data, state
+from ui import data, navigation, state
 from ui.views.common import act, fetch, flash, require_account, show_flash
 
 CAMPAIGN_KEY = "dashboard_campaign"  # the campaign the dashboard shows, shared by both pages
@@ -49,7 +49,7 @@ def campaigns_page() -> None:
             "labels per item": c["labels_per_item"], "status": c["status"],
         } for c in campaigns]), hide_index=True, width="stretch")
         if st.session_state.get(CAMPAIGN_KEY):
-            st.page_link("screens/dashboard.py", label="Open the dashboard", icon=":material/monitoring:")
+            st.page_link(navigation.page("dashboard"), label="Open the dashboard")
     else:
         st.caption("No campaigns yet.")
 
@@ -138,13 +138,12 @@ def dashboard_page() -> None:
     campaigns = fetch(client.list_campaigns)
     if not campaigns:
         st.info("No campaigns yet.")
-        st.page_link("screens/campaigns.py", label="Create a campaign", icon=":material/campaign:")
+        st.page_link(navigation.page("campaigns"), label="Create a campaign")
         return
     c = pick_campaign(campaigns)
     cid = c["id"]
     if c.get("gold_rate"):
-        st.page_link("screens/quality.py", label="Quality control: skill, flags and rejected labels",
-                     icon=":material/verified:")
+        st.page_link(navigation.page("quality"), label="Quality control: skill, flags and rejected labels")
     live = st.toggle("Live: refresh money and rounds every 5 s", key="dashboard_live")
     st.fragment(_money_and_rounds, run_every=5 if live else None)(cid)
     rounds = fetch(client.list_rounds, campaign_id=cid)
@@ -218,19 +217,22 @@ def _pool(c: dict) -> None:
 
 
 def _charts(cid: int, rounds: list[dict]) -> None:
-    evaluations = fetch(state.client().list_evaluations, cid)
-    st.subheader("Win rate against dollars")
-    head = data.winrate_headline(evaluations)
+    metric = st.radio("Metric", list(data.METRIC_TITLES), format_func=data.METRIC_TITLES.get, horizontal=True,
+                      key=f"metric_{cid}", help="what the policy worker measures after each round; each is 50% "
+                      "at step 0, so a point is a percentage point above 50%")
+    accounting = fetch(state.client().accounting, cid, metric=metric)  # the API's figures, not recomputed here
+    title = data.METRIC_TITLES[metric]
+    st.subheader(f"{title.capitalize()} against dollars")
+    head = data.metric_headline(accounting)
     cols = st.columns(len(head))
     for col, (name, value) in zip(cols, head.items()):
         col.metric(name, value)
     left, right = st.columns(2, gap="large")
     with left:
-        frame = data.winrate_frame(evaluations)
-        if frame.empty:
-            st.caption("No evaluations yet: the policy worker posts one after each training step.")
+        if accounting["final"] is None:
+            st.caption(f"No evaluation with {title} yet: the policy worker posts one after each training step.")
         else:
-            st.altair_chart(_winrate_chart(frame), width="stretch")
+            st.altair_chart(_metric_chart(data.metric_frame(accounting), title), width="stretch")
     with right:
         prices = data.price_history(rounds)
         if prices.empty:
@@ -244,11 +246,11 @@ def _charts(cid: int, rounds: list[dict]) -> None:
             ).properties(height=260), width="stretch")
 
 
-def _winrate_chart(frame: pd.DataFrame) -> alt.Chart:
+def _metric_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     base = alt.Chart(frame).encode(x=alt.X("spend ($):Q", title="cumulative spend", axis=alt.Axis(format="$.2f")))
     band = base.mark_area(opacity=0.25).encode(
-        y=alt.Y("ci low (%):Q", title="win rate vs reference (%)", scale=alt.Scale(zero=False)), y2="ci high (%):Q")
-    line = base.mark_line(point=True).encode(y="win rate (%):Q", tooltip=list(frame.columns))
+        y=alt.Y("ci low (%):Q", title=f"{title} (%)", scale=alt.Scale(zero=False)), y2="ci high (%):Q")
+    line = base.mark_line(point=True).encode(y="value (%):Q", tooltip=list(frame.columns))
     even = alt.Chart(pd.DataFrame({"y": [50]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
     return (band + line + even).properties(height=260)
 

@@ -1,3 +1,0 @@
-from ui.views import admin
-
-admin.accounts_page()

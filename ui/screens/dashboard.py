@@ -1,3 +1,0 @@
-from ui.views import requester
-
-requester.dashboard_page()

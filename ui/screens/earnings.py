@@ -1,3 +1,0 @@
-from ui.views import annotator
-
-annotator.earnings_page()

@@ -1,3 +1,0 @@
-from ui.views import quality
-
-quality.page()

@@ -1,3 +1,0 @@
-from ui.views import signin
-
-signin.page()
