@@ -1,4 +1,4 @@
-"""The market's tables (SQLModel), one class per domain noun of design.md.
+"""The market's tables (SQLModel), one class per domain noun of docs/architecture.md.
 
 Why one module: the tables reference each other by foreign key and SQLModel keeps a
 single metadata; keeping them together avoids import cycles while the behaviour lives in
