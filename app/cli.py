@@ -24,6 +24,7 @@ from rich.table import Table
 from market.client import MarketClient, MarketError
 from market.upload import read_text
 from market.mechanisms import RULES
+from market.money import usd
 
 app = typer.Typer(
     name="prefmarket",
@@ -177,7 +178,7 @@ def campaign_create(
         if v is not None:
             fields[k] = v
     c = _client(url, token).create_campaign(**fields)
-    console.print(f"campaign [bold]{c['id']}[/] '{c['name']}' funded with {_usd(c['budget_cents'])}, rule {c['rule']}")
+    console.print(f"campaign [bold]{c['id']}[/] '{c['name']}' funded with {usd(c['budget_cents'])}, rule {c['rule']}")
 
 
 def _refused_path(source: Path, chosen: Optional[Path]) -> Path:
@@ -254,7 +255,7 @@ def campaign_open_round(
 ):
     """Open a sealed-bid round over the best available items."""
     r = _client(url, token).open_round(campaign_id, duration_s)
-    console.print(f"round [bold]{r['id']}[/] open: {r['demand']} labels wanted, budget {_usd(r['budget_cents'])}, "
+    console.print(f"round [bold]{r['id']}[/] open: {r['demand']} labels wanted, budget {usd(r['budget_cents'])}, "
                   f"deadline {r['deadline']}")
 
 
@@ -269,7 +270,7 @@ def campaign_close_round(
     r = _client(url, token).close_round(round_id)
     price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
     console.print(f"round {r['id']} {r['state']}: {r['n_assignments']} assignments, clearing price {price}, "
-                  f"escrowed {_usd(r['escrowed_cents'])} ({r['reason']})")
+                  f"escrowed {usd(r['escrowed_cents'])} ({r['reason']})")
 
 
 @campaign_app.command("status")
@@ -284,8 +285,8 @@ def campaign_status(
     s = client.campaign_summary(campaign_id)
     rounds = client.list_rounds(campaign_id=campaign_id)
     console.print(
-        f"campaign {campaign_id} ({s['rule']}): spent {_usd(s['spent_cents'])} of {_usd(s['budget_cents'])}, "
-        f"escrowed {_usd(s['escrowed_cents'])}, remaining {_usd(s['remaining_cents'])}; "
+        f"campaign {campaign_id} ({s['rule']}): spent {usd(s['spent_cents'])} of {usd(s['budget_cents'])}, "
+        f"escrowed {usd(s['escrowed_cents'])}, remaining {usd(s['remaining_cents'])}; "
         f"{s['labels']} labels, {s['items_labelled']}/{s['items']} items done; books balanced: {s['balanced']}"
     )
     console.print(_rounds_table(rounds, title=f"rounds of campaign {campaign_id}"))
@@ -313,10 +314,6 @@ def campaign_export(
 # --- demo ---------------------------------------------------------------------------------
 
 
-def _usd(cents: int | None) -> str:
-    return "-" if cents is None else f"${cents / 100:,.2f}"
-
-
 def _rounds_table(rounds: list[dict], title: str) -> Table:
     t = Table(title=title)
     for c in ("round", "state", "demand", "assigned", "clearing", "escrowed", "paid", "released", "why"):
@@ -324,7 +321,7 @@ def _rounds_table(rounds: list[dict], title: str) -> Table:
     for r in sorted(rounds, key=lambda r: r["id"]):
         t.add_row(str(r["id"]), r["state"], str(r["demand"]), str(r["n_assignments"]),
                   "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c",
-                  _usd(r["escrowed_cents"]), _usd(r["paid_cents"]), _usd(r["released_cents"]), r["reason"] or "")
+                  usd(r["escrowed_cents"]), usd(r["paid_cents"]), usd(r["released_cents"]), r["reason"] or "")
     return t
 
 
@@ -401,8 +398,8 @@ def demo_compare(
     for name, p in result["pooled"].items():
         win = "-" if p.win_rate is None else \
             f"{100 * p.win_rate:.1f}% ({100 * p.ci_low:.1f}-{100 * p.ci_high:.1f})"
-        t.add_row(TITLES.get(name, name), str(p.runs), f"${p.mean_spend_cents / 100:,.2f}", win,
-                  "no gain" if p.per_point is None else f"${p.per_point:.2f}")
+        t.add_row(TITLES.get(name, name), str(p.runs), usd(p.mean_spend_cents), win,
+                  usd(p.cents_per_point, none="no gain"))
     console.print(t)
     for name, a in result["against"].items():
         console.print(f"{TITLES[name]}: cheaper per point than without gold checks on {a.cheaper_per_point} of "
@@ -421,9 +418,9 @@ def _print_demo_summary(summary: dict, report: Path) -> None:
     for name, c in summary["campaigns"].items():
         f = c["final"]
         win = "-" if f is None else f"{100 * f['win_rate']:.1f}% ({100 * f['ci_low']:.1f}-{100 * f['ci_high']:.1f})"
-        per = "-" if c["dollars_per_point"] is None else f"${c['dollars_per_point']:.2f}"
+        per = usd(c["cents_per_point"])
         late = c["spammer_share_after_round_1"]
-        t.add_row(name, str(c["training_labels"]), _usd(c["spent_cents"]), win, per,
+        t.add_row(name, str(c["training_labels"]), usd(c["spent_cents"]), win, per,
                   "-" if late is None else f"{100 * late:.1f}%")
     console.print(t)
     c = summary["campaigns"]
@@ -446,6 +443,7 @@ app.add_typer(_bidders_app)
 app.add_typer(_ui_app)
 app.command("worker")(_worker)
 
+app.command("experiment")(_experiment)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

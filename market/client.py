@@ -192,10 +192,13 @@ class MarketClient:
     def list_evaluations(self, campaign_id: int) -> list[dict]:
         return self._json("GET", f"/campaigns/{campaign_id}/evaluations")
 
-    def accounting(self, campaign_id: int, compare_to: int | None = None) -> dict:
-        """Win rate against spend, $ per win-rate point, payments per annotator; with
-        ``compare_to``, the comparison with that (baseline) campaign."""
-        return self._json("GET", f"/campaigns/{campaign_id}/accounting", params={"compare_to": compare_to})
+    def accounting(self, campaign_id: int, compare_to: int | None = None, *, metric: str = "win_rate",
+                   target: float | None = None) -> dict:
+        """``metric`` (win_rate or heldout_accuracy) against spend, cents per point, cents to
+        reach ``target`` (percent; the server's default when None), payments per annotator;
+        with ``compare_to``, the comparison with that (baseline) campaign."""
+        return self._json("GET", f"/campaigns/{campaign_id}/accounting",
+                          params={"compare_to": compare_to, "metric": metric, "target": target})
 
     # --- quality control ------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from market.accounting import curve, dollars_per_point, dollars_to_reach
+from market.accounting import METRICS
 from market.mechanisms import RULES
+from market.money import usd
 
 # --- navigation -------------------------------------------------------------------------
 
@@ -58,11 +59,9 @@ def pages_for(role: str | None) -> tuple[str, ...]:
 
 
 def dollars(cents: int | float | None) -> str:
-    """``1234`` → ``"$12.34"``; ``None`` → ``"—"`` (nothing to show yet)."""
-    if cents is None or (isinstance(cents, float) and not math.isfinite(cents)):
-        return "—"
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) / 100:,.2f}"
+    """``1234`` → ``"$12.34"``; ``None`` → ``"—"``: the market's formatter with the portal's
+    placeholder for a figure there is nothing to show for yet."""
+    return usd(cents, none="—")
 
 
 def to_cents(amount_dollars: float) -> int:
@@ -351,33 +350,36 @@ def price_history(rounds: list[Mapping]) -> pd.DataFrame:
     })
 
 
-def winrate_frame(evaluations: list[Mapping]) -> pd.DataFrame:
-    """Win rate (%) with its 95% CI against cumulative spend ($), ordered by spend."""
-    pts = curve(evaluations)
+METRIC_TITLES = {name: m.title for name, m in METRICS.items()}  # the metrics the accounting prices
+
+
+def metric_frame(accounting: Mapping) -> pd.DataFrame:
+    """The API's accounting curve: the metric (%) with its 95% CI against cumulative spend
+    ($, for the chart's axis), the unmeasured step-0 origin first."""
+    pts = accounting["curve"]
     return pd.DataFrame({
-        "spend ($)": [p.spend_cents / 100 for p in pts],
-        "win rate (%)": [100 * p.win_rate for p in pts],
-        "ci low (%)": [100 * p.ci_low for p in pts],
-        "ci high (%)": [100 * p.ci_high for p in pts],
-        "n": [p.n for p in pts],
+        "spend ($)": [p["spend_cents"] / 100 for p in pts],
+        "value (%)": [100 * p["value"] for p in pts],
+        "ci low (%)": [100 * p["ci_low"] for p in pts],
+        "ci high (%)": [100 * p["ci_high"] for p in pts],
+        "n": [p["n"] for p in pts],
     })
 
 
-def winrate_headline(evaluations: list[Mapping], target: float = 0.6) -> dict[str, str]:
-    """The numbers the product is about: latest win rate and its 95% CI, dollars per
-    win-rate point above 50%, and dollars spent when the curve first reached ``target``."""
-    pts = curve(evaluations)
-    reach_key = f"$ to reach {target:.0%}"
-    if not pts:
-        return {"win rate": "—", "95% CI": "—", "$ per win-rate point": "—", reach_key: "—"}
-    last = pts[-1]
-    per_point = dollars_per_point(last.spend_cents, last.win_rate)
-    reach = dollars_to_reach(pts, target)
+def metric_headline(accounting: Mapping) -> dict[str, str]:
+    """The numbers the product is about, as the API computed them: the metric's latest
+    value and 95% CI, dollars per point above 50% (all spend charged), and dollars spent
+    when the curve first reached the target."""
+    title = METRIC_TITLES.get(accounting["metric"], accounting["metric"])
+    per_key, reach_key = f"$ per {title.replace(' ', '-')} point", f"$ to reach {accounting['target']:g}%"
+    last = accounting["final"]
+    if last is None:
+        return {title: "—", "95% CI": "—", per_key: "—", reach_key: "—"}
     return {
-        "win rate": f"{100 * last.win_rate:.1f}%",
-        "95% CI": f"{100 * last.ci_low:.1f}–{100 * last.ci_high:.1f}%",
-        "$ per win-rate point": f"${per_point:,.2f}" if per_point is not None else "≤ 50%",
-        reach_key: f"${reach:,.2f}" if reach is not None else "not yet",
+        title: f"{100 * last['value']:.1f}%",
+        "95% CI": f"{100 * last['ci_low']:.1f}–{100 * last['ci_high']:.1f}%",
+        per_key: usd(accounting["cents_per_point"], none="≤ 50%"),
+        reach_key: usd(accounting["cents_to_target"], none="not yet"),
     }
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from market.client import MarketClient, MarketError
+from market.money import usd
 from app.demo.processes import DemoError, Processes
 
 BID_WINDOW_S = 30.0  # longest wait for bids; bidding normally ends when every affordable bot bid
@@ -28,10 +29,6 @@ QUIET_S = 3.0  # ...or when no new bid came for this long
 LABEL_WINDOW_S = 120.0  # the campaign's labelling window; the demo settles a round after it
 ROUND_DURATION_S = 600.0  # the market's own deadline, a backstop: the demo closes rounds itself
 POLL_S = 0.3
-
-
-def _usd(cents: float | None) -> str:
-    return "-" if cents is None else f"${cents / 100:,.2f}"
 
 
 @dataclass

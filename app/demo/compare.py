@@ -10,8 +10,10 @@ win rate and the mean spend; and, against the campaign without gold checks, how 
 each gold campaign won on $ per point and its mean win-rate difference.
 
 Spend is everything a campaign paid, rounds after its last evaluation included (gold
-checks that bought no training label still cost money), so a run's $ per point here can
-be higher than in its own report, which charges the spend at its last evaluation.
+checks that bought no training label still cost money): the one definition of $ per
+point, ``market.accounting.cents_per_point``, which each run's report shows as the API
+serves it. Pooled runs are priced with the same function; money reads as
+``market.money.usd`` writes it.
 
 Pooling: each run's win rate is a mean over its ``n`` prompts with the standard error its
 own bootstrap CI implies (half-width / 1.96); the pooled rate weighs runs by ``n`` and its
@@ -27,7 +29,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from market.accounting import dollars_per_point
+from market.accounting import cents_per_point
+from market.money import usd
 from app.demo import plots
 from app.demo.report import pct
 
@@ -55,8 +58,8 @@ class Final:
     gold_labels: int
 
     @property
-    def per_point(self) -> float | None:
-        return None if self.win_rate is None else dollars_per_point(self.spend_cents, self.win_rate)
+    def cents_per_point(self) -> float | None:
+        return None if self.win_rate is None else cents_per_point(self.spend_cents, self.win_rate)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class Pooled:
     ci_high: float | None
 
     @property
-    def per_point(self) -> float | None:
-        return None if self.win_rate is None else dollars_per_point(round(self.mean_spend_cents), self.win_rate)
+    def cents_per_point(self) -> float | None:
+        return None if self.win_rate is None else cents_per_point(round(self.mean_spend_cents), self.win_rate)
 
 
 def load(run: Path) -> dict:
@@ -137,7 +140,7 @@ def against(gold: list[Final], none: list[Final]) -> Against:
     diffs = [((g.win_rate or 0.5) - (b.win_rate or 0.5), math.hypot(g.se, b.se)) for g, b in pairs]
     mean = sum(d for d, _ in diffs) / len(diffs)
     se = math.sqrt(sum(s * s for _, s in diffs)) / len(diffs)
-    return Against(len(pairs), sum(_cheaper(g.per_point, b.per_point) for g, b in pairs), mean,
+    return Against(len(pairs), sum(_cheaper(g.cents_per_point, b.cents_per_point) for g, b in pairs), mean,
                    mean - Z95 * se, mean + Z95 * se)
 
 
@@ -162,10 +165,6 @@ def compare(runs: list[Path]) -> dict:
     return out
 
 
-def _usd(x: float | None) -> str:
-    return "no gain" if x is None else f"${x:.2f}"
-
-
 def markdown(result: dict) -> str:
     names = list(result["finals"])
     seeds = result["seeds"]
@@ -175,11 +174,11 @@ def markdown(result: dict) -> str:
              "|---|" + "---|" * (len(seeds) + 1)]
     for name in names:
         p = result["pooled"][name]
-        cells = [f"{pct(f.win_rate)}, {_usd(f.per_point)}/pt, {f.training_labels} labels"
-                 + (f" + {f.gold_labels} gold" if f.gold_labels else "") + f", ${f.spend_cents / 100:.2f}"
+        cells = [f"{pct(f.win_rate)}, {usd(f.cents_per_point, none='no gain')}/pt, {f.training_labels} labels"
+                 + (f" + {f.gold_labels} gold" if f.gold_labels else "") + f", {usd(f.spend_cents)}"
                  for f in result["finals"][name]]
-        pooled = (f"**{pct(p.win_rate)}** [{pct(p.ci_low)}, {pct(p.ci_high)}], {_usd(p.per_point)}/pt at "
-                  f"${p.mean_spend_cents / 100:.2f}")
+        pooled = (f"**{pct(p.win_rate)}** [{pct(p.ci_low)}, {pct(p.ci_high)}], "
+                  f"{usd(p.cents_per_point, none='no gain')}/pt at {usd(p.mean_spend_cents)}")
         lines.append(f"| {TITLES.get(name, name)} | " + " | ".join(cells) + f" | {pooled} |")
     lines += ["", "Each cell: final win rate against the reference, $ per win-rate point above 50% "
               "(spend / points; no gain when not above 50%), training labels (+ gold checks), spend. Pooled: "
@@ -200,9 +199,9 @@ def write(runs: list[Path], out: Path) -> dict:
     plots.pooled_win_rates({n: ([(f.win_rate, Z95 * f.se) for f in fs], result["pooled"][n])
                             for n, fs in result["finals"].items()}, TITLES, out / "compare.png")
     (out / "compare.md").write_text(markdown(result))
-    plain = {**result, "finals": {n: [f.__dict__ | {"per_point": f.per_point} for f in fs]
+    plain = {**result, "finals": {n: [f.__dict__ | {"cents_per_point": f.cents_per_point} for f in fs]
                                   for n, fs in result["finals"].items()},
-             "pooled": {n: p.__dict__ | {"per_point": p.per_point} for n, p in result["pooled"].items()},
+             "pooled": {n: p.__dict__ | {"cents_per_point": p.cents_per_point} for n, p in result["pooled"].items()},
              "against": {n: a.__dict__ for n, a in result["against"].items()}}
     (out / "compare.json").write_text(json.dumps(plain, indent=1))
     return result

@@ -2,8 +2,8 @@
 
 Every figure is read back from the market's API, and the cost-per-win-rate figures come
 from ``GET /v1/campaigns/{id}/accounting`` (so the report, the portal and any client say
-the same thing), except that $ per point is charged with all a campaign spent
-(:func:`per_point_of_all_spend`). Files:
+the same thing: $ per point charges all a campaign spent, see ``market.accounting``).
+Money is formatted by ``market.money.usd``. Files:
 
 ===================== ===============================================================
 ``report.md``         the figures and the verdict, with the plots
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from market.accounting import dollars_per_point, spend_by_kind
+from market.accounting import spend_by_kind
 from market.client import MarketClient
+from market.money import usd
 from app.demo import plots
 from app.demo.settings import DemoSettings
 
@@ -46,10 +47,6 @@ DATASETS = {"auction": "dataset.jsonl", "vetted": "vetted_dataset.jsonl", "no_qc
 def pct(x: float | None) -> str:
     """A share as a percentage with one decimal, '-' when there is none."""
     return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def _usd(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.2f}"
 
 
 def _win(point: dict | None) -> str:
@@ -64,7 +61,8 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     ids = {"auction": auction_id, "vetted": vetted_id, "no_qc": no_qc_id, "baseline": baseline_id}
     ids = {name: cid for name, cid in ids.items() if cid is not None}
     kind_of = {b["id"]: b["kind"] for b in roster}
-    acc = {name: req.accounting(cid, compare_to=baseline_id if name == "auction" else None) for name, cid in ids.items()}
+    acc = {name: req.accounting(cid, compare_to=baseline_id if name == "auction" else None, metric="win_rate")
+           for name, cid in ids.items()}
     ledgers = {name: req.ledger(cid) for name, cid in ids.items()}
     exports = {name: req.export_labels(cid) for name, cid in ids.items()}
 
@@ -116,7 +114,8 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
               "vetted": "the auction again, gold records carried",
               "no_qc": "the same auction without gold checks",
               "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)"}
-    plots.winrate_vs_spend({n: (labels[n], acc[n]["curve"]) for n in ids}, pdir / "winrate_vs_spend.png")
+    plots.winrate_vs_spend({n: (labels[n], [win_rate_point(p) for p in acc[n]["curve"]]) for n in ids},
+                           pdir / "winrate_vs_spend.png")
     plots.clearing_prices(rounds, pdir / "clearing_price.png")
     plots.spend_by_kind(by_kind, pdir / "spend_by_kind.png")
     plots.spammer_share(rounds, pdir / "spammer_share.png")
@@ -125,8 +124,8 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     summary = {
         "settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
         "campaigns": {n: {k: acc[n][k] for k in ("campaign_id", "rule", "acquisition", "budget_cents", "spent_cents",
-                                                   "labels", "cost_per_label_cents", "final")}
-                      | {"dollars_per_point": per_point_of_all_spend(acc[n]["spent_cents"], acc[n]["final"]),
+                                                   "labels", "cost_per_label_cents", "cents_per_point")}
+                      | {"final": win_rate_point(acc[n]["final"]),
                          "spend_by_kind_cents": by_kind[n], "books_balanced": ledgers[n]["books"]["balanced"],
                          "rounds": len(rounds[n]), "training_labels": len(exports[n])}
                       | spammer_shares(paid_labels, n) | right[n]
@@ -139,13 +138,13 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     return path
 
 
-def per_point_of_all_spend(spent_cents: int, final: dict | None) -> float | None:
-    """$ per win-rate point at the final evaluation, charged with everything the campaign
-    spent. The accounting route charges the spend at that evaluation, which is right for a
-    campaign still running; but a campaign's last rounds may buy only gold checks, and then
-    nothing is trained or evaluated after them (CPU run 7, seed 1: evaluated at $23.03,
-    finished at $37.91), so comparing campaigns by it would leave vetting's last bills out."""
-    return None if final is None else dollars_per_point(spent_cents, final["win_rate"])
+def win_rate_point(point: dict | None) -> dict | None:
+    """An accounting curve point of the win rate as the report's files and plots name it
+    (``win_rate`` rather than the API's metric-neutral ``value``), so that summaries
+    written before the API priced other metrics read the same."""
+    if point is None:
+        return None
+    return {("win_rate" if k == "value" else k): v for k, v in point.items()}
 
 
 def paid_label_counts(paid_labels: list[dict], round_id: int) -> dict:
@@ -215,15 +214,15 @@ def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
     if auction.get("labels_right") is not None and no_qc.get("labels_right") is not None:
         parts.append(f"the judge agrees with {pct(auction['labels_right'])} of the training labels bought with "
                      f"gold checks against {pct(no_qc['labels_right'])} without")
-    da, db = auction["dollars_per_point"], no_qc["dollars_per_point"]
+    da, db = auction["cents_per_point"], no_qc["cents_per_point"]
     if da is not None and (db is None or da < db):
-        parts.append(f"a win-rate point cost {_usd(da)} with gold checks against "
-                     f"{_usd(db) if db is not None else 'no gain at all'} without")
+        parts.append(f"a win-rate point cost {usd(da)} with gold checks against "
+                     f"{usd(db, none='no gain at all')} without")
     elif da is None and db is None:
         parts.append("neither campaign lifted the win rate above 50%, so $ per point is undefined for both")
     else:
-        parts.append(f"a win-rate point cost {_usd(da) if da is not None else 'undefined (no gain)'} with gold "
-                     f"checks against {_usd(db)} without, so on this run quality control did not pay for itself "
+        parts.append(f"a win-rate point cost {usd(da, none='undefined (no gain)')} with gold "
+                     f"checks against {usd(db)} without, so on this run quality control did not pay for itself "
                      "in win rate")
     head = "Quality control, vetted once (the auction again, gold records carried)" if vetted else "Quality control"
     return f"**{head}:** " + "; ".join(parts) + "."
@@ -240,20 +239,19 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
     def spam(c):
         paid = c["spend_by_kind_cents"].get("spammer", 0)
         share = f" ({100 * paid / c['spent_cents']:.0f}% of spend)" if c["spent_cents"] else ""
-        return f"{_usd(paid / 100)}{share}"
+        return f"{usd(paid)}{share}"
 
     def per_point(c):
-        return _usd(c["dollars_per_point"]) if c["dollars_per_point"] is not None else \
-            "undefined (win rate not above 50%)"
+        return usd(c["cents_per_point"], none="undefined (win rate not above 50%)")
 
     def how(n):
-        return f"posted price ${terms['price_cents'] / 100:.2f}/label" if n == "baseline" else \
-            f"{s.rule}, max ${s.max_price_cents / 100:.2f}/label"
+        return f"posted price {usd(terms['price_cents'])}/label" if n == "baseline" else \
+            f"{s.rule}, max {usd(s.max_price_cents)}/label"
 
     def row(title, cell):
         return f"| {title} | " + " | ".join(cell(n, camps[n]) for n in names) + " |"
 
-    reach = cmp["dollars_to_baseline_final"]
+    reach = cmp["cents_to_baseline_final"]
     lines = [
         "# prefmarket demo report",
         "",
@@ -282,8 +280,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         row("rounds", lambda n, c: str(c["rounds"])),
         row("training labels bought", lambda n, c: str(c["training_labels"])),
         row("... that the judge agrees with", lambda n, c: pct(c["labels_right"])),
-        row("spend", lambda n, c: f"{_usd(c['spent_cents'] / 100)} of {_usd(c['budget_cents'] / 100)}"),
-        row("average price per paid label", lambda n, c: _usd((c["cost_per_label_cents"] or 0) / 100)),
+        row("spend", lambda n, c: f"{usd(c['spent_cents'])} of {usd(c['budget_cents'])}"),
+        row("average price per paid label", lambda n, c: usd(c["cost_per_label_cents"] or 0)),
         row("final win rate vs the reference", lambda n, c: _win(c["final"])),
         row("$ per win-rate point above 50%", lambda n, c: per_point(c)),
         row("paid to spammers", lambda n, c: spam(c)),
@@ -293,9 +291,9 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
             lambda n, c: pct(c["spammer_share_of_paid_after_round_2"])),
         row("books balance", lambda n, c: "yes" if c["books_balanced"] else "NO"),
         "",
-        f"**$ to reach the baseline's final win rate ({pct(cmp['baseline_final_win_rate'])}):** "
-        + (f"the auction's curve first reached it after {_usd(reach)} (the baseline spent "
-           f"{_usd(cmp['baseline_spend'])}); a first crossing, so with CIs this wide read it next to the plot."
+        f"**$ to reach the baseline's final win rate ({pct(cmp['baseline_final_value'])}):** "
+        + (f"the auction's curve first reached it after {usd(reach)} (the baseline had spent "
+           f"{usd(cmp['baseline_final_spend_cents'])} at that evaluation); a first crossing, so with CIs this wide read it next to the plot."
            if reach is not None else "the auction never reached it."),
         "",
         "How to read this: the win rate is the policy's completion against the reference model's on held-out "
@@ -328,8 +326,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         for k, r in enumerate(rows, 1):
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
             lines.append(f"| {name} | {k} | {r['n_bids'] or 0} | {r['labels']} | {r['gold_labels']} | "
-                         f"{pct(r['spammer_share'])} | {price} | {_usd(r['paid_cents'] / 100)} | "
-                         f"{_usd(r['released_cents'] / 100)} |")
+                         f"{pct(r['spammer_share'])} | {price} | {usd(r['paid_cents'])} | "
+                         f"{usd(r['released_cents'])} |")
     lines += ["", "Files: `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
               "`baseline_dataset.jsonl`" + (", `no_qc_dataset.jsonl`" if "no_qc" in camps else "")
               + (", `vetted_dataset.jsonl`" if "vetted" in camps else "")

@@ -39,6 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from market import accounts, db
 from market.client import MarketClient
+from market.money import usd
 from app.demo import report
 from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
 from app.demo.processes import DemoError, Processes
@@ -128,13 +129,13 @@ class Display:
 
         def settled(r: dict) -> None:
             spent = req.campaign_summary(cid)["spent_cents"]
-            self.last[name]["spent"] = f"${spent / 100:,.2f}"
+            self.last[name]["spent"] = usd(spent)
             k = len(req.list_rounds(campaign_id=cid))
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
             self.progress.update(task, completed=min(k, self.progress.tasks[task].total or k),
                                  total=max(k, self.progress.tasks[task].total or 0))
             self.print(f"{name} round {k}: {r['n_bids'] or 0} bids, {r['n_assignments']} assignments, "
-                       f"clearing price {price}, paid ${r['paid_cents'] / 100:.2f}; campaign spent ${spent / 100:,.2f}")
+                       f"clearing price {price}, paid {usd(r['paid_cents'])}; campaign spent {usd(spent)}")
             status("")
 
         def evaluated(r: dict, ev: dict) -> None:
@@ -144,7 +145,7 @@ class Display:
             acc = ev["metrics"].get("heldout_accuracy")
             extra = "" if acc is None else f"; before training on them the policy agreed with {100 * acc:.0f}% of the new labels"
             self.print(f"{name} after round {k}: win rate {win} over {ev['n']} held-out prompts "
-                       f"at ${ev['spend_cents'] / 100:,.2f}{extra}")
+                       f"at {usd(ev['spend_cents'])}{extra}")
             status("")
 
         return Ui(status=status, settled=settled, evaluated=evaluated)

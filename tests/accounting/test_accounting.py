@@ -1,4 +1,4 @@
-"""Cost-per-win-rate accounting: definitions checked on hand-computed curves."""
+"""Cost-per-point accounting: definitions checked on hand-computed curves, for any metric."""
 
 from __future__ import annotations
 
@@ -6,48 +6,65 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.accounting import CurvePoint, compare, curve, dollars_per_point, dollars_to_reach, spend_by_kind
+from market.accounting import METRICS, CurvePoint, compare, cents_per_point, cents_to_reach, spend_by_kind
 
 
 def pts(*rows):
-    return [CurvePoint(s, w, w - 0.03, w + 0.03, 100) for s, w in rows]
+    return [CurvePoint(s, v, v - 0.03, v + 0.03, 100) for s, v in rows]
 
 
-def test_dollars_per_point():
-    assert dollars_per_point(2000, 0.60) == pytest.approx(2.0)  # $20 for 10 points
-    assert dollars_per_point(2000, 0.50) is None
-    assert dollars_per_point(2000, 0.42) is None
+def test_cents_per_point():
+    assert cents_per_point(2000, 0.60) == pytest.approx(200.0)  # $20 for 10 points
+    assert cents_per_point(2000, 0.50) is None
+    assert cents_per_point(2000, 0.42) is None
 
 
-def test_dollars_to_reach_interpolates_between_evaluations():
+def test_cents_to_reach_interpolates_between_evaluations():
     c = pts((0, 0.50), (1000, 0.54), (2000, 0.62))
-    assert dollars_to_reach(c, 0.58) == pytest.approx(15.0)
-    assert dollars_to_reach(c, 0.54) == pytest.approx(10.0)
-    assert dollars_to_reach(c, 0.40) == pytest.approx(0.0)
-    assert dollars_to_reach(c, 0.70) is None
+    assert cents_to_reach(c, 0.58) == pytest.approx(1500.0)
+    assert cents_to_reach(c, 0.54) == pytest.approx(1000.0)
+    assert cents_to_reach(c, 0.40) == pytest.approx(0.0)
+    assert cents_to_reach(c, 0.70) is None
 
 
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.floats(0, 1)), min_size=1, max_size=12), st.floats(0, 1))
 def test_reaching_never_costs_more_than_the_first_point_at_target(rows, target):
-    c = curve([{"spend_cents": s, "win_rate": w, "ci_low": w, "ci_high": w} for s, w in rows])
-    reached = dollars_to_reach(c, target)
-    first = next((p.spend_cents / 100 for p in c if p.win_rate >= target), None)
+    c = sorted((CurvePoint(s, v, v, v) for s, v in rows), key=lambda p: p.spend_cents)
+    reached = cents_to_reach(c, target)
+    first = next((p.spend_cents for p in c if p.value >= target), None)
     assert (reached is None) == (first is None)
     if reached is not None:
         assert reached <= first + 1e-9
 
 
-def test_compare_says_whether_the_auction_beat_the_baseline():
+def test_compare_charges_each_campaign_with_all_it_spent():
     auction = pts((0, 0.5), (1000, 0.58), (2000, 0.66))
     baseline = pts((0, 0.5), (1000, 0.53), (2000, 0.58))
-    c = compare(auction, baseline)
+    c = compare(auction, baseline, spent_cents=2400, baseline_spent_cents=2000)
     assert c.beats_baseline
-    assert c.dollars_to_baseline_final == pytest.approx(10.0)
-    assert c.dollars_per_point == pytest.approx(20 / 16)
-    assert c.baseline_dollars_per_point == pytest.approx(20 / 8)
-    assert not compare(baseline, auction).beats_baseline
+    assert c.cents_to_baseline_final == pytest.approx(1000.0)  # a point on the curve: spend at evaluations
+    assert c.cents_per_point == pytest.approx(2400 / 16)  # not 2000 / 16: the last $4 still cost money
+    assert c.baseline_cents_per_point == pytest.approx(2000 / 8)
+    assert c.baseline_final_spend_cents == 2000
+    assert not compare(baseline, auction, 2000, 2400).beats_baseline
     with pytest.raises(ValueError):
-        compare([], baseline)
+        compare([], baseline, 0, 0)
+
+
+EVALUATION = {"spend_cents": 1200, "win_rate": 0.61, "ci_low": 0.55, "ci_high": 0.67, "n": 128,
+              "metrics": {"heldout_accuracy": 0.7, "heldout_ci_low": 0.64, "heldout_ci_high": 0.76, "heldout_n": 200}}
+
+
+def test_each_metric_reads_its_own_fields_of_an_evaluation():
+    assert METRICS["win_rate"].point(EVALUATION) == CurvePoint(1200, 0.61, 0.55, 0.67, 128)
+    assert METRICS["heldout_accuracy"].point(EVALUATION) == CurvePoint(1200, 0.7, 0.64, 0.76, 200)
+
+
+def test_an_evaluation_without_the_metric_is_no_point_of_its_curve():
+    assert METRICS["heldout_accuracy"].point({**EVALUATION, "metrics": {}}) is None
+    assert METRICS["heldout_accuracy"].point({**EVALUATION, "metrics": None}) is None
+    bare = METRICS["heldout_accuracy"].point({**EVALUATION, "metrics": {"heldout_accuracy": 0.6}})
+    assert bare == CurvePoint(1200, 0.6, 0.6, 0.6, 0)  # no interval posted: the value itself
 
 
 def test_spend_by_kind():

@@ -1,4 +1,5 @@
-"""GET /v1/campaigns/{id}/accounting: the curve, $ per point, payments, the baseline comparison, access."""
+"""GET /v1/campaigns/{id}/accounting: a metric's curve, cents per point and to a target, payments, the
+baseline comparison, bad parameters, access."""
 
 from __future__ import annotations
 
@@ -57,11 +58,14 @@ def test_accounting_reports_the_curve_the_price_per_point_and_who_was_paid(admin
                         n=100)
 
     acc = req.accounting(camp["id"], compare_to=base["id"])
+    assert acc["metric"] == "win_rate"
     origin, measured = acc["curve"][0], acc["curve"][1:]
-    assert origin == {"round_id": None, "spend_cents": 0, "win_rate": 0.5, "ci_low": 0.5, "ci_high": 0.5, "n": 0,
+    assert origin == {"round_id": None, "spend_cents": 0, "value": 0.5, "ci_low": 0.5, "ci_high": 0.5, "n": 0,
                       "measured": False}
-    assert [p["win_rate"] for p in measured] == [0.62] and measured[0]["measured"] and acc["final"] == measured[0]
-    assert acc["dollars_per_point"] == pytest.approx(spent / 100 / 12)
+    assert [p["value"] for p in measured] == [0.62] and measured[0]["measured"] and acc["final"] == measured[0]
+    assert acc["cents_per_point"] == pytest.approx(spent / 12)
+    # 60% is reached on the way from the origin (0, 0.50) to (spent, 0.62): ten twelfths of the way
+    assert acc["target"] == 60 and acc["cents_to_target"] == pytest.approx(spent * 10 / 12)
     assert acc["spent_cents"] == spent and acc["labels"] == 4
     paid = acc["paid_by_annotator"]
     assert sum(p["cents"] for p in paid) == spent and sum(p["labels"] for p in paid) == 4
@@ -70,9 +74,58 @@ def test_accounting_reports_the_curve_the_price_per_point_and_who_was_paid(admin
 
     cmp = acc["comparison"]
     assert cmp["baseline_campaign_id"] == base["id"] and cmp["beats_baseline"]  # 0.55 > 0.54
-    assert cmp["baseline_dollars_per_point"] == pytest.approx(base_spent / 100 / 4)
+    assert cmp["baseline_cents_per_point"] == pytest.approx(base_spent / 4)
     # 0.54 is reached on the way from the origin (0, 0.50) to (spent, 0.62): a third of the way
-    assert cmp["dollars_to_baseline_final"] == pytest.approx(spent / 100 / 3)
+    assert cmp["cents_to_baseline_final"] == pytest.approx(spent / 3)
+    assert cmp["baseline_final_spend_cents"] == base_spent
+
+
+def test_all_spend_is_charged_per_point_not_only_the_spend_at_the_last_evaluation(admin):
+    """A round bought after the last evaluation still costs money: the evaluation saw
+    half the spend, the figure charges all of it."""
+    req, _ = _as(admin, "req", "requester")
+    anns = [_as(admin, f"a{i}", "annotator")[0] for i in range(2)]
+    camp, r1 = _campaign_with_a_paid_round(req, anns, [10, 12])
+    spent = req.campaign_summary(camp["id"])["spent_cents"]
+    req.post_evaluation(camp["id"], round_id=r1["id"], spend_cents=spent // 2, win_rate=0.60, ci_low=0.5,
+                        ci_high=0.7, n=64)
+    acc = req.accounting(camp["id"])
+    assert acc["final"]["spend_cents"] == spent // 2
+    assert acc["cents_per_point"] == pytest.approx(spent / 10)
+
+
+def test_held_out_accuracy_is_priced_as_win_rate_is(admin):
+    """The metric posted in an evaluation's ``metrics`` gets its own curve, cents per point
+    and cents to a target; evaluations that do not carry it are not points of it."""
+    req, _ = _as(admin, "req", "requester")
+    anns = [_as(admin, f"a{i}", "annotator")[0] for i in range(2)]
+    camp, r1 = _campaign_with_a_paid_round(req, anns, [10, 12])
+    spent = req.campaign_summary(camp["id"])["spent_cents"]
+    req.post_evaluation(camp["id"], round_id=r1["id"], spend_cents=spent // 2, win_rate=0.52, ci_low=0.45,
+                        ci_high=0.59, n=64)  # from a worker that measures no held-out accuracy
+    req.post_evaluation(camp["id"], round_id=r1["id"], spend_cents=spent, win_rate=0.55, ci_low=0.48, ci_high=0.62,
+                        n=64, metrics={"heldout_accuracy": 0.75, "heldout_ci_low": 0.69, "heldout_ci_high": 0.81,
+                                       "heldout_n": 200})
+    acc = req.accounting(camp["id"], metric="heldout_accuracy", target=70)
+    assert acc["metric"] == "heldout_accuracy"
+    assert [(p["spend_cents"], p["value"], p["n"]) for p in acc["curve"]] == [(0, 0.5, 0), (spent, 0.75, 200)]
+    assert (acc["final"]["ci_low"], acc["final"]["ci_high"]) == (0.69, 0.81)
+    assert acc["cents_per_point"] == pytest.approx(spent / 25)
+    assert acc["cents_to_target"] == pytest.approx(spent * 20 / 25)
+    win = req.accounting(camp["id"])
+    assert [p["value"] for p in win["curve"]] == [0.5, 0.52, 0.55]
+    assert win["cents_per_point"] == pytest.approx(spent / 5)
+    assert win["cents_to_target"] is None  # 60% never reached
+
+
+@pytest.mark.parametrize("params, field", [({"metric": "accuracy"}, "metric"), ({"target": 50}, "target"),
+                                           ({"target": 101}, "target"), ({"target": "high"}, "target")])
+def test_an_unknown_metric_or_a_target_out_of_range_is_a_422_naming_it(admin, params, field):
+    req, _ = _as(admin, "req", "requester")
+    c = req.create_campaign(name="c", budget_cents=500, max_price_cents=50, rule="budget_feasible")
+    with pytest.raises(MarketError) as exc:
+        req.accounting(c["id"], **params)
+    assert exc.value.status == 422 and field in exc.value.detail
 
 
 def test_before_any_evaluation_there_is_only_the_origin(admin):
@@ -80,7 +133,8 @@ def test_before_any_evaluation_there_is_only_the_origin(admin):
     c = req.create_campaign(name="c", budget_cents=500, max_price_cents=50, rule="budget_feasible")
     acc = req.accounting(c["id"])
     assert [p["measured"] for p in acc["curve"]] == [False]
-    assert acc["final"] is None and acc["dollars_per_point"] is None and acc["comparison"] is None
+    assert acc["final"] is None and acc["cents_per_point"] is None and acc["comparison"] is None
+    assert acc["cents_to_target"] is None
     assert acc["paid_by_annotator"] == [] and acc["spent_cents"] == 0
 
 

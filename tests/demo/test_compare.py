@@ -34,7 +34,7 @@ def test_pooling_weighs_runs_by_prompts_and_narrows_the_interval():
     p = compare.pool([a, b])
     assert p.win_rate == pytest.approx(0.55) and p.mean_spend_cents == 2000
     assert p.ci_high - p.win_rate == pytest.approx(0.1 / math.sqrt(2))  # two runs: sqrt(2) narrower
-    assert p.per_point == pytest.approx(20 / 5)  # $20 mean spend over 5 points
+    assert p.cents_per_point == pytest.approx(2000 / 5)  # $20 mean spend over 5 points
     assert compare.pool([compare.Final(0, 1000, 0.7, se, 192, 1, 0), b]).win_rate == pytest.approx(0.65)  # 3:1
 
 
@@ -42,7 +42,7 @@ def test_a_run_that_never_evaluated_adds_spend_and_no_gain():
     never = compare.Final(2, 4000, None, 0.0, 0, 0, 80)
     p = compare.pool([compare.Final(0, 2000, 0.6, 0.05, 64, 20, 0), never])
     assert p.win_rate == pytest.approx(0.6) and p.mean_spend_cents == 3000
-    assert compare.pool([never]).win_rate is None and compare.pool([never]).per_point is None
+    assert compare.pool([never]).win_rate is None and compare.pool([never]).cents_per_point is None
 
 
 @given(st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 0.2), st.integers(1, 600)), min_size=1, max_size=8))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from app.demo.report import labels_right, paid_label_counts, quality_verdict, spammer_shares
 
@@ -43,17 +42,17 @@ def test_the_share_after_round_one_leaves_out_each_campaigns_own_first_round():
 
 def test_the_quality_verdict_says_which_way_the_money_went():
     base = {"spammer_share_after_round_1": 0.02, "gold_labels": 30}
-    won = quality_verdict(base | {"dollars_per_point": 1.5}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": 4.0})
+    won = quality_verdict(base | {"cents_per_point": 150}, {"spammer_share_after_round_1": 0.6, "cents_per_point": 400})
     assert "2.0% with gold checks against 60.0% without" in won and "$1.50 with gold checks against $4.00" in won
-    lost = quality_verdict(base | {"dollars_per_point": 5.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": 4.0})
+    lost = quality_verdict(base | {"cents_per_point": 500}, {"spammer_share_after_round_1": 0.6, "cents_per_point": 400})
     assert "did not pay for itself" in lost
-    none = quality_verdict(base | {"dollars_per_point": None}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
+    none = quality_verdict(base | {"cents_per_point": None}, {"spammer_share_after_round_1": 0.6, "cents_per_point": None})
     assert "undefined for both" in none
     assert won.startswith("**Quality control:**")
-    again = quality_verdict(base | {"dollars_per_point": 1.5}, {"spammer_share_after_round_1": 0.6,
-                                                                "dollars_per_point": 4.0}, vetted=True)
+    again = quality_verdict(base | {"cents_per_point": 150}, {"spammer_share_after_round_1": 0.6,
+                                                                "cents_per_point": 400}, vetted=True)
     assert again.startswith("**Quality control, vetted once") and "$1.50 with gold checks" in again
-    only_qc = quality_verdict(base | {"dollars_per_point": 2.0}, {"spammer_share_after_round_1": 0.6, "dollars_per_point": None})
+    only_qc = quality_verdict(base | {"cents_per_point": 200}, {"spammer_share_after_round_1": 0.6, "cents_per_point": None})
     assert "no gain at all" in only_qc
 
 
@@ -74,16 +73,18 @@ def test_labels_right_are_measured_against_the_judge_by_annotator_kind():
     assert got["labels_right_by_kind"] == {"diligent": {"labels": 2, "right": 1.0},
                                            "spammer": {"labels": 2, "right": 0.25}}
     assert labels_right([], {}, LengthJudge()) == {"labels_right": None, "labels_right_by_kind": {}}
-    said = quality_verdict({"spammer_share_after_round_1": 0.0, "gold_labels": 9, "dollars_per_point": 2.0,
-                            "labels_right": 0.8}, {"spammer_share_after_round_1": 0.5, "dollars_per_point": None,
+    said = quality_verdict({"spammer_share_after_round_1": 0.0, "gold_labels": 9, "cents_per_point": 200,
+                            "labels_right": 0.8}, {"spammer_share_after_round_1": 0.5, "cents_per_point": None,
                                                    "labels_right": 0.55})
     assert "the judge agrees with 80.0% of the training labels bought with gold checks against 55.0% without" in said
 
 
-def test_a_point_is_charged_with_all_the_campaign_spent():
-    """Rounds after the last evaluation (gold checks only) still count."""
-    from app.demo.report import per_point_of_all_spend
+def test_summary_points_name_the_win_rate_as_old_summaries_do():
+    """The API's metric-neutral ``value`` is the report's ``win_rate`` (summaries written
+    before the API priced other metrics must read the same)."""
+    from app.demo.report import win_rate_point
 
-    final = {"win_rate": 0.55, "spend_cents": 2000}
-    assert per_point_of_all_spend(4000, final) == pytest.approx(40 / 5)  # not 20 / 5
-    assert per_point_of_all_spend(4000, {"win_rate": 0.5}) is None and per_point_of_all_spend(4000, None) is None
+    point = {"round_id": 3, "spend_cents": 2000, "value": 0.55, "ci_low": 0.5, "ci_high": 0.6, "n": 64,
+             "measured": True}
+    assert win_rate_point(point) == {**{k: v for k, v in point.items() if k != "value"}, "win_rate": 0.55}
+    assert win_rate_point(None) is None

@@ -34,7 +34,7 @@ def test_admin_sees_every_signed_in_page_and_unknown_roles_only_the_lab():
 
 
 @pytest.mark.parametrize("cents, text", [(1234, "$12.34"), (5, "$0.05"), (0, "$0.00"), (-250, "-$2.50"),
-                                         (123456, "$1,234.56"), (None, "—"), (float("nan"), "—"), (12.5, "$0.12")])
+                                         (123456, "$1,234.56"), (None, "—"), (float("nan"), "—"), (12.5, "$0.13")])
 def test_dollars(cents, text):
     assert data.dollars(cents) == text
 
@@ -209,25 +209,38 @@ def test_rounds_rows_and_price_history():
     assert hist["round"].tolist() == [7, 8] and hist["clearing price ($)"].tolist() == [0.15, 0.20]
 
 
-def _eval(spend, wr, lo, hi, n=200):
-    return dict(spend_cents=spend, win_rate=wr, ci_low=lo, ci_high=hi, n=n, id=1, metrics={})
+def _point(spend, value, lo, hi, n=200, measured=True):
+    return {"round_id": None, "spend_cents": spend, "value": value, "ci_low": lo, "ci_high": hi, "n": n,
+            "measured": measured}
 
 
-def test_winrate_frame_is_ordered_by_spend_in_percent():
-    f = data.winrate_frame([_eval(1200, 0.61, 0.55, 0.67), _eval(400, 0.52, 0.46, 0.58)])
-    assert f["spend ($)"].tolist() == [4.0, 12.0]
-    assert f["win rate (%)"].tolist() == pytest.approx([52.0, 61.0])
-    assert f["ci high (%)"].tolist() == pytest.approx([58.0, 67.0])
+ORIGIN = _point(0, 0.5, 0.5, 0.5, 0, measured=False)
 
 
-def test_winrate_headline_dollars_per_point_and_to_reach():
-    head = data.winrate_headline([_eval(400, 0.52, 0.46, 0.58), _eval(1200, 0.61, 0.55, 0.67)])
-    assert head["$ per win-rate point"] == "$1.09"  # $12 / 11 points
-    assert head["$ to reach 60%"] == "$11.11"  # 4 + (8/9)·8 dollars, linear between evaluations
-    assert (head["win rate"], head["95% CI"]) == ("61.0%", "55.0–67.0%")
-    low = data.winrate_headline([_eval(400, 0.48, 0.42, 0.54)])
+def _accounting(metric="win_rate", *points, cents_per_point=None, cents_to_target=None, target=60.0):
+    return {"metric": metric, "curve": [ORIGIN, *points], "final": points[-1] if points else None,
+            "cents_per_point": cents_per_point, "target": target, "cents_to_target": cents_to_target}
+
+
+def test_metric_frame_is_the_api_curve_in_percent_and_dollars():
+    f = data.metric_frame(_accounting("win_rate", _point(400, 0.52, 0.46, 0.58), _point(1200, 0.61, 0.55, 0.67)))
+    assert f["spend ($)"].tolist() == [0.0, 4.0, 12.0]
+    assert f["value (%)"].tolist() == pytest.approx([50.0, 52.0, 61.0])
+    assert f["ci high (%)"].tolist() == pytest.approx([50.0, 58.0, 67.0])
+
+
+def test_metric_headline_shows_the_apis_figures_for_either_metric():
+    head = data.metric_headline(_accounting("win_rate", _point(400, 0.52, 0.46, 0.58), _point(1200, 0.61, 0.55, 0.67),
+                                            cents_per_point=136.36, cents_to_target=1111.1))
+    assert head == {"win rate": "61.0%", "95% CI": "55.0–67.0%", "$ per win-rate point": "$1.36",
+                    "$ to reach 60%": "$11.11"}
+    held = data.metric_headline(_accounting("heldout_accuracy", _point(900, 0.74, 0.7, 0.78), target=72.5,
+                                            cents_per_point=50.0))
+    assert held == {"held-out accuracy": "74.0%", "95% CI": "70.0–78.0%", "$ per held-out-accuracy point": "$0.50",
+                    "$ to reach 72.5%": "not yet"}
+    low = data.metric_headline(_accounting("win_rate", _point(400, 0.48, 0.42, 0.54)))
     assert low["$ per win-rate point"] == "≤ 50%" and low["$ to reach 60%"] == "not yet"
-    assert data.winrate_headline([])["win rate"] == "—"
+    assert set(data.metric_headline(_accounting("win_rate")).values()) == {"—"}
 
 
 def test_to_jsonl_round_trips():

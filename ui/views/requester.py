@@ -217,19 +217,22 @@ def _pool(c: dict) -> None:
 
 
 def _charts(cid: int, rounds: list[dict]) -> None:
-    evaluations = fetch(state.client().list_evaluations, cid)
-    st.subheader("Win rate against dollars")
-    head = data.winrate_headline(evaluations)
+    metric = st.radio("Metric", list(data.METRIC_TITLES), format_func=data.METRIC_TITLES.get, horizontal=True,
+                      key=f"metric_{cid}", help="what the policy worker measures after each round; each is 50% "
+                      "at step 0, so a point is a percentage point above 50%")
+    accounting = fetch(state.client().accounting, cid, metric=metric)  # the API's figures, not recomputed here
+    title = data.METRIC_TITLES[metric]
+    st.subheader(f"{title.capitalize()} against dollars")
+    head = data.metric_headline(accounting)
     cols = st.columns(len(head))
     for col, (name, value) in zip(cols, head.items()):
         col.metric(name, value)
     left, right = st.columns(2, gap="large")
     with left:
-        frame = data.winrate_frame(evaluations)
-        if frame.empty:
-            st.caption("No evaluations yet: the policy worker posts one after each training step.")
+        if accounting["final"] is None:
+            st.caption(f"No evaluation with {title} yet: the policy worker posts one after each training step.")
         else:
-            st.altair_chart(_winrate_chart(frame), width="stretch")
+            st.altair_chart(_metric_chart(data.metric_frame(accounting), title), width="stretch")
     with right:
         prices = data.price_history(rounds)
         if prices.empty:
@@ -243,11 +246,11 @@ def _charts(cid: int, rounds: list[dict]) -> None:
             ).properties(height=260), width="stretch")
 
 
-def _winrate_chart(frame: pd.DataFrame) -> alt.Chart:
+def _metric_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     base = alt.Chart(frame).encode(x=alt.X("spend ($):Q", title="cumulative spend", axis=alt.Axis(format="$.2f")))
     band = base.mark_area(opacity=0.25).encode(
-        y=alt.Y("ci low (%):Q", title="win rate vs reference (%)", scale=alt.Scale(zero=False)), y2="ci high (%):Q")
-    line = base.mark_line(point=True).encode(y="win rate (%):Q", tooltip=list(frame.columns))
+        y=alt.Y("ci low (%):Q", title=f"{title} (%)", scale=alt.Scale(zero=False)), y2="ci high (%):Q")
+    line = base.mark_line(point=True).encode(y="value (%):Q", tooltip=list(frame.columns))
     even = alt.Chart(pd.DataFrame({"y": [50]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
     return (band + line + even).properties(height=260)
 
