@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from market.campaign import known_rules
+from market.money import usd
 
 ACQUISITIONS = ("random", "sharp", "wsharp", "apl", "adpo")
 DEVICES = ("auto", "cpu", "cuda")
@@ -93,8 +94,8 @@ class DemoSettings:
         if self.rounds < 1:
             raise ValueError("--rounds: at least 1")
         if self.round_budget_cents < self.max_price_cents:
-            raise ValueError(f"--budget: ${self.budget_cents / 100:.2f} over {self.rounds} rounds leaves less than one "
-                             f"label's maximum price (${self.max_price_cents / 100:.2f}) per round")
+            raise ValueError(f"--budget: {usd(self.budget_cents)} over {self.rounds} rounds leaves less than one "
+                             f"label's maximum price ({usd(self.max_price_cents)}) per round")
         if not 0 <= self.spammers < 1:
             raise ValueError("--spammers: a share in [0, 1)")
         if self.vet_once and not self.quality:
