@@ -8,11 +8,13 @@ and completions are written for the whole request or not at all.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from market import limits
+from market.acquisition import Scale
 from market.errors import Conflict, Invalid
 from market.tables import Assignment, Campaign, Item
 from market.held_out import HELD_OUT, held_out_keys
@@ -109,18 +111,34 @@ def set_scores(session: Session, campaign: Campaign, scores: dict[int, float]) -
     return len(scores)
 
 
-def item_values(max_price_cents: int, scores: list[float | None]) -> list[float]:
-    """Values for the mechanism: ``v_j = r * s_j / max s`` (design.md), in cents.
+def item_values(max_price_cents: int, scores: list[float | None], scale: Scale) -> list[float]:
+    """Values for the mechanism, in cents, from acquisition scores read on their method's ``scale``.
 
-    No scores, all-equal scores, or a non-positive maximum give every item the cap ``r``.
-    Missing scores count as the lowest known score; negative scores count as 0 (such an
-    item is worth nothing to the requester and will not be bought)."""
+    ``ordinal`` (every method whose scores only rank, and the safe reading of anything
+    else): ``v_j = r · #{k: s_k <= s_j} / n``, the empirical distribution function of the
+    scores. Values lie in (0, r], the best item is worth the cap, equal scores are worth
+    the same, and any strictly increasing transform of the scores (SHARP's unbounded coth,
+    APL's ranks, the worker's rank/n) gives the same values, so one near-tie cannot take
+    the whole price.
+
+    ``cardinal`` (scores proportional to what an item is worth, such as ADPO's information
+    gain): ``v_j = r · max(s_j, 0) / max s`` (design.md); a negative score is worth nothing
+    and such an item will not be bought. All-equal scores or a non-positive maximum give
+    every item the cap.
+
+    Scores a requester uploads (``PUT /scores`` or an upload's ``score``) are read on the
+    scale of the campaign's method like the worker's; under the default method (random,
+    ordinal) only their order counts. No scores give every item the cap ``r``; a missing
+    score counts as the lowest known one."""
     known = [s for s in scores if s is not None]
     if not known:
         return [float(max_price_cents)] * len(scores)
     lo = min(known)
-    filled = [lo if s is None else s for s in scores]
+    filled = [lo if s is None else float(s) for s in scores]
+    if scale == "ordinal":
+        ordered = sorted(filled)
+        return [max_price_cents * bisect_right(ordered, s) / len(filled) for s in filled]
     top = max(filled)
     if top <= 0 or all(s == filled[0] for s in filled):
         return [float(max_price_cents)] * len(scores)
-    return [max_price_cents * max(s, 0.0) / top for s in filled]
+    return [max_price_cents * (max(s, 0.0) / top) for s in filled]  # s/top <= 1 first: never above r

@@ -37,7 +37,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from market import campaign as campaigns
-from market import clock, ledger
+from market import acquisition, clock, ledger
 from market.accounts import annotator_quality
 from market.errors import Conflict, Invalid, LedgerViolation, NotFound
 from market.items import item_values
@@ -208,7 +208,7 @@ def _clear(session: Session, rnd: Round) -> None:
     items = session.exec(select(Item).where(col(Item.id).in_(rnd.item_ids))).all()
     items = sorted(items, key=lambda it: (it.score is None, -(it.score or 0.0), it.position, it.id))
     needs = [_needed(campaign, it) for it in items]
-    values = item_values(campaign.max_price_cents, [it.score for it in items])
+    values = item_values(campaign.max_price_cents, [it.score for it in items], acquisition.scale(campaign.acquisition))
     unit_values = np.repeat(np.asarray(values, dtype=np.float64), needs)
     demand = int(unit_values.size)
     budget = min(rnd.budget_cents, campaigns.remaining_cents(session, campaign))
