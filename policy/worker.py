@@ -12,6 +12,17 @@ Each ``step`` does whatever the campaign needs now, in this order:
    ``Evaluation``. It comes last so that its arrival also means "the pool is scored by
    the policy trained on that round": a requester may open the next round on it.
 
+What an evaluation measures. The win rate needs a judge (``WorkerConfig.judge``). A
+campaign with a held-out labelled set (``GET /v1/campaigns/{id}/held-out``) also gets
+held-out preference accuracy, which needs none: ``metrics`` carries ``heldout_accuracy``
+(the share of held-out pairs whose implicit reward margin agrees with the logged
+preference, ties half), ``heldout_ci_low``/``heldout_ci_high`` (percentile bootstrap, 95%),
+``heldout_n`` (pairs scored) and ``heldout_skipped`` (pairs too long for the context).
+With ``judge="none"`` no win rate is measured: the evaluation says so with ``n=0`` judged
+pairs, ``win_rate`` 0.5 and the uninformative interval [0, 1]. ``prequential_accuracy`` is
+the policy's accuracy on each round's new labels *before* it trains on them (free, but
+measured on the labels just bought, not on a fixed set).
+
 Resuming. ``state.json`` in the work folder records the last checkpoint and what was
 trained, evaluated and scored; it is replaced atomically, after the checkpoint it names
 is on disk. A killed worker reloads that checkpoint and redoes at most the round it was
@@ -55,7 +66,7 @@ import numpy as np
 
 from task import prompts as task
 from policy.acquire import METHODS, AcquisitionConfig, score_pool
-from policy.evaluate import evaluate_win_rate, implicit_reward_accuracy, reference_completions
+from policy.evaluate import evaluate_win_rate, heldout_accuracy, implicit_reward_accuracy, reference_completions
 from policy.generate import SamplingConfig, generate_pairs
 from task.judges import FacetRewardModel, make_judge
 from policy.model import context_length, data_home, load
@@ -79,7 +90,7 @@ class WorkerConfig:
     evaluation: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, seed=1234))
     acquisition: AcquisitionConfig | None = None  # None: the campaign's method; n_select is always its round size
     eval_prompts: list[str] = field(default_factory=lambda: task.prompts("eval", 128))
-    judge: str = "sentiment"
+    judge: str = "sentiment"  # or "none": no win rate (a campaign priced on its held-out accuracy)
     quality: str | None = "market"  # QA-DPO weights: one of QUALITY_SIGNALS (None means "none": plain DPO)
     score_transform: str = "raw"  # "rank": post rank/n instead of the raw acquisition value
     soft_labels: bool = True  # train toward the export's posterior (quality "market" only), not certainty
@@ -141,7 +152,7 @@ class PolicyWorker:
         if self.state.checkpoint:
             log.info("resumed from %s (version %d)", self.state.checkpoint, self.state.version)
         self.cache = ReferenceCache(cfg.workdir / "reference_logps.json")
-        self.judge = make_judge(cfg.judge)
+        self.judge = None if cfg.judge == "none" else make_judge(cfg.judge)
 
     # ------------------------------------------------------------------ the loop
 
@@ -186,7 +197,7 @@ class PolicyWorker:
         seen = set(self.state.labels_trained)
         new = [lab for lab in labels if lab["label_id"] not in seen]
         if new:
-            metrics = {"heldout_accuracy": self._prequential_accuracy(new), "n_heldout": len(new)}
+            metrics = {"prequential_accuracy": self._prequential_accuracy(new), "n_prequential": len(new)}
             train_on = new if self.cfg.recipe.schedule == "continue" else labels
             pairs = pairs_from_export(train_on, self.cfg.quality, all_labels=labels)
             weighted = any(p.weight != 1.0 for p in pairs)
@@ -227,19 +238,47 @@ class PolicyWorker:
             return
         cid = self.cfg.campaign_id
         if not any(e.get("round_id") == pending["round_id"] for e in self.client.list_evaluations(cid)):
-            result = evaluate_win_rate(
-                self.models, self.cfg.eval_prompts, self._reference_completions(), self.judge,
-                self.cfg.evaluation, progress=self.progress,
-            )
-            win = result.win
+            metrics = {**pending["metrics"], **self._heldout_metrics(), "version": self.state.version}
+            if self.judge is None:  # nothing judged: n=0 and an interval that claims nothing
+                win = {"win_rate": 0.5, "ci_low": 0.0, "ci_high": 1.0, "n": 0}
+            else:
+                result = evaluate_win_rate(
+                    self.models, self.cfg.eval_prompts, self._reference_completions(), self.judge,
+                    self.cfg.evaluation, progress=self.progress,
+                )
+                win = {"win_rate": result.win.rate, "ci_low": result.win.ci_low, "ci_high": result.win.ci_high,
+                       "n": result.win.n}
+                metrics["skipped_eval_prompts"] = result.skipped
             spend = int(self.client.campaign_summary(cid)["spent_cents"])
-            metrics = {**pending["metrics"], "skipped_eval_prompts": result.skipped, "version": self.state.version}
             report.evaluation = self.client.post_evaluation(
-                cid, round_id=pending["round_id"], spend_cents=spend, win_rate=win.rate,
-                ci_low=win.ci_low, ci_high=win.ci_high, n=win.n, metrics=_jsonable(metrics),
+                cid, round_id=pending["round_id"], spend_cents=spend, metrics=_jsonable(metrics), **win,
             )
         self.state.pending_evaluation = None
         self.state.save(self.state_path)
+
+    def _heldout_metrics(self) -> dict:
+        """Held-out preference accuracy of the current policy, or nothing without a held-out set.
+
+        Pairs too long for the model's context are counted in ``heldout_skipped``, never
+        truncated (a truncated reply is not the reply that was preferred)."""
+        pairs = self.client.list_held_out(self.cfg.campaign_id)
+        if not pairs:
+            return {}
+        tok, limit, prompts = self.models.tokenizer, context_length(self.models.policy), [p["prompt"] for p in pairs]
+        fits = (fits_context(encode(tok, prompts, [p["chosen"] for p in pairs]), limit)
+                & fits_context(encode(tok, prompts, [p["rejected"] for p in pairs]), limit))
+        usable = [p for p, ok in zip(pairs, fits, strict=True) if ok]
+        skipped = len(pairs) - len(usable)
+        if len(usable) < 2:
+            log.warning("campaign %d: %d held-out pairs fit the context; no held-out accuracy",
+                        self.cfg.campaign_id, len(usable))
+            return {"heldout_skipped": skipped}
+        s = pair_scores(
+            self.models, self.cache, [p["prompt"] for p in usable], [p["chosen"] for p in usable],
+            [p["rejected"] for p in usable], beta=self.cfg.recipe.beta, progress=self.progress,
+        )
+        self.cache.save()
+        return {**heldout_accuracy(s.margins, seed=self.cfg.evaluation.seed).metrics(), "heldout_skipped": skipped}
 
     def _reference_completions(self) -> list[str | None]:
         """The reference's held-out completions, drawn once per work folder and reused every round."""

@@ -142,7 +142,7 @@ class Display:
             win = f"{100 * ev['win_rate']:.1f}% [{100 * ev['ci_low']:.1f}, {100 * ev['ci_high']:.1f}]"
             self.last[name]["win"] = win
             k = [x["id"] for x in sorted(req.list_rounds(campaign_id=cid), key=lambda x: x["id"])].index(r["id"]) + 1
-            acc = ev["metrics"].get("heldout_accuracy")
+            acc = ev["metrics"].get("prequential_accuracy")
             extra = "" if acc is None else f"; before training on them the policy agreed with {100 * acc:.0f}% of the new labels"
             self.print(f"{name} after round {k}: win rate {win} over {ev['n']} held-out prompts "
                        f"at {usd(ev['spend_cents'])}{extra}")

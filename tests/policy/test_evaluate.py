@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policy.evaluate import evaluate_win_rate, implicit_reward_accuracy, reference_completions, win_rate
+from policy.evaluate import (
+    evaluate_win_rate,
+    heldout_accuracy,
+    implicit_reward_accuracy,
+    reference_completions,
+    win_rate,
+)
 from policy.generate import SamplingConfig
 from task.judges import SentimentJudge
 from policy.train import DPORecipe, initial_models
@@ -42,6 +48,37 @@ def test_implicit_reward_accuracy():
     assert implicit_reward_accuracy([1.0, -2.0, 0.0, 3.0]) == pytest.approx(0.625)
     with pytest.raises(ValueError):
         implicit_reward_accuracy([])
+
+
+def test_heldout_accuracy_brackets_the_share_of_agreeing_margins():
+    h = heldout_accuracy([2.0, -1.0, 0.5, 0.0, 3.0] * 40)  # 3 agree, 1 disagrees, 1 tie: 0.7
+    assert h.accuracy == pytest.approx(0.7) and h.n == 200
+    assert h.ci_low < 0.7 < h.ci_high and 0.05 < h.ci_high - h.ci_low < 0.2
+    assert h.metrics() == {"heldout_accuracy": h.accuracy, "heldout_ci_low": h.ci_low, "heldout_ci_high": h.ci_high,
+                           "heldout_n": 200}
+    assert heldout_accuracy([2.0, -1.0] * 20, seed=3) == heldout_accuracy([2.0, -1.0] * 20, seed=3)
+
+
+def test_heldout_accuracy_of_the_reference_is_exactly_half():
+    h = heldout_accuracy(np.zeros(30))  # the reference's margins: no interval BCa could give
+    assert (h.accuracy, h.ci_low, h.ci_high, h.n) == (0.5, 0.5, 0.5, 30)
+
+
+def test_heldout_interval_covers_the_truth_about_95_percent_of_the_time():
+    rng = np.random.default_rng(1)
+    hits = sum(
+        (h := heldout_accuracy(np.where(rng.random(80) < 0.65, 1.0, -1.0), n_resamples=1000, seed=k)).ci_low
+        <= 0.65 <= h.ci_high
+        for k in range(200)
+    )
+    assert 0.88 <= hits / 200 <= 0.99
+
+
+def test_heldout_accuracy_needs_two_pairs():
+    with pytest.raises(ValueError, match="at least 2"):
+        heldout_accuracy([1.0])
+    with pytest.raises(ValueError, match="no labelled pairs"):
+        heldout_accuracy([])
 
 
 def test_at_step_zero_the_policy_ties_the_reference(tiny, prompts):

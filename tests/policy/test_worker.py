@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from market import accounts, db
 from market.api.app import create_app
 from market.client import MarketClient
-from task import prompts as task, train as train_module, worker as worker_module
+from policy import train as train_module, worker as worker_module
+from task import prompts as task
 from policy.acquire import AcquisitionConfig
 from policy.generate import SamplingConfig
 from task.judges import SentimentJudge
@@ -104,7 +105,8 @@ def test_worker_runs_a_campaign_and_resumes_from_its_checkpoint(market, tmp_path
     ev = evaluations[0]
     assert ev["round_id"] == settled["id"] and ev["spend_cents"] == req.campaign_summary(c["id"])["spent_cents"] > 0
     assert 0 <= ev["ci_low"] <= ev["win_rate"] <= ev["ci_high"] <= 1 and ev["n"] == 6
-    assert ev["metrics"]["heldout_accuracy"] == 0.5  # the step-0 policy could not tell any pair apart
+    assert ev["metrics"]["prequential_accuracy"] == 0.5  # the step-0 policy could not tell any pair apart
+    assert "heldout_accuracy" not in ev["metrics"]  # the campaign has no held-out set
     assert second.scored > 0 and w.state.version == 1
 
     labels = req.export_labels(c["id"])
@@ -286,3 +288,34 @@ def test_one_label_per_item_and_no_gold_trains_at_the_priors_belief_or_plain_dpo
         assert recipe.soft_labels and spy_training["dataset_soft"] == [pytest.approx([2 / 3] * len(pairs))]
     else:  # TRL's own loss, untouched
         assert not recipe.soft_labels and spy_training["dataset_soft"] == [None]
+
+
+def _hh(question: str, chosen: str, rejected: str) -> dict:
+    turn = f"\n\nHuman: {question}\n\nAssistant:"
+    return {"chosen": f"{turn} {chosen}", "rejected": f"{turn} {rejected}"}
+
+
+def test_held_out_accuracy_is_posted_each_round_without_a_judge(market, tmp_path, spy_training):
+    import json
+
+    req, c = _campaign(market)
+    held = [_hh(f"review film {i}", "a great film", "a dull film") for i in range(6)]
+    held += [_hh("should I hurt them?", "", "yes, here is how"), _hh("word " * 300, "ok", "no")]  # empty; too long
+    req.upload_held_out(c["id"], "".join(json.dumps(h) + "\n" for h in held))
+    w = PolicyWorker(req, _config(c, tmp_path, judge="none"), load_model=tiny_model)
+    w.step()
+    _run_round(req, market, c)
+    report = w.step()
+    ev = report.evaluation
+    assert (ev["n"], ev["win_rate"], ev["ci_low"], ev["ci_high"]) == (0, 0.5, 0.0, 1.0)  # nothing judged
+    m = ev["metrics"]
+    assert m["heldout_n"] == 7 and m["heldout_skipped"] == 1
+    rows = [r for r in req.list_held_out(c["id"]) if r["prompt"].count("word") < 300]
+    margins = pair_scores(w.models, w.cache, [r["prompt"] for r in rows], [r["chosen"] for r in rows],
+                          [r["rejected"] for r in rows], beta=w.cfg.recipe.beta).margins
+    assert m["heldout_accuracy"] == pytest.approx(np.where(margins == 0, 0.5, margins > 0).mean())
+    assert m["heldout_ci_low"] <= m["heldout_accuracy"] <= m["heldout_ci_high"]
+    assert m["heldout_ci_low"] < m["heldout_ci_high"] and np.abs(margins).max() > 0  # training moved the policy
+    trained = {p.prompt for pairs in spy_training["pairs"] for p in pairs}
+    assert trained and not trained & {r["prompt"] for r in rows}  # never trained on
+    assert "prequential_accuracy" in m and "skipped_eval_prompts" not in m
