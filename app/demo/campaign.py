@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from market.client import MarketClient, MarketError
-from market.money import usd
 from app.demo.processes import DemoError, Processes
 
 BID_WINDOW_S = 30.0  # longest wait for bids; bidding normally ends when every affordable bot bid
