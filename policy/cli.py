@@ -3,16 +3,26 @@
 Mount it on the main CLI with ``app.command("worker")(policy.cli.worker)``, or merge the
 whole ``policy.cli.app``. Importing this module stays light (no torch, no transformers):
 the heavy imports happen inside the command, so ``prefmarket --help`` is instant.
+
+The DPO recipe's options are not written here: one option per field of
+``policy.recipe.RecipeFields``, with the field's default and help (:func:`recipe_options`),
+as TRL derives its command line from ``DPOConfig``.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import types
+import typing
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+
+from policy.recipe import RecipeFields
 
 app = typer.Typer(help="The policy side of a campaign.", no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
@@ -23,18 +33,32 @@ def _group() -> None:
     """Keeps ``worker`` a named subcommand even though it is the only one."""
 
 
-@app.command("worker")
+def recipe_options() -> list[inspect.Parameter]:
+    """One keyword-only typer option per recipe field (its type, default, help and flags),
+    grouped under "DPO recipe" in ``--help``; fields the worker sets each round are left out."""
+    hints = typing.get_type_hints(RecipeFields)
+    params = []
+    for f in fields(RecipeFields):
+        if "set_by" in f.metadata:
+            continue
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # ``float | None``: typer reads Optional
+            kind = Optional[next(a for a in typing.get_args(kind) if a is not type(None))]
+        option = typer.Option(*f.metadata.get("flags", ()), help=f.metadata["help"], rich_help_panel="DPO recipe")
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                        annotation=Annotated[kind, option]))
+    return params
+
+
+def _set_each_round() -> str:
+    return "; ".join(f"{f.name} from {f.metadata['set_by']}" for f in fields(RecipeFields) if "set_by" in f.metadata)
+
+
 def worker(
     campaign: Annotated[int, typer.Option("--campaign", help="campaign id to work for")],
     url: Annotated[str, typer.Option("--url", envvar="PREFMARKET_URL", help="market base URL")] = "http://127.0.0.1:8000",
     token: Annotated[Optional[str], typer.Option("--token", envvar="PREFMARKET_TOKEN", help="worker or requester token")] = None,
     model: Annotated[Optional[str], typer.Option(help="model id or local path (default: embedded SmolLM2-135M-Instruct)")] = None,
-    lora: Annotated[bool, typer.Option("--lora/--full", help="LoRA adapters or full fine-tuning")] = True,
-    schedule: Annotated[str, typer.Option(help="continue (new labels) or retrain (all labels, from the reference)")] = "continue",
-    beta: Annotated[float, typer.Option(help="DPO beta")] = 0.1,
-    lr: Annotated[Optional[float], typer.Option(help="learning rate (default 5e-4 LoRA, 5e-6 full)")] = None,
-    epochs: Annotated[float, typer.Option(help="epochs per round")] = 1.0,
-    batch_size: Annotated[int, typer.Option(help="pairs per optimiser step")] = 8,
     acquisition: Annotated[Optional[str], typer.Option(help="override the campaign's acquisition: random, sharp, wsharp, apl, adpo")] = None,
     direction: Annotated[Optional[str], typer.Option(help="least_certain or most_certain (default: the method's own)")] = None,
     quality: Annotated[str, typer.Option(help=(
@@ -54,10 +78,12 @@ def worker(
     poll: Annotated[float, typer.Option(help="seconds between steps")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="do the pending work once and exit")] = False,
     max_rounds: Annotated[Optional[int], typer.Option(help="stop after training on this many rounds")] = None,
-    seed: Annotated[int, typer.Option(help="seed for sampling, tie-breaking and training")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    **recipe: Any,
 ) -> None:
-    """Generate pairs, post acquisition scores, train on each settled round, post evaluations."""
+    """Generate pairs, post acquisition scores, train on each settled round, post evaluations.
+
+    The DPO recipe's options come from its fields (``policy.recipe``)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     from market.client import MarketClient, MarketError
     from task import prompts as task
@@ -69,14 +95,15 @@ def worker(
 
     configure_threads()
     try:
-        recipe = DPORecipe(beta=beta, learning_rate=lr, epochs=epochs, batch_size=batch_size, lora=lora, schedule=schedule, seed=seed)
+        dpo = DPORecipe(**recipe)
+        seed = dpo.seed
         client = MarketClient(url, token)
         acq = None
         if acquisition is not None or direction is not None:
             method = acquisition or client.get_campaign(campaign)["acquisition"]
-            acq = AcquisitionConfig(method=method, direction=direction, beta=beta, seed=seed)
+            acq = AcquisitionConfig(method=method, direction=direction, beta=dpo.beta, seed=seed)
         cfg = WorkerConfig(
-            campaign_id=campaign, workdir=workdir, model=model, recipe=recipe,
+            campaign_id=campaign, workdir=workdir, model=model, recipe=dpo,
             sampling=SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed),
             evaluation=SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.7, seed=seed + 1234),
             acquisition=acq, eval_prompts=task.prompts("eval", eval_prompts), judge=judge, quality=quality,
@@ -89,3 +116,10 @@ def worker(
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+_own = [p for p in inspect.signature(worker, eval_str=True).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD]
+worker.__signature__ = inspect.Signature(_own + recipe_options())
+worker.__doc__ += f" Set each round by the worker, not by an option: {_set_each_round()}."
+app.command("worker")(worker)

@@ -42,6 +42,7 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from policy.model import PolicyModels
+from policy.recipe import RecipeFields
 from policy.scoring import ReferenceCache
 
 SCHEDULES = ("continue", "retrain")
@@ -49,26 +50,10 @@ PER_PAIR = ("weight", "soft_label")  # dataset columns the loss reads besides TR
 
 
 @dataclass
-class DPORecipe:
-    """The DPO recipe. ``learning_rate=None`` picks 5e-6 for full fine-tuning and 5e-4 for LoRA."""
-
-    beta: float = 0.1
-    learning_rate: float | None = None
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 8
-    grad_accum: int = 1
-    lora: bool = True
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    schedule: str = "continue"
-    qa_weights: bool = False
-    soft_labels: bool = False  # train each pair toward its soft label (cDPO) instead of certainty
-    max_length: int = 512
-    warmup_steps: int = 0
-    lr_scheduler: str = "constant"
-    seed: int = 0
+class DPORecipe(RecipeFields):
+    """The DPO recipe. Its fields, with their defaults and help, are ``RecipeFields``
+    (``policy.recipe``, torch-free, so the worker's CLI is derived from them);
+    ``learning_rate=None`` picks 5e-6 for full fine-tuning and 5e-4 for LoRA."""
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:

@@ -50,3 +50,51 @@ def test_quality_defaults_to_the_market_posterior_and_an_unknown_value_is_a_clea
     )
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "quality must be one of market, confidence, facet, none (got 'magic')" in out
+
+
+def test_every_recipe_field_is_an_option_with_its_default_and_help():
+    """The recipe's options are derived from ``RecipeFields``: each field is in ``--help``
+    with its own help and default, on one line (a wide terminal keeps rows unwrapped);
+    the fields the worker sets each round are named with the option that sets them."""
+    from dataclasses import fields
+
+    from policy.recipe import RecipeFields
+
+    result = CliRunner().invoke(app, ["worker", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    rows = result.output.splitlines()
+    text = " ".join(result.output.split())
+    for f in fields(RecipeFields):
+        if "set_by" in f.metadata:
+            assert f"{f.name} from {f.metadata['set_by']}" in text
+            continue
+        flag = f.metadata.get("flags", (f"--{f.name.replace('_', '-')}",))[0].split("/")[0]
+        [row] = [r for r in rows if f"│ {flag} " in r or f"│ {flag}," in r]
+        assert f.metadata["help"] in row
+        if f.default is not None:
+            default = ("lora" if f.default else "full") if f.name == "lora" else f.default
+            assert f"[default: {default}]" in row, row
+
+
+def test_recipe_options_reach_the_recipe_and_a_bad_one_is_a_clear_error(tmp_path, monkeypatch):
+    import policy.worker
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(self, client, cfg, progress=False):
+        seen["recipe"], seen["sampling_seed"] = cfg.recipe, cfg.sampling.seed
+        raise Stop
+
+    monkeypatch.setattr(policy.worker.PolicyWorker, "__init__", capture)
+    args = ["worker", "--campaign", "1", "--workdir", str(tmp_path / "w"), "--once"]
+    result = CliRunner().invoke(app, [*args, "--full", "--lr", "0.002", "--lora-r", "4", "--max-length", "256",
+                                      "--lr-scheduler", "cosine", "--seed", "7"])
+    assert isinstance(result.exception, Stop), result.output
+    r = seen["recipe"]
+    assert (r.lora, r.learning_rate, r.lora_r, r.max_length, r.lr_scheduler, r.seed) == (False, 0.002, 4, 256, "cosine", 7)
+    assert (r.beta, r.batch_size, r.qa_weights) == (0.1, 8, False) and seen["sampling_seed"] == 7
+    bad = CliRunner().invoke(app, [*args, "--schedule", "sometimes"])
+    assert bad.exit_code == 2 and "schedule must be one of" in " ".join(bad.output.split())
