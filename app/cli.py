@@ -443,7 +443,6 @@ app.add_typer(_bidders_app)
 app.add_typer(_ui_app)
 app.command("worker")(_worker)
 
-app.command("experiment")(_experiment)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
