@@ -197,9 +197,10 @@ def test_the_readme_quickstart_runs_against_a_live_server(tmp_path, database_url
         assert closed, outputs["campaign close-round"]
         n, price = int(closed[1]), int(closed[2])
         assert 1 <= n <= 4 and 0 < price <= 50 and rnd["n_assignments"] == n
+        assert float(closed[3]) * 100 == pytest.approx(n * price)  # one uniform price, all of it escrowed
 
         summary = client.campaign_summary(1)
-        assert summary["labels"] == n and 0 < summary["spent_cents"] <= 500 and summary["balanced"]
+        assert summary["labels"] == n and summary["spent_cents"] == n * price and summary["balanced"]
         assert (f"campaign 1 (budget_feasible): spent ${summary['spent_cents'] / 100:,.2f} of $5.00, escrowed $0.00, "
                 f"remaining ${summary['remaining_cents'] / 100:,.2f}; {n} labels, {n}/{len(PAIRS)} items done; "
                 f"books balanced: True") in outputs["campaign status"]
@@ -211,12 +212,13 @@ def test_the_readme_quickstart_runs_against_a_live_server(tmp_path, database_url
         by_prompt = {p: {a, b} for p, a, b in PAIRS}
         assert all({r["chosen"], r["rejected"]} == by_prompt[r["prompt"]] for r in rows)
 
-        # the Python example, with the quickstart's environment
+        # the worker trains on the settled round and posts its evaluation; then the Python example
+        wait_for("the worker's evaluation", lambda: client.list_evaluations(1), timeout=120, logs=shell.log("worker"))
         done = subprocess.run([sys.executable, "-c", python], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr
         assert f"spent {summary['spent_cents']} of 500 cents on {n} labels" in done.stdout
         assert f"round 1: settled, {n} assignments at {price} cents" in done.stdout
-        assert f"{len(rows)} labels exported;" in done.stdout
+        assert f"{len(rows)} labels exported; evaluations so far: 1" in done.stdout
     finally:
         shell.stop()
