@@ -69,7 +69,9 @@ def worker(
     soft_labels: Annotated[bool, typer.Option("--soft-labels/--hard-labels", help=(
         "with --quality market: train each pair toward the export's posterior that its label is right "
         "(conservative DPO), or as certain"))] = True,
-    judge: Annotated[str, typer.Option(help="sentiment, facet:PATH or openai:MODEL@URL")] = "sentiment",
+    judge: Annotated[str, typer.Option(help=(
+        "sentiment, facet:PATH, openai:MODEL@URL (docs/judges.md), or none: no win rate, for a campaign "
+        "measured on its held-out set (held-out accuracy is reported whenever the campaign has one)"))] = "sentiment",
     eval_prompts: Annotated[int, typer.Option(help="held-out task prompts for the win rate")] = 128,
     max_new_tokens: Annotated[int, typer.Option(help="completion length when sampling pairs")] = 48,
     temperature: Annotated[float, typer.Option(help="sampling temperature for pairs")] = 0.8,

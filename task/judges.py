@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,14 +195,23 @@ RUBRIC = (
 )
 
 
+class JudgeError(ValueError):
+    """The HTTP judge could not give an answer (unreachable, refused, or not speaking the
+    protocol). A ``ValueError`` so that command lines report it as a setting to fix (URL,
+    model, key), never as a traceback."""
+
+
 @dataclass
 class OpenAIJudge:
-    """An OpenAI-compatible ``/chat/completions`` endpoint as a judge.
+    """An OpenAI-compatible ``/chat/completions`` endpoint as a judge (docs/judges.md).
 
     Each pair is asked twice, with the two responses swapped, and the answers averaged, so a
     judge that always says "A" scores every pair a tie. Unparseable answers count as half a
-    win for each side and are tallied in ``unparsed``. ``client`` lets tests pass an
-    ``httpx.Client`` with a mock transport.
+    win for each side and are tallied in ``unparsed``. A busy server (429, 5xx) or a dropped
+    connection is asked again up to ``retries`` times, ``backoff_s`` apart (doubling);
+    anything else that is not an answer raises ``JudgeError`` naming the URL and the reason.
+    The key is ``api_key`` or ``$PREFMARKET_JUDGE_API_KEY`` (sent as a bearer token; none
+    for a local server). ``client`` lets tests pass an ``httpx.Client`` of their own.
     """
 
     base_url: str
@@ -209,8 +219,11 @@ class OpenAIJudge:
     api_key: str | None = None
     rubric: str = RUBRIC
     timeout: float = 60.0
+    retries: int = 2
+    backoff_s: float = 1.0
     client: object | None = None
     unparsed: int = 0
+    requests: int = 0
 
     def _client(self):
         if self.client is None:
@@ -221,20 +234,42 @@ class OpenAIJudge:
             self.client = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)
         return self.client
 
+    def _post(self, body: dict):
+        import httpx
+
+        where = f"{self.base_url.rstrip('/')}/chat/completions"
+        for attempt in range(self.retries + 1):
+            self.requests += 1
+            try:
+                response = self._client().post("/chat/completions", json=body)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise JudgeError(f"judge {where}: cannot reach it ({exc})") from None
+            else:
+                if response.status_code != 429 and response.status_code < 500:
+                    break
+                if attempt == self.retries:
+                    raise JudgeError(f"judge {where}: answered {response.status_code} "
+                                     f"{self.retries + 1} times: {response.text[:200]}")
+            time.sleep(self.backoff_s * 2**attempt)
+        if response.status_code >= 400:
+            hint = " (set PREFMARKET_JUDGE_API_KEY)" if response.status_code in (401, 403) else ""
+            raise JudgeError(f"judge {where}: answered {response.status_code}{hint}: {response.text[:200]}")
+        return response
+
     def _ask(self, prompt: str, first: str, second: str) -> str | None:
         message = f"Request:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\nWhich response is better?"
-        response = self._client().post(
-            "/chat/completions",
-            json={
-                "model": self.model,
-                "messages": [{"role": "system", "content": self.rubric}, {"role": "user", "content": message}],
-                "temperature": 0,
-                "max_tokens": 4,
-            },
-        )
-        response.raise_for_status()
-        answer = response.json()["choices"][0]["message"]["content"]
-        found = re.search(r"\b([AB])\b", answer.strip().upper())
+        response = self._post({
+            "model": self.model,
+            "messages": [{"role": "system", "content": self.rubric}, {"role": "user", "content": message}],
+            "temperature": 0,
+            "max_tokens": 4,
+        })
+        try:
+            answer = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise JudgeError(f"judge {self.base_url}: not a chat-completions answer: {response.text[:200]}") from None
+        found = re.search(r"\b([AB])\b", (answer or "").strip().upper())
         return found.group(1) if found else None
 
     def compare(self, prompts, a, b) -> np.ndarray:
