@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def quickstart(text: str) -> tuple[list[str], list[str]]:
 
 
 def step(argv: list[str]) -> str:
+    """A command's name: ``export``, ``serve``, ``admin create-account``, ``campaign open-round``, ..."""
     if argv[0] == "export":
         return "export"
     assert argv[0] == "prefmarket", f"the quickstart runs prefmarket commands, not {argv[0]!r}"
@@ -75,7 +77,7 @@ class Shell:
 
     def __init__(self, folder: Path, env: dict[str, str], url: str):
         self.folder, self.env, self.url = folder, env, url
-        self.background: list[subprocess.Popen] = []
+        self.background: list[tuple[subprocess.Popen, object]] = []  # each process and its log file
         self.tokens: dict[str, str] = {}
 
     def argv(self, command: str) -> list[str]:
@@ -93,15 +95,16 @@ class Shell:
 
     def start(self, argv: list[str], name: str) -> None:
         log = open(self.folder / f"{name}.log", "wb")
-        self.background.append(subprocess.Popen([sys.executable, "-m", "app.cli", *argv[1:]], cwd=self.folder,
-                                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True))
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", *argv[1:]], cwd=self.folder, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.background.append((proc, log))
 
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+    def log(self, name: str) -> Callable[[], str]:
+        """The tail of a background command's output, read when a wait times out."""
+        return lambda: (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        for proc in self.background:
+        for proc, log in self.background:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=20)
@@ -110,21 +113,22 @@ class Shell:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=20)
+            log.close()
 
 
-def wait_for(what: str, check, timeout: float = 60.0, logs: str = ""):
+def wait_for(what: str, check: Callable[[], object], log: Callable[[], str], timeout: float = 60.0) -> None:
+    """Poll ``check`` until it holds; on timeout, fail with the tail of the log that explains why."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
+        if check():
+            return
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+    raise AssertionError(f"timed out waiting for {what}\n{log()}")
 
 
-def answers(url: str, path: str = "") -> bool:
+def answers(url: str) -> bool:
     try:
-        return httpx.get(url + path, timeout=1.0).status_code == 200
+        return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -156,7 +160,7 @@ def test_the_readme_quickstart_runs_against_a_live_server(tmp_path, database_url
                 continue
             if name == "serve":
                 shell.start(argv + ["--port", url.rsplit(":", 1)[1], "--log-level", "warning"], name)
-                wait_for("the server", lambda: answers(url, "/v1/health"), logs=shell.log(name))
+                wait_for("the server", lambda: answers(f"{url}/v1/health"), shell.log(name))
                 continue
             if name == "worker":
                 shell.start(argv + ["--model", str(tiny.result()), "--poll", "0.5"], name)
@@ -167,17 +171,16 @@ def test_the_readme_quickstart_runs_against_a_live_server(tmp_path, database_url
             if name == "portal":
                 port = free_port()
                 shell.start(argv + ["--port", str(port), "--api-url", url], name)
-                wait_for("the portal", lambda: answers(f"http://127.0.0.1:{port}", "/_stcore/health"),
-                         logs=shell.log(name))
+                wait_for("the portal", lambda: answers(f"http://127.0.0.1:{port}/_stcore/health"), shell.log(name))
                 continue
             client = MarketClient(url, env.get("PREFMARKET_TOKEN"))
             if name == "campaign open-round":  # "once the worker has scored the pool"
                 wait_for("the worker's scores", lambda: all(i["score"] is not None for i in client.list_items(1)),
-                         logs=shell.log("worker"))
+                         shell.log("worker"))
             if name == "campaign close-round":  # let the annotators bid
-                wait_for("the bots' bids", lambda: (client.get_round(1)["n_bids"] or 0) >= 3, logs=shell.log("bots"))
+                wait_for("the bots' bids", lambda: (client.get_round(1)["n_bids"] or 0) >= 3, shell.log("bots"))
             if name == "campaign status":  # "once the labels are in"
-                wait_for("the labels", lambda: client.get_round(1)["state"] == "settled", logs=shell.log("bots"))
+                wait_for("the labels", lambda: client.get_round(1)["state"] == "settled", shell.log("bots"))
             out = shell.run(argv)
             outputs[name] = out
             if name == "admin create-account":
@@ -213,7 +216,7 @@ def test_the_readme_quickstart_runs_against_a_live_server(tmp_path, database_url
         assert all({r["chosen"], r["rejected"]} == by_prompt[r["prompt"]] for r in rows)
 
         # the worker trains on the settled round and posts its evaluation; then the Python example
-        wait_for("the worker's evaluation", lambda: client.list_evaluations(1), timeout=120, logs=shell.log("worker"))
+        wait_for("the worker's evaluation", lambda: client.list_evaluations(1), shell.log("worker"), timeout=120)
         done = subprocess.run([sys.executable, "-c", python], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr
