@@ -122,7 +122,7 @@ def item_values(max_price_cents: int, scores: list[float | None], scale: Scale) 
     the whole price.
 
     ``cardinal`` (scores proportional to what an item is worth, such as ADPO's information
-    gain): ``v_j = r · max(s_j, 0) / max s`` (design.md); a negative score is worth nothing
+    gain): ``v_j = r · max(s_j, 0) / max s`` (docs/architecture.md, "The loop"); a negative score is worth nothing
     and such an item will not be bought. All-equal scores or a non-positive maximum give
     every item the cap.
 
