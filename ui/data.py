@@ -271,7 +271,7 @@ def earnings_by_campaign(by_campaign: Mapping) -> pd.DataFrame:
 # --- requester --------------------------------------------------------------------------
 
 ACQUISITIONS = ("random", "sharp", "wsharp", "apl", "adpo")
-"""The policy's acquisition functions (design.md); the market stores the name and the
+"""The policy's acquisition functions (docs/architecture.md); the market stores the name and the
 policy worker that serves the campaign applies it."""
 
 
