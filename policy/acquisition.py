@@ -129,15 +129,16 @@ def apl(
     *,
     n_select: int,
     f_pair: int = 32,
+    f_prompt: int = 4,
     direction: str = "most_certain",
     rng: np.random.Generator,
 ) -> np.ndarray:
     """APL's two-stage filter as scores: high predictive entropy first, then certainty ``|Δ|``.
 
-    The ``n_select · f_pair`` items with the highest entropy of their prompt pass stage 1;
-    among them, pairs rank by ``|Δ|`` (largest first for ``most_certain``, as in APL). Passing
-    items score in (1, 2] by that rank, the rest in (0, 1] by entropy, so sorting by score
-    replays the filter. Items whose prompt has no entropy estimate (NaN: outside the
+    Stage 1 keeps the items whose prompt has the highest entropy, ``apl_stage_one`` of them;
+    among those, pairs rank by ``|Δ|`` (largest first for ``most_certain``, as in APL).
+    Passing items score in (1, 2] by that rank, the rest in (0, 1] by entropy, so sorting by
+    score replays the filter. Items whose prompt has no entropy estimate (NaN: outside the
     ``f_prompt`` sample) cannot pass stage 1. Scores are ranks: the filter has no magnitudes.
     """
     check_direction(direction)
@@ -146,8 +147,8 @@ def apl(
     if ent.shape != certainty.shape:
         raise ValueError("entropy and margins must have one value per item")
     ent = np.where(np.isnan(ent), -np.inf, ent)
-    keep = select(ent, min(len(ent), n_select * f_pair), rng)
-    keep = keep[np.isfinite(ent[keep])]
+    estimated = int(np.isfinite(ent).sum())
+    keep = select(ent, apl_stage_one(estimated, n_select, f_pair, f_prompt), rng)
     passed = np.zeros(len(ent), dtype=bool)
     passed[keep] = True
     scores = np.empty(len(ent))
@@ -155,6 +156,18 @@ def apl(
     scores[passed] = 1.0 + _rank01(signed[passed], rng)
     scores[~passed] = _rank01(ent[~passed], rng)
     return scores
+
+
+def apl_stage_one(estimated: int, n_select: int, f_pair: int, f_prompt: int) -> int:
+    """How many items pass APL's entropy filter: ``1/f_prompt`` of those with an estimate, at most
+    ``n_select · f_pair`` and at least ``n_select``.
+
+    At APL's own sizes ``n_select · f_pair · f_prompt`` items are estimated and ``n_select · f_pair``
+    pass, so this is the paper's filter. A pool smaller than that keeps the paper's ratio: a
+    fixed ``n_select · f_pair`` would let every item through a small pool (256 of a 200-pair
+    pool at M = 16, F_pair = 16), and the filter would filter nothing.
+    """
+    return min(estimated, n_select * f_pair, max(n_select, -(-estimated // f_prompt)))
 
 
 def apl_prompt_budget(n_prompts: int, n_select: int, f_pair: int, f_prompt: int) -> int:
@@ -189,10 +202,29 @@ def adpo_vectors(features, margins, beta: float) -> np.ndarray:
     return v / top if top > 0 else v
 
 
+def adpo_design(features, margins, beta: float, bought_features=None, bought_margins=None) -> tuple[np.ndarray, np.ndarray]:
+    """ADPO's design vectors ``β sqrt(μ(1−μ)) (φ_a − φ_b)`` for the pool and for the pairs already bought.
+
+    The bought pairs are the design so far: passed to ``greedy_d_optimal(initial=...)`` they make
+    the next picks complement what earlier rounds bought instead of restarting at ``γI``. Their
+    Fisher weights are taken at the current margins, like the pool's. Nothing is rescaled, so
+    with ``γ`` equal to the fit's L2 prior, ``γI + Σ v vᵀ`` is the Laplace posterior's precision.
+    """
+    v = np.asarray(features, dtype=np.float64) * adpo_weights(margins, beta)[:, None]
+    b = np.zeros((0, v.shape[1]))
+    if bought_features is not None and len(bought_features):
+        b = np.asarray(bought_features, dtype=np.float64) * adpo_weights(bought_margins, beta)[:, None]
+    return v, b
+
+
 def greedy_d_optimal(
-    V, k: int, *, gamma: float = 1.0, block: int = 128, candidates: int = 1024, max_candidates: int = 4096
+    V, k: int, *, gamma: float = 1.0, initial=None, block: int = 128, candidates: int = 1024,
+    max_candidates: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy D-optimal design: ``k`` rows of ``V`` maximising ``log det(γI + Σ v vᵀ)``, no labels needed.
+    """Greedy D-optimal design: ``k`` rows of ``V`` maximising ``log det(γI + Σ_B b bᵀ + Σ v vᵀ)``, no labels needed.
+
+    ``initial`` (rows ``b``, may be empty) is the design already bought: earlier rounds' pairs
+    enter ``H`` before the first pick, so a round does not rebuy what earlier rounds covered.
 
     Each step picks ``argmax_i v_iᵀ H⁻¹ v_i`` (matrix-determinant lemma) and updates ``H⁻¹`` by
     Sherman–Morrison. ``H⁻¹`` is never formed: with ``u_s = H_{s−1}⁻¹ v_s`` and
@@ -221,8 +253,15 @@ def greedy_d_optimal(
         V = V.astype(np.float64)
     n, d = V.shape
     k = min(k, n)
+    B = np.zeros((0, d)) if initial is None else np.asarray(initial, dtype=V.dtype).reshape(-1, d)
+    m = len(B)  # U[:m], c[:m] hold the initial design; pick s sits at U[m + s]
+    U, c = np.zeros((m + k, d), dtype=V.dtype), np.zeros(m + k, dtype=V.dtype)
+    for s, b in enumerate(B):
+        u = b / gamma - ((U[:s] @ b) / c[:s]) @ U[:s]
+        U[s], c[s] = u, 1.0 + b @ u
     bound = np.einsum("ij,ij->i", V, V).astype(np.float64) / gamma  # exact at each block start
-    U, c = np.zeros((k, d), dtype=V.dtype), np.zeros(k, dtype=V.dtype)
+    if m:
+        bound -= _explained(V, U[:m], c[:m])
     picked = np.zeros(n, dtype=bool)
     order = np.empty(k, dtype=np.int64)
     gains = np.empty(n)
@@ -237,12 +276,12 @@ def greedy_d_optimal(
         outside = np.max(bound[free[~inside]], initial=-np.inf)
         first = t
         with threadpool_limits(limits=1, user_api="blas"):
-            for j, gain in _picks(V[cand], bound[cand].copy(), outside, U, c, t, min(k, t + block), gamma):
+            for j, gain in _picks(V[cand], bound[cand].copy(), outside, U, c, m + t, m + min(k, t + block), gamma):
                 order[t], gains[cand[j]], picked[cand[j]] = cand[j], gain, True
                 t += 1
         if t - first < block // 4 and candidates < max_candidates:  # the set was too small to carry a block
             candidates *= 2
-        bound -= _explained(V, U[first:t], c[first:t])
+        bound -= _explained(V, U[m + first : m + t], c[m + first : m + t])
     rest = ~picked
     gains[rest] = bound[rest]
     return order, gains
@@ -272,3 +311,63 @@ def _explained(V: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``Σ_s (v_i·u_s)²/c_s`` for every row of ``V``: how much the picks ``U`` reduced each gain (one GEMM)."""
     proj = V @ U.T
     return ((proj * proj) @ (1.0 / c)).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- noise-aware
+
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(32)
+
+
+def _binary_entropy(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return -(p * np.log(p) + (1 - p) * np.log1p(-p))
+
+
+def noise_aware(margin_mean, margin_var, error) -> np.ndarray:
+    """Expected information (nats) that one label brings about the reward, given who will answer it.
+
+    Under a Gaussian (Laplace) posterior the pair's margin ``z = θᵀ(φ_a − φ_b)`` is
+    ``N(margin_mean, margin_var)``. Its annotator answers ``a`` with probability
+    ``g(z) = e + (1 − 2e)·σ(z)``, ``e`` the chance they answer wrong (the skill posterior the
+    market keeps). The value is the mutual information between that answer and ``θ``,
+    ``H(E g) − E H(g)`` (BALD), by 32-point Gauss–Hermite quadrature over ``z``.
+
+    A pair the model is unsure of but cannot learn from (``margin_var`` small: its posterior
+    agrees on a coin toss) is worth little, and so is any pair an annotator near a coin
+    answers: at ``e = ½`` the label carries nothing. ``e`` is clipped to ½: the learner takes
+    labels at face value, so an annotator worse than a coin brings no information it can use.
+    """
+    m = np.asarray(margin_mean, dtype=np.float64)
+    v = np.maximum(np.asarray(margin_var, dtype=np.float64), 0.0)
+    e = np.clip(np.broadcast_to(np.asarray(error, dtype=np.float64), m.shape), 0.0, 0.5)
+    z = m[:, None] + np.sqrt(2.0 * v)[:, None] * _GH_NODES[None, :]
+    g = e[:, None] + (1.0 - 2.0 * e[:, None]) * 0.5 * (1.0 + np.tanh(z / 2))
+    w = _GH_WEIGHTS / np.sqrt(np.pi)
+    return np.maximum(_binary_entropy(g @ w) - _binary_entropy(g) @ w, 0.0)
+
+
+def noise_aware_select(D, theta, cov, error, k: int) -> np.ndarray:
+    """``k`` pairs bought greedily by ``noise_aware`` value, the posterior updated after each pick.
+
+    ``D`` holds the pool's feature differences, ``theta`` and ``cov`` the Laplace posterior,
+    ``error`` each pair's annotator's error. After a pick the covariance takes the expected
+    Fisher information of its label, ``(1 − 2e)² σ(m)(1 − σ(m)) d dᵀ`` (Sherman–Morrison), so
+    one round does not spend its labels on near-copies of one uncertain direction.
+    """
+    D = np.asarray(D, dtype=np.float64)
+    S = np.array(cov, dtype=np.float64)
+    mean = D @ np.asarray(theta, dtype=np.float64)
+    e = np.clip(np.broadcast_to(np.asarray(error, dtype=np.float64), mean.shape), 0.0, 0.5)
+    mu = 0.5 * (1.0 + np.tanh(mean / 2))
+    fisher = (1.0 - 2.0 * e) ** 2 * mu * (1.0 - mu)
+    taken = np.zeros(len(D), dtype=bool)
+    order = []
+    for _ in range(min(k, len(D))):
+        var = np.einsum("ij,jk,ik->i", D, S, D)
+        value = np.where(taken, -np.inf, noise_aware(mean, var, e))
+        j = int(np.argmax(value))
+        order.append(j)
+        taken[j] = True
+        u = S @ D[j]
+        S -= fisher[j] * np.outer(u, u) / (1.0 + fisher[j] * D[j] @ u)
+    return np.array(order, dtype=np.int64)

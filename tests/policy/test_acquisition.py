@@ -102,11 +102,11 @@ def test_apl_filters_by_entropy_then_ranks_by_certainty():
     entropy = np.array([9.0, 8.0, 7.0, 1.0, 0.5, np.nan])
     margins = np.array([0.1, 3.0, -1.0, 10.0, 20.0, 50.0])
     rng = np.random.default_rng(0)
-    s = acq.apl(entropy, margins, n_select=1, f_pair=3, rng=rng)
+    s = acq.apl(entropy, margins, n_select=1, f_pair=3, f_prompt=1, rng=rng)
     np.testing.assert_array_equal(np.argsort(-s)[:3], [1, 2, 0])  # top-3 entropy, then largest |Δ|
     assert (s[:3] > 1).all() and (s[3:] <= 1).all()
     assert s[3] > s[4] > s[5]  # the rest by entropy; no estimate ranks last
-    least = acq.apl(entropy, margins, n_select=1, f_pair=3, direction="least_certain", rng=rng)
+    least = acq.apl(entropy, margins, n_select=1, f_pair=3, f_prompt=1, direction="least_certain", rng=rng)
     np.testing.assert_array_equal(np.argsort(-least)[:3], [0, 2, 1])
 
 
@@ -160,3 +160,78 @@ def test_adpo_vectors_are_scaled_to_unit_max_norm():
     rng = np.random.default_rng(0)
     V = acq.adpo_vectors(rng.normal(size=(50, 8)) * 30, rng.normal(size=50), beta=0.1)
     assert np.linalg.norm(V, axis=1).max() == pytest.approx(1.0, rel=1e-6)
+
+
+def test_apl_stage_one_keeps_the_papers_ratio_at_small_pools():
+    assert acq.apl_stage_one(1024, 16, 16, 4) == 256  # APL's own sizes: M·F_pair of M·F_pair·F_prompt
+    assert acq.apl_stage_one(10_000, 16, 16, 4) == 256
+    assert acq.apl_stage_one(200, 16, 16, 4) == 50  # was 256 of 200: nothing filtered
+    assert acq.apl_stage_one(40, 16, 16, 4) == 16  # never fewer than one round's buy
+    assert acq.apl_stage_one(10, 16, 16, 4) == 10
+
+
+def test_the_entropy_filter_changes_what_apl_picks_at_a_small_pool():
+    # 200 pairs, the most certain ones have low entropy: without a filter (256 of 200 pass) APL
+    # buys them; with the filter it buys the most certain among the high-entropy quarter
+    rng = np.random.default_rng(0)
+    entropy = rng.normal(size=200)
+    margins = 10 - 3 * entropy + rng.normal(size=200)  # the most certain pairs have the lowest entropy
+    filtered = acq.select(acq.apl(entropy, margins, n_select=16, f_pair=16, f_prompt=4, rng=rng), 16, rng)
+    unfiltered = acq.select(acq.apl(entropy, margins, n_select=16, f_pair=16, f_prompt=1, rng=rng), 16, rng)
+    assert len(set(filtered) & set(unfiltered)) == 0
+    high = np.argsort(-entropy)[:50]
+    assert set(filtered) <= set(high)
+    np.testing.assert_array_equal(np.sort(unfiltered), np.sort(np.argsort(-np.abs(margins))[:16]))
+
+
+def test_greedy_d_optimal_carries_the_design_already_bought():
+    rng = np.random.default_rng(3)
+    V = rng.normal(size=(300, 6)) * rng.gamma(1.0, 1.0, size=(300, 1))
+    both, _ = acq.greedy_d_optimal(V, 20, gamma=0.5)
+    first, _ = acq.greedy_d_optimal(V, 10, gamma=0.5)
+    rest = np.setdiff1d(np.arange(300), first)
+    second, gains = acq.greedy_d_optimal(V[rest], 10, gamma=0.5, initial=V[first], block=3, candidates=8)
+    # two rounds carrying the first round's picks = one design of 20
+    np.testing.assert_array_equal(np.concatenate([first, rest[second]]), both)
+    restart, _ = acq.greedy_d_optimal(V[rest], 10, gamma=0.5)
+    assert set(rest[restart]) != set(rest[second])  # starting again at γI picks otherwise
+    # the carried gains are those of H = γI + Σ b bᵀ
+    H = 0.5 * np.eye(6) + V[first].T @ V[first]
+    np.testing.assert_allclose(gains[second[0]], V[rest][second[0]] @ np.linalg.solve(H, V[rest][second[0]]))
+
+
+def test_adpo_design_weights_bought_pairs_at_the_current_margins():
+    f = np.ones((3, 2))
+    v, b = acq.adpo_design(f, np.zeros(3), 1.0, 2 * np.ones((1, 2)), np.array([800.0]))
+    np.testing.assert_allclose(v, 0.5 * f)
+    np.testing.assert_allclose(b, 0.0)  # a pair the policy is sure of adds no information
+    v, b = acq.adpo_design(f, np.zeros(3), 1.0)
+    assert b.shape == (0, 2)
+
+
+def test_noise_aware_is_the_mutual_information_of_a_noisy_label():
+    m, v, e = np.array([0.4]), np.array([2.0]), np.array([0.2])
+    rng = np.random.default_rng(0)
+    z = rng.normal(m[0], np.sqrt(v[0]), 400_000)
+    g = e[0] + (1 - 2 * e[0]) / (1 + np.exp(-z))
+
+    def h(p):
+        return -(p * np.log(p) + (1 - p) * np.log(1 - p))
+
+    assert acq.noise_aware(m, v, e)[0] == pytest.approx(h(g.mean()) - h(g).mean(), rel=1e-2)
+
+
+def test_noise_aware_values_a_pair_by_who_will_answer_it():
+    m, v = np.zeros(5), np.ones(5)
+    value = acq.noise_aware(m, v, np.array([0.0, 0.1, 0.3, 0.5, 0.9]))
+    assert value[0] > value[1] > value[2] > value[3] == 0.0  # a coin tells nothing
+    assert value[4] == 0.0  # worse than a coin: nothing a learner taking labels at face value can use
+    assert acq.noise_aware(np.zeros(1), np.zeros(1), np.zeros(1))[0] == pytest.approx(0.0, abs=1e-12)
+    # a close pair from a careful annotator beats an uncertain pair from a spammer-like one
+    assert acq.noise_aware(np.array([0.0, 0.0]), np.array([1.0, 4.0]), np.array([0.05, 0.45])).argmax() == 0
+
+
+def test_noise_aware_select_spreads_a_round_over_directions():
+    D = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.9]])
+    order = acq.noise_aware_select(D, np.zeros(2), 10 * np.eye(2), np.zeros(3), 2)
+    assert order[0] in (0, 1) and order[1] == 2  # the duplicate lost its value once one copy was bought
