@@ -10,8 +10,8 @@ values the auction sees (``market.items.item_values``):
 - ``ordinal``: only the order means something (SHARP's ``coth`` is unbounded, APL returns
   ranks, random is noise), so values come from ranks and one near-tie cannot take the
   whole price;
-- ``cardinal``: differences mean something and are bounded, so values are proportional to
-  the scores.
+- ``cardinal``: the score measures what an item is worth (ADPO's gain in the design's
+  information), so values are proportional to the scores; only their ratios count.
 
 ``needs`` says what the worker computes before scoring: ``margins`` (one policy pass over
 both completions plus cached reference log-probs), ``features`` (last-layer pair
@@ -47,7 +47,7 @@ METHODS: dict[str, Method] = {
         Method("apl", "ordinal", ("margins", "samples"),
                "APL: prompts of high predictive entropy, then the pairs the policy is most certain about"),
         Method("adpo", "cardinal", ("margins", "features"),
-               "ADPO: greedy D-optimal design; the score is each pair's information gain, in [0, 1]"),
+               "ADPO: greedy D-optimal design; the score is the information each pair adds to the design"),
     )
 }
 

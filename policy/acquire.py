@@ -1,25 +1,27 @@
 """Scoring a pool of pairs with the current policy: the model-facing half of acquisition.
 
-``score_pool`` gathers what each acquisition function needs (margins from one batched
-policy pass plus cached reference log-probs; last-layer pair features for ADPO; Monte-Carlo
-prompt entropies for APL) and hands it to the plain maths in ``policy.acquisition``.
+The methods are the market's registry (``market.acquisition``): its entry for a method says
+what the method needs, ``score_pool`` computes just that (margins from one batched policy
+pass plus cached reference log-probs; last-layer pair features; Monte-Carlo prompt
+entropies) and ``SCORERS`` holds one scorer per entry, over the plain maths in
+``policy.acquisition``. A name outside the registry is an error, never random scoring.
 Equal scores are separated at random (seeded), so the step-0 tie is broken at random
 rather than by upload order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from market import acquisition as registry
 from policy import acquisition as acq
 from policy.generate import SamplingConfig, sample_logps
 from policy.model import PolicyModels
 from policy.scoring import ReferenceCache, pair_scores
 
-METHODS = ("random", "sharp", "wsharp", "apl", "adpo")
 DEFAULT_DIRECTION = {"sharp": "least_certain", "wsharp": "least_certain", "apl": "most_certain"}
 
 
@@ -45,14 +47,50 @@ class AcquisitionConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"acquisition must be one of {METHODS}, got {self.method!r}")
+        registry.require(self.method)
         if self.direction is not None:
             acq.check_direction(self.direction)
 
     @property
     def resolved_direction(self) -> str | None:
         return self.direction or DEFAULT_DIRECTION.get(self.method)
+
+
+@dataclass
+class PoolInputs:
+    """What the registry says a method needs, computed once for the pool (None: not needed)."""
+
+    n: int
+    margins: np.ndarray | None = None
+    features: np.ndarray | None = None
+    entropy: np.ndarray | None = None
+
+
+def _random(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    return acq.random_scores(x.n, rng)
+
+
+def _sharp(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    return acq.sharp(x.margins, cfg.resolved_direction)
+
+
+def _wsharp(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    return acq.wsharp(x.margins, cfg.resolved_direction)
+
+
+def _apl(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    return acq.apl(x.entropy, x.margins, n_select=cfg.n_select, f_pair=cfg.apl_f_pair,
+                   direction=cfg.resolved_direction, rng=rng)
+
+
+def _adpo(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    vectors = acq.adpo_vectors(x.features, x.margins, cfg.beta)
+    _, gains = acq.greedy_d_optimal(vectors, cfg.n_select, gamma=cfg.adpo_gamma)
+    return gains
+
+
+Scorer = Callable[[PoolInputs, AcquisitionConfig, np.random.Generator], np.ndarray]
+SCORERS: dict[str, Scorer] = {"random": _random, "sharp": _sharp, "wsharp": _wsharp, "apl": _apl, "adpo": _adpo}
 
 
 def score_pool(
@@ -69,23 +107,16 @@ def score_pool(
     n = len(prompts)
     if n == 0:
         raise ValueError("the pool is empty: nothing to score")
+    needs = registry.require(cfg.method).needs
     rng = np.random.default_rng(cfg.seed)
-    if cfg.method == "random":
-        return acq.random_scores(n, rng)
-    scores = pair_scores(
-        models, cache, prompts, completions_a, completions_b, beta=cfg.beta, features=cfg.method == "adpo", progress=progress
-    )
-    if cfg.method == "sharp":
-        raw = acq.sharp(scores.margins, cfg.resolved_direction)
-    elif cfg.method == "wsharp":
-        raw = acq.wsharp(scores.margins, cfg.resolved_direction)
-    elif cfg.method == "apl":
-        entropy = _prompt_entropy(models, prompts, cfg, rng, progress)
-        raw = acq.apl(entropy, scores.margins, n_select=cfg.n_select, f_pair=cfg.apl_f_pair, direction=cfg.resolved_direction, rng=rng)
-    else:  # adpo
-        vectors = acq.adpo_vectors(scores.features, scores.margins, cfg.beta)
-        _, raw = acq.greedy_d_optimal(vectors, cfg.n_select, gamma=cfg.adpo_gamma)
-    return acq.break_ties(raw, rng)
+    x = PoolInputs(n)
+    if "margins" in needs or "features" in needs:
+        scores = pair_scores(models, cache, prompts, completions_a, completions_b, beta=cfg.beta,
+                             features="features" in needs, progress=progress)
+        x.margins, x.features = scores.margins, scores.features
+    if "samples" in needs:
+        x.entropy = _prompt_entropy(models, prompts, cfg, rng, progress)
+    return acq.break_ties(SCORERS[cfg.method](x, cfg, rng), rng)
 
 
 def _prompt_entropy(models: PolicyModels, prompts: Sequence[str], cfg: AcquisitionConfig, rng, progress: bool) -> np.ndarray:

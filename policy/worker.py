@@ -65,7 +65,8 @@ from pathlib import Path
 import numpy as np
 
 from task import prompts as task
-from policy.acquire import METHODS, AcquisitionConfig, score_pool
+from market import acquisition as registry
+from policy.acquire import AcquisitionConfig, score_pool
 from policy.evaluate import evaluate_win_rate, heldout_accuracy, implicit_reward_accuracy, reference_completions
 from policy.generate import SamplingConfig, generate_pairs
 from task.judges import FacetRewardModel, make_judge
@@ -76,7 +77,7 @@ from policy.train import DPORecipe, PreferencePair, initial_models, load_checkpo
 log = logging.getLogger("prefmarket.worker")
 
 QUALITY_SIGNALS = ("market", "confidence", "facet", "none")
-SCORE_TRANSFORMS = ("raw", "rank")
+SCORE_TRANSFORMS = ("auto", "raw", "rank")
 _CHUNK = 500  # rows per completions/scores request
 
 
@@ -92,7 +93,9 @@ class WorkerConfig:
     eval_prompts: list[str] = field(default_factory=lambda: task.prompts("eval", 128))
     judge: str = "sentiment"  # or "none": no win rate (a campaign priced on its held-out accuracy)
     quality: str | None = "market"  # QA-DPO weights: one of QUALITY_SIGNALS (None means "none": plain DPO)
-    score_transform: str = "raw"  # "rank": post rank/n instead of the raw acquisition value
+    # what to post: rank/n (in (0, 1]) or the raw acquisition value; "auto" posts rank/n for an
+    # ordinal method and raw values for a cardinal one (market.acquisition), safe for any reader
+    score_transform: str = "auto"
     soft_labels: bool = True  # train toward the export's posterior (quality "market" only), not certainty
 
     def __post_init__(self):
@@ -339,11 +342,13 @@ class PolicyWorker:
         report.skipped["pair_too_long"] += int((~fits).sum())
         keep = np.flatnonzero(fits)
         if len(keep):
+            acquisition = self._acquisition(campaign)
             scores = score_pool(
                 self.models, self.cache, [prompts[i] for i in keep], [a[i] for i in keep], [b[i] for i in keep],
-                self._acquisition(campaign), progress=self.progress,
+                acquisition, progress=self.progress,
             )
-            if self.cfg.score_transform == "rank":
+            transform = self.cfg.score_transform
+            if transform == "rank" or (transform == "auto" and registry.scale(acquisition.method) == "ordinal"):
                 scores = (np.argsort(np.argsort(scores)) + 1) / len(scores)
             posted = {int(wanted[i]["id"]): float(s) for i, s in zip(keep, scores, strict=True)}
             chunks = list(posted.items())
@@ -355,13 +360,16 @@ class PolicyWorker:
         self.state.save(self.state_path)
 
     def _acquisition(self, campaign: dict) -> AcquisitionConfig:
-        """The configured acquisition (or the campaign's), sized to the round, reseeded per policy version."""
+        """The configured acquisition (or the campaign's), sized to the round, reseeded per policy version.
+
+        A campaign method outside the registry (a name stored before the market checked them)
+        stops the worker with what to do, rather than scoring at random under another name."""
         base = self.cfg.acquisition
         if base is None:
             method = campaign["acquisition"]
-            if method not in METHODS:
-                log.warning("campaign acquisition %r is unknown to the worker; scoring at random", method)
-                method = "random"
+            if method not in registry.METHODS:
+                raise ValueError(f"campaign {self.cfg.campaign_id}: {registry.unknown_message(method)} "
+                                 "(pass the worker --acquisition to choose)")
             base = AcquisitionConfig(method=method, beta=self.cfg.recipe.beta, seed=self.cfg.recipe.seed)
         return replace(base, n_select=campaign["round_size"], seed=base.seed + self.state.version)
 

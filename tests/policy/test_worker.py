@@ -62,15 +62,15 @@ def _config(c, tmp_path, **kw):
     return WorkerConfig(**base)
 
 
-def _run_round(req, market, c, names=("a1", "a2", "a3"), capacity=4, contrarian=None):
-    """Open a round, three annotators bid and label by the embedded judge, settle.
+def _run_round(req, market, c, names=("a1", "a2", "a3"), capacity=4, contrarian=None, ask=10):
+    """Open a round, three annotators bid (``ask``, ``ask + 1``, ...) and label by the embedded judge, settle.
 
     ``contrarian``: ``(name, n)``: that annotator labels the round's first ``n`` items against the judge."""
     r = req.open_round(c["id"])
     contrary = set(r["item_ids"][: contrarian[1]]) if contrarian else set()
     annotators = [market(n, "annotator") for n in names]
     for k, a in enumerate(annotators):
-        a.place_bid(r["id"], 10 + k, capacity=capacity)
+        a.place_bid(r["id"], ask + k, capacity=capacity)
     req.close_round(r["id"])
     judge = SentimentJudge()
     for name, a in zip(names, annotators, strict=True):
@@ -243,7 +243,8 @@ def test_the_exports_posterior_weights_reach_the_trainer(market, tmp_path, spy_t
     req, c = _campaign(market, labels_per_item=3)
     w = PolicyWorker(req, _config(c, tmp_path), load_model=tiny_model)  # quality: the default, "market"
     w.step()
-    settled = _run_round(req, market, c, capacity=6, contrarian=("a3", 2))
+    # asks below the last-ranked item's value (r/6: ordinal scores are valued by rank), so all 18 units sell
+    settled = _run_round(req, market, c, capacity=6, contrarian=("a3", 2), ask=5)
     contested = set(settled["item_ids"][:2])
     assert len(w.step().trained_rounds) == 1
 

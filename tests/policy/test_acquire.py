@@ -1,0 +1,110 @@
+"""Dispatch through the registry: one scorer per registered method, each fed what the registry
+says it needs, and what the worker posts for ordinal and cardinal methods."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from market import accounts, db
+from market import acquisition as registry
+from market.api.app import create_app
+from market.client import MarketClient
+from market.tables import Campaign
+from policy.acquire import SCORERS, AcquisitionConfig, PoolInputs, score_pool
+from policy.model import tiny_model
+from policy.worker import PolicyWorker, WorkerConfig
+
+
+def test_every_registered_method_has_a_scorer_and_every_scorer_is_registered():
+    assert set(SCORERS) == set(registry.METHODS)
+
+
+@pytest.mark.parametrize("name", list(registry.METHODS))
+def test_each_scorer_needs_only_what_the_registry_declares(name):
+    n, rng = 40, np.random.default_rng(0)
+    needs = registry.METHODS[name].needs
+    x = PoolInputs(
+        n,
+        margins=rng.normal(size=n) if "margins" in needs else None,
+        features=rng.normal(size=(n, 8)) if "features" in needs else None,
+        entropy=rng.random(n) if "samples" in needs else None,
+    )
+    cfg = AcquisitionConfig(method=name, n_select=4, apl_f_pair=2)
+    scores = SCORERS[name](x, cfg, rng)
+    assert scores.shape == (n,) and np.isfinite(scores).all()
+
+
+def test_an_unknown_method_is_an_error_not_random_scoring():
+    with pytest.raises(ValueError, match="'shrap'.*random, sharp"):
+        AcquisitionConfig(method="shrap")
+
+
+# ----------------------------------------------------------------------------- the worker
+
+
+@pytest.fixture
+def market(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'market.db'}")
+    db.init_db(engine)
+    with db.session_scope(engine) as s:
+        _, admin_token = accounts.create_account(s, "root", "admin")
+        s.commit()
+    with TestClient(create_app(engine), raise_server_exceptions=False) as http:
+        admin = MarketClient("http://testserver", admin_token, transport=http)
+        yield engine, admin.with_token(admin.create_account("req", "requester")["token"])
+    engine.dispose()
+
+
+def _campaign(req, method: str, n: int = 8) -> dict:
+    c = req.create_campaign(name="c", budget_cents=5000, max_price_cents=50, rule="second_price",
+                            acquisition=method, round_size=4)
+    req.upload_items(c["id"], "".join(
+        json.dumps({"prompt": f"review film {i}", "completion_a": f"good {i}", "completion_b": f"bad film {i}"}) + "\n"
+        for i in range(n)
+    ))
+    return c
+
+
+def _worker(req, c, tmp_path) -> PolicyWorker:
+    return PolicyWorker(req, WorkerConfig(campaign_id=c["id"], workdir=tmp_path / "w", eval_prompts=["p"]),
+                        load_model=tiny_model)
+
+
+def _posted(req, c) -> dict[int, float]:
+    return {it["id"]: it["score"] for it in req.list_items(c["id"])}
+
+
+def test_by_default_an_ordinal_method_posts_ranks(market, tmp_path):
+    _, req = market
+    c = _campaign(req, "sharp")
+    assert _worker(req, c, tmp_path).step().scored == 8
+    np.testing.assert_allclose(sorted(_posted(req, c).values()), np.arange(1, 9) / 8)
+
+
+def test_by_default_a_cardinal_method_posts_its_scores(market, tmp_path):
+    _, req = market
+    c = _campaign(req, "adpo")
+    w = _worker(req, c, tmp_path)
+    w.step()
+    posted = _posted(req, c)
+    ids = sorted(posted)
+    items = {it["id"]: it for it in req.list_items(c["id"])}
+    expected = score_pool(w.models, w.cache, [items[i]["prompt"] for i in ids], [items[i]["completion_a"] for i in ids],
+                          [items[i]["completion_b"] for i in ids], w._acquisition(req.get_campaign(c["id"])))
+    np.testing.assert_allclose([posted[i] for i in ids], expected)
+
+
+def test_a_campaign_method_outside_the_registry_stops_the_worker(market, tmp_path):
+    engine, req = market
+    c = _campaign(req, "sharp")
+    with Session(engine) as s:  # stored when the market accepted any short name
+        s.get(Campaign, c["id"]).acquisition = "shrap"
+        s.commit()
+    with pytest.raises(ValueError, match="'shrap'.*--acquisition"):
+        _worker(req, c, tmp_path).step()
+    assert all(score is None for score in _posted(req, c).values())
