@@ -113,6 +113,14 @@ def test_win_rate_against_dollars_and_export(api_env, market):
     assert metric(at, "$ per win-rate point") == "$0.09"  # $1.00 / 11 points
     assert metric(at, "win rate") == "61.0%" and metric(at, "95% CI") == "55.0–67.0%"
     assert len(at.get("vega_lite_chart")) == 2  # win rate curve and clearing prices
+    assert metric(at, "$ to reach 60%") == "$0.93"  # 0.40 + (8/9)·0.60 dollars, as the API interpolates
+
+    market.requester.post_evaluation(cid, spend_cents=100, win_rate=0.61, ci_low=0.55, ci_high=0.67, n=100,
+                                     metrics={"heldout_accuracy": 0.7, "heldout_ci_low": 0.6, "heldout_ci_high": 0.8,
+                                              "heldout_n": 50})
+    at.radio(key=f"metric_{cid}").set_value("heldout_accuracy").run()
+    assert metric(at, "held-out accuracy") == "70.0%" and metric(at, "95% CI") == "60.0–80.0%"
+    assert metric(at, "$ per held-out-accuracy point") == "$0.05"  # $1.00 / 20 points
     [download] = at.get("download_button")
     assert download.label == "Download 2 labelled pairs (JSONL)"
     exported = market.requester.export_labels(cid)
