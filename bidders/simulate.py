@@ -225,6 +225,7 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str, *, reserve_window: 
                 np.concatenate([o for _, o in past] or [np.empty(0, dtype=np.int64)]),
                 value, idx, cents_grid(value)), cap)
             history.append((asks, owner))
+            del history[:-reserve_window]
         c = _clear(rule, asks, kw)
 
         won = owner[c.winners]
