@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.ui.apptest import click, errors, goto, metric, signed_in, successes, texts
 from tests.ui.live import pairs_jsonl
 
@@ -139,3 +141,25 @@ def test_another_requesters_campaign_is_not_reachable(api_env, market, api):
     at = signed_in(other["token"])
     goto(at, "dashboard")
     assert any("No campaigns yet." in i for i in texts(at.info))
+
+
+def test_a_campaign_with_a_held_out_set_shows_held_out_accuracy_first(api_env, market):
+    cid = market.campaign["id"]
+    market.requester.upload_held_out(cid, "".join(
+        json.dumps({"prompt": f"held {i}", "chosen": "A warm film.", "rejected": "Dull."}) + "\n" for i in range(3)))
+    r = market.requester.open_round(cid)
+    market.annotator.place_bid(r["id"], 20, 2)
+    market.requester.close_round(r["id"])
+    for a in market.annotator.my_assignments(state="open"):
+        market.annotator.submit_label(a["id"], "a")
+    market.requester.post_evaluation(cid, spend_cents=40, win_rate=0.5, ci_low=0.0, ci_high=1.0, n=0,
+                                     metrics={"heldout_accuracy": 0.6, "heldout_ci_low": 0.55, "heldout_ci_high": 0.65,
+                                              "heldout_n": 3})
+    at = signed_in(market.requester_acct["token"])
+    goto(at, "dashboard")
+    at.selectbox(key="dashboard_campaign").select(cid).run()
+    assert at.radio(key=f"metric_{cid}").value == "heldout_accuracy"
+    assert metric(at, "held-out accuracy") == "60.0%" and metric(at, "95% CI") == "55.0–65.0%"
+    captions = texts(at.caption)
+    assert any("Held-out set: 3 labelled pairs" in c for c in captions)
+    assert any("The 3 held-out pairs are not in it" in c for c in captions)

@@ -217,9 +217,16 @@ def _pool(c: dict) -> None:
 
 
 def _charts(cid: int, rounds: list[dict]) -> None:
-    metric = st.radio("Metric", list(data.METRIC_TITLES), format_func=data.METRIC_TITLES.get, horizontal=True,
+    held = len(fetch(state.client().list_held_out, cid))
+    metrics = list(data.METRIC_TITLES)
+    # a campaign that brought its own labelled truth is judged on it first
+    first = metrics.index("heldout_accuracy") if held else 0
+    metric = st.radio("Metric", metrics, index=first, format_func=data.METRIC_TITLES.get, horizontal=True,
                       key=f"metric_{cid}", help="what the policy worker measures after each round; each is 50% "
                       "at step 0, so a point is a percentage point above 50%")
+    if held:
+        st.caption(f"Held-out set: {held} labelled pairs, never offered to annotators nor trained on; the policy "
+                   "worker measures held-out accuracy on them after each round.")
     accounting = fetch(state.client().accounting, cid, metric=metric)  # the API's figures, not recomputed here
     title = data.METRIC_TITLES[metric]
     st.subheader(f"{title.capitalize()} against dollars")
@@ -268,4 +275,6 @@ def _export(cid: int) -> None:
         file_name=f"campaign-{cid}-labels.jsonl", mime="application/x-ndjson", key=f"export_{cid}",
         icon=":material/download:", on_click="ignore",
     )
-    st.caption("TRL format: prompt, chosen, rejected, with item, label and annotator ids. Ties are left out.")
+    held = len(fetch(client.list_held_out, cid))
+    st.caption("TRL format: prompt, chosen, rejected, with item, label and annotator ids. Ties are left out."
+               + (f" The {held} held-out pairs are not in it: they are never training data." if held else ""))
