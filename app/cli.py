@@ -10,17 +10,19 @@ never a traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from market.api.schemas import CampaignCreate
 from market.client import MarketClient, MarketError
 from market.upload import read_text
 from market.mechanisms import RULES
@@ -151,55 +153,35 @@ def create_account(
 # --- campaign commands (HTTP) -------------------------------------------------------------
 
 
-@campaign_app.command("create")
+# The API requires a rule; the command line offers the one the README's quickstart uses.
+CREATE_DEFAULTS = {"rule": "budget_feasible"}
+
+
+def campaign_term_options() -> list[inspect.Parameter]:
+    """One keyword-only option per field of the API's create schema (``CampaignCreate``, whose
+    terms are declared once in ``market.tables.CampaignTerms``), with the field's type, default
+    and help: the command line offers every term the API takes, under the same names."""
+    params = []
+    for name, f in CampaignCreate.model_fields.items():
+        default = CREATE_DEFAULTS.get(name, inspect.Parameter.empty if f.is_required() else f.default)
+        option = typer.Option(help=f.description, rich_help_panel="Campaign terms")
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Annotated[f.annotation, option]))
+    return params
+
+
 @friendly
-def campaign_create(
-    name: Annotated[str, typer.Option(help="campaign name")],
-    budget_cents: Annotated[int, typer.Option(help="whole budget in cents (2000 = $20)")],
-    max_price_cents: Annotated[int, typer.Option(help="most you pay per label, cents")],
-    rule: Annotated[str, typer.Option(help=f"auction rule: {', '.join(RULE_NAMES)}")] = "budget_feasible",
-    acquisition: Annotated[str, typer.Option(help="acquisition function (random, sharp, wsharp, apl, adpo)")] = "random",
-    labels_per_item: Annotated[int, typer.Option(help="labels wanted per item")] = 1,
-    round_size: Annotated[int, typer.Option(help="items offered per round")] = 50,
-    round_budget_cents: Annotated[Optional[int], typer.Option(help="cap on one round's spend")] = None,
-    round_duration_s: Annotated[float, typer.Option(help="bidding window, seconds")] = 300.0,
-    label_duration_s: Annotated[float, typer.Option(help="labelling window after clearing, seconds")] = 3600.0,
-    posted_price_cents: Annotated[Optional[int], typer.Option(help="price for the posted_price rule")] = None,
-    worker_id: Annotated[Optional[int], typer.Option(help="policy worker account allowed to score items")] = None,
-    url: Url = "http://127.0.0.1:8000",
-    token: Token = None,
-):
-    """Create (and fund) a campaign."""
-    fields = dict(name=name, budget_cents=budget_cents, max_price_cents=max_price_cents, rule=rule,
-                  acquisition=acquisition, labels_per_item=labels_per_item, round_size=round_size,
-                  round_duration_s=round_duration_s, label_duration_s=label_duration_s)
-    for k, v in (("round_budget_cents", round_budget_cents), ("posted_price_cents", posted_price_cents),
-                 ("worker_id", worker_id)):
-        if v is not None:
-            fields[k] = v
-    c = _client(url, token).create_campaign(**fields)
+def campaign_create(*, url: Url = "http://127.0.0.1:8000", token: Token = None, **terms: Any):
+    """Create (and fund) a campaign. Every term of the API is an option; unset ones take its defaults."""
+    c = _client(url, token).create_campaign(**{k: v for k, v in terms.items() if v is not None})
     console.print(f"campaign [bold]{c['id']}[/] '{c['name']}' funded with {usd(c['budget_cents'])}, rule {c['rule']}")
 
 
-def _refused_path(source: Path, chosen: Optional[Path]) -> Path:
-    """Where refused lines go: ``--refused`` if given, else ``<input>.refused.jsonl`` beside
-    the input, or in the current folder when the input's folder is read-only (shared data:
-    its mode bits forbid writing, which root would otherwise ignore)."""
-    if chosen is not None:
-        return chosen
-    beside = source.with_name(source.name + ".refused.jsonl")
-    folder = source.resolve().parent
-    writable = os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222
-    return beside if writable else Path.cwd() / beside.name
-
-
-def _write_refused(text: str, refused: list[dict], dest: Path) -> None:
-    """One JSON line per refused line: its number, the reason and the line itself, to fix and resend."""
-    source_lines = text.splitlines()
-    with dest.open("w", encoding="utf-8") as fh:
-        for r in refused:
-            fh.write(json.dumps({"line": r["line"], "reason": r["reason"], "text": source_lines[r["line"] - 1]},
-                                ensure_ascii=False) + "\n")
+campaign_create.__signature__ = inspect.Signature(campaign_term_options() + [
+    p for p in inspect.signature(campaign_create, eval_str=True).parameters.values()
+    if p.kind is not inspect.Parameter.VAR_KEYWORD
+])
+campaign_app.command("create")(campaign_create)
 
 
 @campaign_app.command("upload")

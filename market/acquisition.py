@@ -39,15 +39,15 @@ class Method:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("random", "ordinal", (), "uniform random order: the baseline every method must beat"),
+        Method("random", "ordinal", (), "uniform random scores, the baseline every method must beat"),
         Method("sharp", "ordinal", ("margins",),
-               "SHARP: pairs whose implicit-reward margin is least certain first (coth of half the margin)"),
+               "SHARP, the least certain implicit-reward margins first (coth of half the margin)"),
         Method("wsharp", "ordinal", ("margins",),
-               "W-SHARP: SHARP with Bradley-Terry weights (1/sinh of half the margin); ranks like SHARP"),
+               "W-SHARP, SHARP with Bradley-Terry weights (1/sinh of half the margin); ranks like SHARP"),
         Method("apl", "ordinal", ("margins", "samples"),
-               "APL: prompts of high predictive entropy, then the pairs the policy is most certain about"),
+               "APL, prompts of high predictive entropy, then the pairs the policy is most certain about"),
         Method("adpo", "cardinal", ("margins", "features"),
-               "ADPO: greedy D-optimal design; the score is the information each pair adds to the design"),
+               "ADPO, greedy D-optimal design; the score is the information each pair adds to the design"),
     )
 }
 

@@ -105,7 +105,7 @@ class CampaignTerms(SQLModel):
         default=50, ge=1, le=limits.MAX_ROUND_SIZE, schema_extra=_STRICT, description="items offered per round")
     round_budget_cents: Optional[int] = Field(
         default=None, sa_type=BigInteger, ge=1, le=limits.MAX_BUDGET_CENTS, schema_extra=_STRICT,
-        description="most one round may spend, integer cents (at most the budget); null: what remains")
+        description="most one round may spend, integer cents (at most the budget); unset: what remains")
     round_duration_s: float = Field(
         default=300.0, ge=limits.MIN_DURATION_S, le=limits.MAX_DURATION_S, schema_extra=_FINITE,
         description="bidding window of a round, seconds")
