@@ -72,15 +72,25 @@ class RunState:
         os.replace(tmp, self.path)
 
 
-def resolve_device(device: str) -> str:
-    """``auto``: CUDA when torch sees a GPU (asked in a subprocess: this process stays torch-free)."""
-    if device != "auto":
-        return device
+def torch_sees_a_gpu() -> bool:
+    """Whether torch can use CUDA here (asked in a subprocess: this process stays torch-free)."""
     if not any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia")):
-        return "cpu"
+        return False
     probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
                            capture_output=True, text=True)
-    return "cuda" if probe.stdout.strip() == "True" else "cpu"
+    return probe.stdout.strip() == "True"
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: CUDA when torch sees a GPU. ``cuda`` where torch sees none is refused: the
+    worker would fall back to the CPU without a word and run the gpu preset's sizes there."""
+    if device not in ("auto", "cuda"):
+        return device
+    gpu = torch_sees_a_gpu()
+    if device == "cuda" and not gpu:
+        raise ValueError("--device cuda: torch sees no GPU on this machine (torch.cuda.is_available() is False); "
+                         "use --device cpu, or auto")
+    return "cuda" if gpu else "cpu"
 
 
 def tiny_model_dir(out: Path) -> Path:

@@ -67,3 +67,20 @@ def test_quality_control_can_be_turned_off_and_spammers_set():
     assert (s.quality, s.spammers) == (False, 0.3)
     assert choose(quick=False, device="cpu").quality  # on by default
     assert not choose(quick=False, device="cpu").vet_once and choose(quick=True, device="cpu", vet_once=True).vet_once
+
+
+@pytest.mark.parametrize("gpu, asked, got", [(False, "auto", "cpu"), (True, "auto", "cuda"), (True, "cuda", "cuda"),
+                                             (False, "cpu", "cpu"), (True, "cpu", "cpu")])
+def test_the_device_resolves_to_what_torch_can_use(monkeypatch, gpu, asked, got):
+    from app.demo import run
+
+    monkeypatch.setattr(run, "torch_sees_a_gpu", lambda: gpu)
+    assert run.resolve_device(asked) == got
+
+
+def test_cuda_without_a_gpu_is_refused_not_run_on_the_cpu(monkeypatch):
+    from app.demo import run
+
+    monkeypatch.setattr(run, "torch_sees_a_gpu", lambda: False)
+    with pytest.raises(ValueError, match="--device cuda: torch sees no GPU"):
+        run.resolve_device("cuda")
