@@ -184,6 +184,27 @@ campaign_create.__signature__ = inspect.Signature(campaign_term_options() + [
 campaign_app.command("create")(campaign_create)
 
 
+def _refused_path(source: Path, chosen: Optional[Path]) -> Path:
+    """Where refused lines go: ``--refused`` if given, else ``<input>.refused.jsonl`` beside
+    the input, or in the current folder when the input's folder is read-only (shared data:
+    its mode bits forbid writing, which root would otherwise ignore)."""
+    if chosen is not None:
+        return chosen
+    beside = source.with_name(source.name + ".refused.jsonl")
+    folder = source.resolve().parent
+    writable = os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222
+    return beside if writable else Path.cwd() / beside.name
+
+
+def _write_refused(text: str, refused: list[dict], dest: Path) -> None:
+    """One JSON line per refused line: its number, the reason and the line itself, to fix and resend."""
+    source_lines = text.splitlines()
+    with dest.open("w", encoding="utf-8") as fh:
+        for r in refused:
+            fh.write(json.dumps({"line": r["line"], "reason": r["reason"], "text": source_lines[r["line"] - 1]},
+                                ensure_ascii=False) + "\n")
+
+
 @campaign_app.command("upload")
 @friendly
 def campaign_upload(
