@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from market.accounting import METRICS
+from market.acquisition import names as acquisition_names
 from market.mechanisms import RULES
 from market.money import usd
 
@@ -270,9 +271,9 @@ def earnings_by_campaign(by_campaign: Mapping) -> pd.DataFrame:
 
 # --- requester --------------------------------------------------------------------------
 
-ACQUISITIONS = ("random", "sharp", "wsharp", "apl", "adpo")
-"""The policy's acquisition functions (docs/architecture.md); the market stores the name and the
-policy worker that serves the campaign applies it."""
+ACQUISITIONS = acquisition_names()
+"""The acquisition methods of the market's registry (``market.acquisition``); the market
+checks the name and the policy worker that serves the campaign applies it."""
 
 
 def campaign_fields(
