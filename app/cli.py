@@ -441,10 +441,12 @@ def _print_demo_summary(summary: dict, report: Path) -> None:
 from bidders.cli import app as _bidders_app  # noqa: E402
 from policy.cli import worker as _worker  # noqa: E402
 from ui.cli import app as _ui_app  # noqa: E402
+from app.experiments.cli import experiment as _experiment  # noqa: E402
 
 app.add_typer(_bidders_app)
 app.add_typer(_ui_app)
 app.command("worker")(_worker)
+app.command("experiment")(_experiment)
 
 
 if __name__ == "__main__":  # pragma: no cover

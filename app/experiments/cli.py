@@ -1,0 +1,75 @@
+"""The ``prefmarket experiment`` command (mounted by app/cli.py); the work is in ``experiment``."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The command as typed: the options given on the command line, in a form that can be rerun."""
+    words = ["prefmarket", "experiment"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0]
+        if isinstance(value, bool):
+            words.append(flag if value or not getattr(param, "secondary_opts", None) else param.secondary_opts[0])
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def experiment(
+    ctx: typer.Context,
+    datasets: Annotated[str, typer.Option(help="comma-separated: movie (the embedded task), hh (logged human preferences)")] = "movie,hh",
+    hh: Annotated[Path, typer.Option(help="HH (or TRL) JSONL(.gz) file of logged preferences, read by path")] = Path(
+        "../shared/data/hh-harmless-base/dev.jsonl.gz"),
+    hh_pairs: Annotated[Optional[int], typer.Option(help="use only the HH file's first N pairs (whole chunks of 32)")] = None,
+    movie_prompts: Annotated[Optional[int], typer.Option(help="prompts of the movie pool, generated once (default 1024)")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="seeds 0..N-1, each its own held-out split and annotators (default 20; --quick 3)")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes for the seeds")] = os.cpu_count() or 1,
+    arms: Annotated[str, typer.Option(help="comma-separated acquisition arms: random, sharp, apl, adpo, noise_aware, coin_flip")] = "random,sharp,apl,adpo,noise_aware,coin_flip",
+    model: Annotated[str, typer.Option(help="the frozen model: the embedded SmolLM2-135M-Instruct, a local path, or 'tiny'")] = "SmolLM2-135M-Instruct",
+    rounds: Annotated[Optional[int], typer.Option(help="rounds each arm buys (default 16)")] = None,
+    budget_rounds: Annotated[Optional[int], typer.Option(help="rounds of the baseline's campaign (default 8)")] = None,
+    per_round: Annotated[Optional[int], typer.Option(help="labels bought per round (default 16)")] = None,
+    prices: Annotated[bool, typer.Option(help="combine with price per label (app.experiments.price) into dollars per point")] = True,
+    quick: Annotated[bool, typer.Option("--quick", help="a smoke run: tiny sizes (use with --model tiny in tests)")] = False,
+    out: Annotated[Path, typer.Option(help="the results file whose experiment section is replaced")] = Path("docs/results.md"),
+    plots: Annotated[Path, typer.Option(help="folder for the PNG plots")] = Path("docs/results"),
+):
+    """Points per label by acquisition function at the linear fidelity, with paired seed-level intervals.
+
+    Caches each data set's frozen features under data/experiments (resumable), runs the seeds in
+    parallel (resumable: one file per data set and seed), then writes its section of docs/results.md
+    and the plots."""
+    from app.experiments import experiment as exp
+    from policy.model import data_home
+
+    given = dict(datasets=_names(datasets), hh=hh, workers=workers, arms=_names(arms), model=model, prices=prices,
+                 out=out, plots=plots, home=data_home() / "experiments", command=_command_line(ctx))
+    for key, value in (("seeds", seeds), ("hh_pairs", hh_pairs), ("movie_prompts", movie_prompts)):
+        if value is not None:
+            given[key] = value
+    try:
+        opts = exp.Options.quick(**given) if quick else exp.Options(**given)
+        opts = exp.with_settings(opts, rounds=rounds, budget_rounds=budget_rounds, per_round=per_round)
+        exp.run(opts, echo=console.print)
+    except (ValueError, OSError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None

@@ -1,0 +1,260 @@
+"""Seed-level statistics of the lab and its section of docs/results.md.
+
+Every comparison with the baseline is paired: seed ``s`` of an arm and seed ``s`` of
+``random`` saw the same pool, held-out set and answers, so the interval is a bootstrap over
+seeds of the paired statistic (``scipy.stats.bootstrap(..., paired=True)``, percentile
+method, 95%). Curve statistics (labels or dollars needed to reach a level) are computed on
+the seed-averaged curves of each resample, which a single noisy seed could not support.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+BEGIN, END = "<!-- experiment:begin -->", "<!-- experiment:end -->"
+RESAMPLES = 4999
+Z_POWER = 1.959964 + 0.841621  # two-sided 5% test with 80% power
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+    def excludes(self, x: float) -> bool:
+        return not (self.low <= x <= self.high)
+
+
+def paired_interval(x: np.ndarray, y: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], float],
+                    *, seed: int = 0) -> Interval:
+    """``statistic(x[i], y[i])`` over seeds ``i`` and its 95% paired bootstrap interval.
+
+    ``x`` and ``y`` hold one row per seed (a number or a curve). The bootstrap resamples seed
+    indices, the same ones for both arms (``paired=True``), and hands the statistic the
+    resampled rows.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError("paired samples need one row per seed in both arms")
+    index = np.arange(len(x), dtype=np.float64)
+
+    def on_rows(i, j):
+        return statistic(x[i.astype(int)], y[j.astype(int)])
+
+    value = float(statistic(x, y))
+    if len(x) < 2:
+        return Interval(value, np.nan, np.nan)
+    with np.errstate(invalid="ignore"):  # a curve that never reaches a level gives inf (its standard error: NaN)
+        res = stats.bootstrap((index, index), on_rows, paired=True, vectorized=False, n_resamples=RESAMPLES,
+                              method="percentile", rng=np.random.default_rng(seed))
+    return Interval(value, float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def mean_difference(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(x - y))
+
+
+def min_detectable(differences: np.ndarray) -> float:
+    """The smallest mean paired difference a two-sided 5% test detects with 80% power at this many seeds."""
+    d = np.asarray(differences, dtype=np.float64)
+    return float(Z_POWER * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+
+
+def reach(grid: np.ndarray, curve: np.ndarray, level: float) -> float:
+    """The first point of ``grid`` where ``curve`` (linear between points) reaches ``level``; inf if never."""
+    above = np.flatnonzero(curve >= level)
+    if len(above) == 0:
+        return float("inf")
+    j = int(above[0])
+    if j == 0:
+        return float(grid[0])
+    x0, x1, y0, y1 = grid[j - 1], grid[j], curve[j - 1], curve[j]
+    return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
+
+
+def at(grid: np.ndarray, curve: np.ndarray, x: float) -> float:
+    """``curve`` read at ``x`` (linear between points; beyond the grid it stays at its last value)."""
+    return float(np.interp(x, grid, curve))
+
+
+# ----------------------------------------------------------------------------- acquisition tables
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    arm: str
+    final: float  # mean held-out accuracy at the budget
+    vs_baseline: Interval  # paired difference at the budget, points
+    labels_share: Interval  # labels to reach the baseline's final accuracy / the budget
+    min_detectable: float  # points
+
+
+def curves(results: list[dict], arm: str) -> np.ndarray:
+    return np.array([r["accuracy"][arm] for r in results], dtype=np.float64)
+
+
+def acquisition_rows(results: list[dict], arms: list[str], budget_index: int, baseline: str) -> list[ArmRow]:
+    """Per arm: accuracy at the budget, the paired difference from the baseline and the labels it
+    needs to reach the baseline's mean accuracy at the budget, as a share of the budget."""
+    grid = np.array(results[0]["labels"], dtype=np.float64)
+    base = curves(results, baseline)
+    budget = grid[budget_index]
+
+    def share(a: np.ndarray, b: np.ndarray) -> float:
+        return reach(grid, a.mean(axis=0), b.mean(axis=0)[budget_index]) / budget
+
+    rows = []
+    for arm in arms:
+        c = curves(results, arm)
+        diff = 100 * (c[:, budget_index] - base[:, budget_index])
+        rows.append(ArmRow(
+            arm, float(c[:, budget_index].mean()),
+            paired_interval(100 * c[:, budget_index], 100 * base[:, budget_index], mean_difference),
+            paired_interval(c, base, share), min_detectable(diff)))
+    return rows
+
+
+def control_gain(results: list[dict], control: str, budget_index: int) -> Interval:
+    """The control's gain (points) at the budget over its own start (the reference, 50%): must hold 0."""
+    c = 100 * curves(results, control)
+    return paired_interval(c[:, budget_index], c[:, 0], mean_difference)
+
+
+# ----------------------------------------------------------------------------- dollars
+
+
+@dataclass(frozen=True)
+class DollarRow:
+    rule: str
+    arm: str
+    cents_per_label: float  # mean over seeds
+    dollars_share: Interval  # dollars to reach the baseline's final metric / the baseline's dollars
+    at_equal_spend: Interval  # metric at the baseline's spend minus the baseline's, points
+
+
+def dollar_rows(results: list[dict], arms: list[str], prices: dict[str, np.ndarray], budget_index: int,
+                baseline_arm: str, baseline_rule: str) -> list[DollarRow]:
+    """Dollars per point for each (pricing rule, acquisition) against ``baseline_rule`` with ``baseline_arm`` items.
+
+    ``prices[rule]`` is cents per label, one per seed (seed ``i`` of the prices pairs with seed
+    ``i`` of the learning curves). Dollars = labels × price per label. The baseline spends
+    ``budget × price[baseline_rule]``; at that spend a rule buys ``budget × price[baseline_rule] /
+    price[rule]`` labels, read off the arm's curve (a curve stays at its last value beyond the
+    labels the lab ran, so a very cheap rule's figure is a lower bound).
+    """
+    grid = np.array(results[0]["labels"], dtype=np.float64)
+    budget = grid[budget_index]
+    base = curves(results, baseline_arm)
+    base_price = np.asarray(prices[baseline_rule], dtype=np.float64)
+    rows = []
+    for rule, price in prices.items():
+        price = np.asarray(price, dtype=np.float64)
+        if len(price) < len(results) or not np.isfinite(price[: len(results)]).all():
+            continue
+        p, bp = price[: len(results)], base_price[: len(results)]
+        for arm in arms:
+            c = curves(results, arm)
+            # rows carry (curve, price) of the arm and (curve, price) of the baseline, paired by seed
+            x, y = np.column_stack([c, p]), np.column_stack([base, bp])
+
+            def share(a: np.ndarray, b: np.ndarray) -> float:
+                labels = reach(grid, a[:, :-1].mean(axis=0), b[:, :-1].mean(axis=0)[budget_index])
+                return labels * a[:, -1].mean() / (budget * b[:, -1].mean())
+
+            def equal_spend(a: np.ndarray, b: np.ndarray) -> float:
+                labels = budget * b[:, -1].mean() / a[:, -1].mean()
+                return 100 * (at(grid, a[:, :-1].mean(axis=0), labels) - b[:, :-1].mean(axis=0)[budget_index])
+
+            rows.append(DollarRow(rule, arm, float(p.mean()), paired_interval(x, y, share),
+                                  paired_interval(x, y, equal_spend)))
+    return rows
+
+
+# ----------------------------------------------------------------------------- markdown and plots
+
+
+def pct(x: float) -> str:
+    return "never" if not np.isfinite(x) else f"{100 * x:.0f}%"
+
+
+def interval_text(i: Interval, fmt: Callable[[float], str]) -> str:
+    if not np.isfinite(i.low) and not np.isfinite(i.high) and np.isnan(i.low):
+        return fmt(i.value)
+    return f"{fmt(i.value)} [{fmt(i.low)}, {fmt(i.high)}]"
+
+
+def points(x: float) -> str:
+    return f"{x:+.1f}"
+
+
+def plot_curves(results: list[dict], arms: list[str], path: Path, title: str, budget: float) -> None:
+    """Mean held-out accuracy against labels bought, with 95% bands (±1.96 standard errors over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.array(results[0]["labels"])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for arm in arms:
+        c = 100 * curves(results, arm)
+        mean, se = c.mean(axis=0), c.std(axis=0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else np.zeros(c.shape[1])
+        ax.plot(grid, mean, label=arm, lw=2 if arm in ("random", "coin_flip") else 1.5,
+                ls="--" if arm == "coin_flip" else "-")
+        ax.fill_between(grid, mean - 1.96 * se, mean + 1.96 * se, alpha=0.15)
+    ax.axvline(budget, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("labels bought")
+    ax.set_ylabel("held-out preference accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_dollars(rows: list[DollarRow], path: Path, title: str) -> None:
+    """Dollars to reach the baseline's metric, as a share of the baseline's, per (rule, acquisition)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if np.isfinite(r.dollars_share.value)]
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.22 * len(shown) + 1)))
+    y = np.arange(len(shown))
+    v = np.array([100 * r.dollars_share.value for r in shown])
+    lo = np.array([100 * r.dollars_share.low for r in shown])
+    hi = np.array([100 * r.dollars_share.high for r in shown])
+    hi = np.where(np.isfinite(hi), hi, np.nanmax(np.where(np.isfinite(hi), hi, v)) * 1.1 if len(v) else 0)
+    ax.errorbar(v, y, xerr=[v - lo, hi - v], fmt="o", ms=3, lw=1)
+    ax.axvline(100, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(y, [f"{r.rule} + {r.arm}" for r in shown], fontsize=7)
+    ax.set_xlabel("dollars to reach the baseline's final accuracy (% of the baseline's)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def replace_section(path: Path, body: str) -> None:
+    """Write ``body`` between the experiment's markers in ``path`` (markers appended if missing), atomically."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{BEGIN}\n{body.rstrip()}\n{END}"
+    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
