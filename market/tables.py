@@ -92,9 +92,11 @@ class CampaignTerms(SQLModel):
         ge=1, le=limits.MAX_PRICE_CENTS, schema_extra=_STRICT,
         description="most the requester pays for one label, integer cents; no ask above it can win")
     rule: Annotated[str, AfterValidator(_known_rule)] = Field(
-        max_length=40, description=f"auction rule: {', '.join(RULES)}")
+        max_length=40, schema_extra={"json_schema_extra": {"enum": list(RULES)}},
+        description=f"auction rule: {', '.join(RULES)}")
     acquisition: Annotated[str, AfterValidator(_known_acquisition)] = Field(
         default=acquisition_methods.DEFAULT, max_length=64,
+        schema_extra={"json_schema_extra": {"enum": list(acquisition_methods.METHODS)}},
         description="how the policy worker scores items; the highest scored are offered first. Scores (the "
         "worker's, or the requester's own) become item values by rank under an ordinal method, in proportion "
         "under a cardinal one. " + acquisition_methods.help_text())
