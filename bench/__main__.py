@@ -22,7 +22,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-BENCHMARKS = ("mechanisms", "http", "simulate", "quality", "policy")
+BENCHMARKS = ("mechanisms", "http", "simulate", "quality", "policy", "experiment")
 RESULTS = Path(__file__).with_name("results.md")
 
 

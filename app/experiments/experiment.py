@@ -23,7 +23,7 @@ from app.experiments.features import TINY, inputs_folder, logged_inputs, model_l
 
 DATASETS = ("movie", "hh")
 DEFAULT_HH = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
-MOVIE_PROMPTS = 1024
+MOVIE_PROMPTS = 448
 PILOT_SEEDS = 10
 PRICE_SUPPLY, PRICE_QUALITY = "normal", "gold"
 QUICK = lab.Settings(rounds=4, budget_rounds=2, per_round=4, dims=8, apl_f_pair=4, apl_f_prompt=2)
@@ -42,7 +42,7 @@ class Options:
     model: str = "SmolLM2-135M-Instruct"
     settings: lab.Settings = field(default_factory=lab.Settings)
     movie_prompts: int = MOVIE_PROMPTS
-    movie_new_tokens: int = 48
+    movie_new_tokens: int = 32
     prices: bool = True
     price_rounds: int | None = None
     out: Path = Path("docs/results.md")

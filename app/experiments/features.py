@@ -282,7 +282,7 @@ def logged_inputs(path: str | os.PathLike, model_name: str, home: Path, *, name:
 # ----------------------------------------------------------------------------- the movie task (judge)
 
 
-def movie_inputs(n_prompts: int, model_name: str, home: Path, *, max_new_tokens: int = 48, chunk: int = 64,
+def movie_inputs(n_prompts: int, model_name: str, home: Path, *, max_new_tokens: int = 32, chunk: int = 32,
                  progress: bool = True) -> Inputs:
     """Cached ``Inputs`` of the embedded task: pairs generated once by the model, scored by the judge.
 

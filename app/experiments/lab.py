@@ -54,13 +54,14 @@ CONTROL = "coin_flip"
 class Settings:
     """What one seed does. Fixed before any run and never tuned on the held-out sets.
 
-    ``budget_rounds`` is the campaign the baseline buys (8 × 16 = 128 labels); the curves go
-    on to ``rounds`` so that an arm that buys labels more cheaply can be read at equal spend.
+    ``budget_rounds`` is the campaign the baseline buys (8 × 8 = 64 labels, a quarter of a
+    256-pair pool); the curves go on to ``rounds`` (128 labels) so that an arm that buys
+    labels more cheaply can be read at equal spend.
     """
 
     rounds: int = 16
     budget_rounds: int = 8
-    per_round: int = 16
+    per_round: int = 8
     held_out: float = 1 / 3
     dims: int = 32
     lam: float = 1.0  # the L2 prior of the fit (and ADPO's γ)
