@@ -43,6 +43,7 @@ import hashlib
 import json
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,7 +186,8 @@ class Parsed:
 MAX_REASON_CHARS = 300  # a refused line's reason, in a response that may list thousands
 
 
-def _parse(text: str, *, skip_invalid: bool, empty_ok: bool, check=None) -> Parsed:
+def _parse(text: str, *, skip_invalid: bool, empty_ok: bool,
+           check: Callable[[ParsedItem], None] | None = None) -> Parsed:
     if not text or not text.strip():
         raise Invalid("body: the upload is empty; send one JSON object per line")
     fmt: str | None = None
