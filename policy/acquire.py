@@ -79,7 +79,7 @@ def _wsharp(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> 
 
 
 def _apl(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
-    return acq.apl(x.entropy, x.margins, n_select=cfg.n_select, f_pair=cfg.apl_f_pair,
+    return acq.apl(x.entropy, x.margins, n_select=cfg.n_select, f_pair=cfg.apl_f_pair, f_prompt=cfg.apl_f_prompt,
                    direction=cfg.resolved_direction, rng=rng)
 
 

@@ -25,7 +25,7 @@ DATASETS = ("movie", "hh")
 DEFAULT_HH = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
 MOVIE_PROMPTS = 448
 PILOT_SEEDS = 10
-PRICE_SUPPLY, PRICE_QUALITY = "normal", "gold"
+PRICE_QUALITY = "gold"
 QUICK = lab.Settings(rounds=4, budget_rounds=2, per_round=4, dims=8, apl_f_pair=4, apl_f_prompt=2)
 TITLES = {"movie": "movie-review task (judge = truth, bots' population answers)",
           "hh": "Anthropic HH harmless-base (logged human preference = truth, simulated annotator noise)"}
@@ -44,6 +44,7 @@ class Options:
     movie_prompts: int = MOVIE_PROMPTS
     movie_new_tokens: int = 32
     prices: bool = True
+    price_supply: str = "thin"  # a new campaign: the lab's campaigns are small and new
     price_rounds: int | None = None
     out: Path = Path("docs/results.md")
     plots: Path = Path("docs/results")
@@ -72,6 +73,11 @@ def check(opts: Options) -> None:
         raise ValueError("--seeds: at least 2 (the intervals are over seeds)")
     if opts.workers < 1:
         raise ValueError("--workers: at least 1")
+    if opts.prices:
+        from app.experiments.price import SUPPLIES
+
+        if opts.price_supply not in SUPPLIES:
+            raise ValueError(f"--price-supply: unknown {opts.price_supply!r}; choose from {', '.join(SUPPLIES)}")
     if "movie" in opts.datasets:
         # about 10% of sampled pairs are judge ties and dropped
         opts.settings.check(int(opts.movie_prompts * 0.9))
@@ -149,12 +155,12 @@ def _prices(opts: Options, echo) -> dict[str, np.ndarray]:
     """Cents per correct label per pricing arm and seed, from ``app.experiments.price`` (same seeds), cached."""
     from app.experiments.price import ARMS, price_per_label
 
-    cache = opts.home / "prices" / f"{PRICE_SUPPLY}-{PRICE_QUALITY}-{opts.price_rounds or 'default'}-{opts.seeds}.npz"
+    cache = opts.home / "prices" / f"{opts.price_supply}-{PRICE_QUALITY}-{opts.price_rounds or 'default'}-{opts.seeds}.npz"
     if cache.exists():
         with np.load(cache) as z:
             return {arm: z[arm] for arm in ARMS}
-    echo(f"price per label: {opts.seeds} seeds of the offline market ({PRICE_SUPPLY} supply, {PRICE_QUALITY} checks)")
-    table = price_per_label(opts.seeds, supply=PRICE_SUPPLY, quality=PRICE_QUALITY, rounds=opts.price_rounds,
+    echo(f"price per label: {opts.seeds} seeds of the offline market ({opts.price_supply} supply, {PRICE_QUALITY} checks)")
+    table = price_per_label(opts.seeds, supply=opts.price_supply, quality=PRICE_QUALITY, rounds=opts.price_rounds,
                             workers=opts.workers)
     prices = {arm: np.asarray(table[arm], dtype=np.float64) for arm in ARMS}
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +229,7 @@ def _dataset_section(dataset: str, results: list[dict], note: str, mdd: dict[str
               "|---|---|---|---|---|"]
     for r in rows:
         vs = "baseline" if r.arm == lab.BASELINE else report.interval_text(r.vs_baseline, report.points)
-        need = "100%" if r.arm == lab.BASELINE else report.interval_text(r.labels_share, report.pct)
+        need = report.interval_text(r.labels_share, report.pct)
         md = "" if r.arm == lab.BASELINE else f"{mdd.get(r.arm, float('nan')):.1f} pts"
         lines.append(f"| {r.arm} | {100 * r.final:.1f}% | {vs} | {need} | {md} |")
     plot = opts.plots / f"experiment-{dataset}.png"
@@ -245,6 +251,7 @@ def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndar
     from app.experiments.price import BASELINE as PRICE_BASELINE
 
     s = opts.settings
+    price_default = "the supply's"
     arms = [a for a in opts.arms if a != lab.CONTROL]
     rows = report.dollar_rows(results, arms, prices, s.budget_rounds, lab.BASELINE, PRICE_BASELINE)
     rules = list(dict.fromkeys(r.rule for r in rows))
@@ -252,8 +259,8 @@ def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndar
     head = "| pricing | ¢/label | " + " | ".join(arms) + " |"
     sep = "|---|---|" + "---|" * len(arms)
     lines = [f"**Dollars per point** ({dataset}). Dollars = labels × cents per correct accepted label of each "
-             f"pricing arm on the same seed (`app.experiments.price.price_per_label`, {PRICE_SUPPLY} supply, "
-             f"{PRICE_QUALITY} checks). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
+             f"pricing arm on the same seed (`app.experiments.price.price_per_label`, {opts.price_supply} supply, "
+             f"{PRICE_QUALITY} checks, {opts.price_rounds or price_default} rounds a campaign). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
              "First table: dollars to reach the baseline's final accuracy, % of the baseline's dollars [95%] "
              "(\"never\": not within the labels run). Second: accuracy at the baseline's spend minus the "
              "baseline's, points [95%] (a rule that buys more labels than the curves cover reads their end: a "

@@ -221,6 +221,7 @@ def test_quick_experiment_writes_its_section_and_plots(cli, tmp_path):
 @pytest.mark.parametrize(("args", "named"), [
     (["--arms", "random,sharpest"], "--arms"),
     (["--datasets", "movie,imdb"], "--datasets"),
+    (["--price-supply", "thick"], "--price-supply"),
     (["--hh", "missing.jsonl.gz", "--datasets", "hh"], "missing.jsonl.gz"),
     (["--per-round", "40", "--datasets", "hh"], "too few"),
 ])
