@@ -238,13 +238,33 @@ def _dataset_section(dataset: str, results: list[dict], note: str, mdd: dict[str
     lines += ["", f"Minimum detectable difference: 80% power, two-sided 5%, at {len(results)} seeds, from the "
               f"seed-to-seed spread of the first {n_pilot} seeds' paired differences (computed before the full run). "
               f"\"never\": the seed-averaged curve does not reach random's {100 * base_final:.1f}% within "
-              f"{s.labels} labels.", "", f"![{dataset} learning curves]({rel})", ""]
+              f"{s.labels} labels.", ""]
+    lines += _noise_aware_verdict(results, rows, b)
+    lines += [f"![{dataset} learning curves]({rel})", ""]
     figures = {"rows": rows, "base_final": base_final}
     if prices is not None:
         dollar, figs = _dollar_section(dataset, results, prices, opts)
         lines += dollar
         figures["dollars"] = figs
     return "\n".join(lines) + "\n", figures
+
+
+def _noise_aware_verdict(results: list[dict], rows: list[report.ArmRow], budget_index: int) -> list[str]:
+    """``noise_aware`` against random and against the best of the other methods (by mean at the budget), paired."""
+    names = {r.arm for r in rows}
+    others = [r for r in rows if r.arm not in (lab.BASELINE, lab.CONTROL, "noise_aware")]
+    if "noise_aware" not in names or not others:
+        return []
+    best = max(others, key=lambda r: r.final)
+    mine = 100 * report.curves(results, "noise_aware")[:, budget_index]
+    theirs = 100 * report.curves(results, best.arm)[:, budget_index]
+    vs_best = report.paired_interval(mine, theirs, report.mean_difference)
+    vs_random = next(r.vs_baseline for r in rows if r.arm == "noise_aware")
+    def word(i: report.Interval) -> str:
+        return "ahead" if i.low > 0 else "behind" if i.high < 0 else "not distinguishable"
+    return [f"`noise_aware` against `random`: {report.interval_text(vs_random, report.points)} points "
+            f"({word(vs_random)}); against the best other method, `{best.arm}`: "
+            f"{report.interval_text(vs_best, report.points)} points ({word(vs_best)}).", ""]
 
 
 def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndarray], opts: Options):

@@ -185,7 +185,7 @@ def pct(x: float) -> str:
 
 
 def interval_text(i: Interval, fmt: Callable[[float], str]) -> str:
-    if not np.isfinite(i.low) and not np.isfinite(i.high) and np.isnan(i.low):
+    if np.isnan(i.low) and np.isnan(i.high):  # one seed: no interval
         return fmt(i.value)
     return f"{fmt(i.value)} [{fmt(i.low)}, {fmt(i.high)}]"
 
