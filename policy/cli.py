@@ -75,7 +75,8 @@ def worker(
     eval_prompts: Annotated[int, typer.Option(help="held-out task prompts for the win rate")] = 128,
     max_new_tokens: Annotated[int, typer.Option(help="completion length when sampling pairs")] = 48,
     temperature: Annotated[float, typer.Option(help="sampling temperature for pairs")] = 0.8,
-    score_transform: Annotated[str, typer.Option(help="raw acquisition values, or rank (rank/n in (0, 1])")] = "raw",
+    score_transform: Annotated[str, typer.Option(help=(
+        "auto: ranks for ordinal methods, raw values for cardinal ones (market.acquisition); raw; or rank (rank/n in (0, 1])"))] = "auto",
     workdir: Annotated[Optional[Path], typer.Option(help="state, checkpoints and caches (default: data/workers/campaign-ID)")] = None,
     poll: Annotated[float, typer.Option(help="seconds between steps")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="do the pending work once and exit")] = False,

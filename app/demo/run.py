@@ -354,7 +354,7 @@ def _warm_caches(src: Path, dst: Path) -> None:
 def _worker_args(s: DemoSettings, model: str | None, workdir: Path) -> list[str]:
     args = ["--workdir", str(workdir), "--eval-prompts", str(s.eval_prompts), "--max-new-tokens", str(s.max_new_tokens),
             "--epochs", str(s.epochs), "--batch-size", str(s.batch_size), "--seed", str(s.seed),
-            "--lora" if s.lora else "--full", "--score-transform", "rank", "--poll", "0.5"]
+            "--lora" if s.lora else "--full", "--poll", "0.5"]  # scores on the method's scale (auto)
     return args + (["--model", model] if model else []) + (["--lr", str(s.lr)] if s.lr else [])
 
 

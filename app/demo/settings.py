@@ -45,10 +45,10 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from market import acquisition
 from market.campaign import known_rules
 from market.money import usd
 
-ACQUISITIONS = ("random", "sharp", "wsharp", "apl", "adpo")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -87,8 +87,8 @@ class DemoSettings:
         rules = known_rules()
         if self.rule not in rules:
             raise ValueError(f"--rule: unknown rule {self.rule!r}; choose one of {', '.join(rules)}")
-        if self.acquisition not in ACQUISITIONS:
-            raise ValueError(f"--acquisition: choose one of {', '.join(ACQUISITIONS)}")
+        if self.acquisition not in acquisition.METHODS:
+            raise ValueError(f"--acquisition: {acquisition.unknown_message(self.acquisition)}")
         if self.device not in DEVICES[1:]:
             raise ValueError(f"--device: choose one of {', '.join(DEVICES)}")
         if self.rounds < 1:
@@ -123,7 +123,7 @@ PRESETS: dict[str, DemoSettings] = {
                         bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16, gold_items=100),
     # quick: five rounds, because with gold as hard as the work a careful reader needs four
     # or more answers to qualify, and the smoke run must still buy training labels after that.
-    "quick": DemoSettings(preset="quick", budget_cents=1_500, rounds=5, pool=30, round_size=6, max_price_cents=60,
+    "quick": DemoSettings(preset="quick", budget_cents=1_500, rounds=5, pool=30, round_size=6, max_price_cents=100,
                           bots=10, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4, gold_items=12,
                           min_gold_answers=2),
 }
