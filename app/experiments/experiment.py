@@ -218,7 +218,9 @@ def _dataset_section(dataset: str, results: list[dict], note: str, mdd: dict[str
     label_acc = np.mean([r["label_accuracy"] for r in results])
     lines = [f"### {TITLES[dataset]}", "",
              f"{note}. Per seed: {results[0]['pool']} pairs in the candidate pool, {results[0]['held_out']} held out. "
-             f"Bought labels agree with the truth {label_acc:.1%} of the time (all arms: the same answers).", ""]
+             f"Bought labels agree with the truth {label_acc:.1%} of the time (all arms: the same answers). "
+             f"Ceiling of the features: the policy fitted on every pool pair with its true label scores "
+             f"{np.mean([r['ceiling'] for r in results]):.1%} held out (mean over seeds).", ""]
     if lab.CONTROL in opts.arms:
         gain = report.control_gain(results, lab.CONTROL, b)
         verdict = "no gain: the metric passes" if not gain.excludes(0.0) else "**a gain: the metric is wrong**"

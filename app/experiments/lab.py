@@ -201,8 +201,11 @@ def run_seed(inputs: Inputs, seed: int, arms: Sequence[str], settings: Settings)
     with threadpool_limits(limits=1):
         s = setup_seed(inputs, seed, settings)
         curves = {arm: run_arm(s, arm, seed, settings)[0] for arm in arms}
+        # what the features allow: every pool pair with its true label (a reference line, not an arm)
+        truth = linear.fit(s.D_pool, inputs.a_wins[s.pool_index], settings.lam)
     return {"seed": seed, "labels": [r * settings.per_round for r in range(settings.rounds + 1)],
             "accuracy": curves, "pool": len(s.D_pool), "held_out": len(s.D_held),
+            "ceiling": linear.accuracy(truth, s.D_held, s.wins_held),
             "label_accuracy": float(np.mean(s.answers == inputs.a_wins[s.pool_index])),
             "seconds": time.perf_counter() - t0}
 
@@ -235,15 +238,18 @@ def run_seeds(inputs_path: Path, folder: Path, seeds: Sequence[int], arms: Seque
               workers: int = 1, progress: bool = True, desc: str = "seeds") -> list[dict]:
     """Every seed's result, computing (in ``workers`` processes) only those without a file.
 
-    A seed file holding fewer arms than asked is computed again (one file per seed holds all
-    its arms, so arms stay paired).
+    A seed file holding fewer arms than asked, or written before the ceiling was recorded, is
+    computed again (one file per seed holds all its arms, so arms stay paired).
     """
     folder.mkdir(parents=True, exist_ok=True)
     path_of = {seed: folder / f"seed-{seed:04d}.json" for seed in seeds}
 
     def done(seed: int) -> bool:
         p = path_of[seed]
-        return p.exists() and set(arms) <= set(json.loads(p.read_text())["accuracy"])
+        if not p.exists():
+            return False
+        result = json.loads(p.read_text())
+        return set(arms) <= set(result["accuracy"]) and "ceiling" in result
 
     todo = [seed for seed in seeds if not done(seed)]
     job = (str(inputs_path), tuple(arms), settings)
