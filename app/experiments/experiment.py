@@ -206,6 +206,7 @@ market estimates it from {s.gold} gold answers: it is the only arm that knows wh
 `coin_flip` (random's pairs, coin-flip answers). W-SHARP ranks pairs exactly like SHARP and is left out.
 Intervals: 95%, `scipy.stats.bootstrap(..., paired=True)` over seeds (percentile). Settings were fixed before
 the runs; nothing was tuned on held-out data.
+
 """
 
 
@@ -273,7 +274,7 @@ def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndar
     from app.experiments.price import BASELINE as PRICE_BASELINE
 
     s = opts.settings
-    price_default = "the supply's"
+    price_default = "the supply's own"
     arms = [a for a in opts.arms if a != lab.CONTROL]
     rows = report.dollar_rows(results, arms, prices, s.budget_rounds, lab.BASELINE, PRICE_BASELINE)
     rules = list(dict.fromkeys(r.rule for r in rows))
@@ -282,7 +283,7 @@ def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndar
     sep = "|---|---|" + "---|" * len(arms)
     lines = [f"**Dollars per point** ({dataset}). Dollars = labels × cents per correct accepted label of each "
              f"pricing arm on the same seed (`app.experiments.price.price_per_label`, {opts.price_supply} supply, "
-             f"{PRICE_QUALITY} checks, {opts.price_rounds or price_default} rounds a campaign). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
+             f"{PRICE_QUALITY} checks, {opts.price_rounds or price_default} rounds). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
              "First table: dollars to reach the baseline's final accuracy, % of the baseline's dollars [95%] "
              "(\"never\": not within the labels run). Second: accuracy at the baseline's spend minus the "
              "baseline's, points [95%] (a rule that buys more labels than the curves cover reads their end: a "
