@@ -30,7 +30,7 @@ def cached_inputs() -> tuple[Path, str]:
     folder = data_home() / "experiments" / f"hh-{DEFAULT_MODEL}"
     found = sorted(folder.glob("inputs*.npz"), key=lambda p: p.stat().st_size)
     if found:
-        return found[-1], f"HH features cached at {found[-1]}"
+        return found[-1], f"HH features cached in {found[-1].parent.name}/{found[-1].name}"
     rng = np.random.default_rng(0)
     n, d = 1154, 576
     inputs = Inputs(rng.normal(size=(n, d)).astype(np.float32), rng.normal(size=(n, d)).astype(np.float32),
