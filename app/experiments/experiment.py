@@ -199,8 +199,8 @@ against the truth (50% before any label). The campaign is {s.budget} labels ({s.
 read the arms there; the curves go on so that a cheaper rule can be read at equal spend. Every pair's annotator
 is drawn from the bots' population (60% careful, 25% noisy, 10% spammers, 5% adversarial) and answers through
 `bidders.labels`, drawn once per (seed, pair): every arm that buys a pair gets the same answer. Arms:
-`random` (baseline), `sharp` (least certain |Δ| first), `apl` (entropy filter keeping 1/{s.apl_f_prompt} of the
-pool, then most certain), `adpo` (greedy D-optimal design carrying the pairs already bought), `noise_aware`
+`random` (baseline), `sharp` (least certain |Δ| first), `apl` (an entropy filter keeping 1/{s.apl_f_prompt} of the
+pool, at most {s.per_round * s.apl_f_pair} pairs, then most certain), `adpo` (greedy D-optimal design carrying the pairs already bought), `noise_aware`
 (mutual information of the label and θ under the Laplace posterior, given the pair's annotator's error as the
 market estimates it from {s.gold} gold answers: it is the only arm that knows who will answer), and the control
 `coin_flip` (random's pairs, coin-flip answers). W-SHARP ranks pairs exactly like SHARP and is left out.
