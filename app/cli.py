@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from market import acquisition as acquisition_registry
 from market.api.schemas import CampaignCreate
 from market.client import MarketClient, MarketError
 from market.upload import read_text
@@ -332,7 +333,9 @@ def _rounds_table(rounds: list[dict], title: str) -> Table:
 def demo(
     budget: Annotated[Optional[float], typer.Option(help="the auction campaign's budget in dollars (default: the preset's)")] = None,
     rule: Annotated[str, typer.Option(help=f"auction rule: {', '.join(RULE_NAMES)}")] = "budget_feasible",
-    acquisition: Annotated[str, typer.Option(help="which items the policy asks for: random, sharp, wsharp, apl, adpo")] = "sharp",
+    acquisition: Annotated[str, typer.Option(help=(
+        f"which items the policy asks for: {', '.join(acquisition_registry.METHODS)} (default: what "
+        "`prefmarket experiment` measured best, docs/results.md)"))] = acquisition_registry.DEFAULT,
     rounds: Annotated[Optional[int], typer.Option(help="rounds of the auction campaign (default: the preset's)")] = None,
     model: Annotated[Optional[str], typer.Option(help="model path or id; default the embedded SmolLM2-135M-Instruct; "
                                                  "'tiny' for the tiny test model")] = None,

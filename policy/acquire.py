@@ -64,6 +64,8 @@ class PoolInputs:
     margins: np.ndarray | None = None
     features: np.ndarray | None = None
     entropy: np.ndarray | None = None
+    bought_margins: np.ndarray | None = None  # the pairs already labelled (ADPO's design so far)
+    bought_features: np.ndarray | None = None
 
 
 def _random(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
@@ -84,8 +86,15 @@ def _apl(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.
 
 
 def _adpo(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
-    vectors = acq.adpo_vectors(x.features, x.margins, cfg.beta)
-    _, gains = acq.greedy_d_optimal(vectors, cfg.n_select, gamma=cfg.adpo_gamma)
+    """The D-optimal gains of the pool given the design already bought.
+
+    Pool and bought vectors share one scale (the longest pool vector has norm 1), so ``γ``
+    stays relative to the pool as in ``acq.adpo_vectors``."""
+    pool, bought = acq.adpo_design(x.features, x.margins, cfg.beta, x.bought_features, x.bought_margins)
+    top = float(np.sqrt(np.einsum("ij,ij->i", pool, pool).max())) if len(pool) else 0.0
+    if top > 0:
+        pool, bought = pool / top, bought / top
+    _, gains = acq.greedy_d_optimal(pool, cfg.n_select, gamma=cfg.adpo_gamma, initial=bought)
     return gains
 
 
@@ -101,9 +110,14 @@ def score_pool(
     completions_b: Sequence[str],
     cfg: AcquisitionConfig,
     *,
+    bought: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """One finite score per pair; higher means buy sooner."""
+    """One finite score per pair; higher means buy sooner.
+
+    ``bought`` (prompts, completions a, completions b) are the pairs already labelled: a
+    method that builds a design over rounds (ADPO) starts from them instead of from scratch,
+    so a round does not rebuy what earlier rounds covered. The others ignore it."""
     n = len(prompts)
     if n == 0:
         raise ValueError("the pool is empty: nothing to score")
@@ -114,6 +128,9 @@ def score_pool(
         scores = pair_scores(models, cache, prompts, completions_a, completions_b, beta=cfg.beta,
                              features="features" in needs, progress=progress)
         x.margins, x.features = scores.margins, scores.features
+    if "features" in needs and bought is not None and len(bought[0]):
+        done = pair_scores(models, cache, *bought, beta=cfg.beta, features=True, progress=progress)
+        x.bought_margins, x.bought_features = done.margins, done.features
     if "samples" in needs:
         x.entropy = _prompt_entropy(models, prompts, cfg, rng, progress)
     return acq.break_ties(SCORERS[cfg.method](x, cfg, rng), rng)

@@ -343,9 +343,13 @@ class PolicyWorker:
         keep = np.flatnonzero(fits)
         if len(keep):
             acquisition = self._acquisition(campaign)
+            labelled = [it for it in items if it["n_labels"] > 0 and it["completion_a"] and it["completion_b"]
+                        and str(it["id"]) not in self.state.unusable]
+            bought = ([it["prompt"] for it in labelled], [it["completion_a"] for it in labelled],
+                      [it["completion_b"] for it in labelled])
             scores = score_pool(
                 self.models, self.cache, [prompts[i] for i in keep], [a[i] for i in keep], [b[i] for i in keep],
-                acquisition, progress=self.progress,
+                acquisition, bought=bought, progress=self.progress,
             )
             transform = self.cfg.score_transform
             if transform == "rank" or (transform == "auto" and registry.scale(acquisition.method) == "ordinal"):

@@ -45,7 +45,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from market import acquisition
+from market.acquisition import DEFAULT as DEFAULT_ACQUISITION, METHODS as ACQUISITIONS, unknown_message
 from market.campaign import known_rules
 from market.money import usd
 
@@ -68,7 +68,9 @@ class DemoSettings:
     lr: float | None = None  # None: the worker's default (5e-4 LoRA, 5e-6 full)
     lora: bool = True
     rule: str = "budget_feasible"
-    acquisition: str = "sharp"
+    # random: at the linear fidelity none of the worker's methods beat it (docs/results.md,
+    # `prefmarket experiment`), so the default follows what was measured
+    acquisition: str = DEFAULT_ACQUISITION
     model: str | None = None  # None: the embedded SmolLM2 default; "tiny": the test model
     device: str = "cpu"
     seed: int = 0
@@ -87,8 +89,8 @@ class DemoSettings:
         rules = known_rules()
         if self.rule not in rules:
             raise ValueError(f"--rule: unknown rule {self.rule!r}; choose one of {', '.join(rules)}")
-        if self.acquisition not in acquisition.METHODS:
-            raise ValueError(f"--acquisition: {acquisition.unknown_message(self.acquisition)}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"--acquisition: {unknown_message(self.acquisition)}")
         if self.device not in DEVICES[1:]:
             raise ValueError(f"--device: choose one of {', '.join(DEVICES)}")
         if self.rounds < 1:

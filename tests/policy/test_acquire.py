@@ -39,6 +39,41 @@ def test_each_scorer_needs_only_what_the_registry_declares(name):
     assert scores.shape == (n,) and np.isfinite(scores).all()
 
 
+def test_adpo_starts_from_the_pairs_already_bought():
+    """A pool pair that duplicates a bought one adds little to the design: its gain falls, and
+    the pair it was most like is no longer the first pick; without ``bought`` nothing changes."""
+    rng = np.random.default_rng(3)
+    features, margins = rng.normal(size=(30, 6)), rng.normal(size=30)
+    cfg = AcquisitionConfig(method="adpo", n_select=5)
+    fresh = SCORERS["adpo"](PoolInputs(30, margins=margins, features=features), cfg, rng)
+    first = int(np.argmax(fresh))
+    carried = SCORERS["adpo"](
+        PoolInputs(30, margins=margins, features=features, bought_margins=np.repeat(margins[[first]], 3),
+                   bought_features=np.repeat(features[[first]], 3, axis=0)),
+        cfg, rng,
+    )
+    assert carried[first] < fresh[first] / 2
+    assert int(np.argmax(carried)) != first
+    empty = PoolInputs(30, margins=margins, features=features, bought_margins=np.zeros(0),
+                       bought_features=np.zeros((0, 6)))
+    np.testing.assert_allclose(SCORERS["adpo"](empty, cfg, rng), fresh)
+
+
+def test_score_pool_carries_the_pairs_already_labelled_into_adpo():
+    from policy.scoring import ReferenceCache
+    from policy.train import DPORecipe, initial_models
+
+    models, cache = initial_models(*tiny_model(seed=0), DPORecipe(lora=True)), ReferenceCache()
+    prompts = ["a film about music", "the acting was great", "review this comedy", "a quiet drama"]
+    a = ["loved every minute", "great cast and score", "funny and warm", "slow but moving"]
+    b = ["dull", "the plot drags on", "not funny at all", "too long"]
+    cfg = AcquisitionConfig(method="adpo", n_select=2, seed=0)
+    fresh = score_pool(models, cache, prompts, a, b, cfg)
+    carried = score_pool(models, cache, prompts, a, b, cfg, bought=([prompts[0]] * 3, [a[0]] * 3, [b[0]] * 3))
+    assert carried[0] < fresh[0]
+    assert not np.allclose(carried, fresh)
+
+
 def test_an_unknown_method_is_an_error_not_random_scoring():
     with pytest.raises(ValueError, match="'shrap'.*random, sharp"):
         AcquisitionConfig(method="shrap")
