@@ -50,6 +50,7 @@ def experiment(
     per_round: Annotated[Optional[int], typer.Option(help="labels bought per round (default 8)")] = None,
     prices: Annotated[bool, typer.Option(help="combine with price per label (app.experiments.price) into dollars per point")] = True,
     price_supply: Annotated[str, typer.Option(help="supply of the simulated pricing campaigns: thin (a new campaign, 20 rounds) or normal (200 rounds)")] = "thin",
+    price_quality: Annotated[Optional[str], typer.Option(help="quality control on the simulated pricing campaigns: gold (gold checks; posted prices then fill little) or none (default gold; --quick none)")] = None,
     price_rounds: Annotated[Optional[int], typer.Option(help="rounds of each simulated pricing campaign (default: the price study's own)")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="a smoke run: tiny sizes (use with --model tiny in tests)")] = False,
     out: Annotated[Path, typer.Option(help="the results file whose experiment section is replaced")] = Path("docs/results.md"),
@@ -66,7 +67,7 @@ def experiment(
     given = dict(datasets=_names(datasets), hh=hh, workers=workers, arms=_names(arms), model=model, prices=prices, price_supply=price_supply,
                  out=out, plots=plots, home=data_home() / "experiments", command=_command_line(ctx))
     for key, value in (("seeds", seeds), ("hh_pairs", hh_pairs), ("movie_prompts", movie_prompts),
-                       ("price_rounds", price_rounds)):
+                       ("price_rounds", price_rounds), ("price_quality", price_quality)):
         if value is not None:
             given[key] = value
     try:

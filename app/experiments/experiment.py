@@ -25,7 +25,6 @@ DATASETS = ("movie", "hh")
 DEFAULT_HH = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
 MOVIE_PROMPTS = 448
 PILOT_SEEDS = 10
-PRICE_QUALITY = "gold"
 QUICK = lab.Settings(rounds=4, budget_rounds=2, per_round=4, dims=8, apl_f_pair=4, apl_f_prompt=2)
 TITLES = {"movie": "movie-review task (judge = truth, bots' population answers)",
           "hh": "Anthropic HH harmless-base (logged human preference = truth, simulated annotator noise)"}
@@ -45,6 +44,7 @@ class Options:
     movie_new_tokens: int = 32
     prices: bool = True
     price_supply: str = "thin"  # a new campaign: the lab's campaigns are small and new
+    price_quality: str = "gold"  # gold checks on the simulated campaigns, or none
     price_rounds: int | None = None
     out: Path = Path("docs/results.md")
     plots: Path = Path("docs/results")
@@ -56,7 +56,7 @@ class Options:
     def quick(cls, **kw) -> Options:
         """Small enough for the tests: the tiny model, 3 seeds, 4 rounds of 4 labels, a small movie pool."""
         return cls(**{"seeds": 3, "model": TINY, "settings": QUICK, "movie_prompts": 96, "movie_new_tokens": 12,
-                      "price_rounds": 2, **kw})
+                      "price_rounds": 2, "price_quality": "none", **kw})  # gold checks buy no data in 2 rounds
 
 
 def check(opts: Options) -> None:
@@ -74,10 +74,12 @@ def check(opts: Options) -> None:
     if opts.workers < 1:
         raise ValueError("--workers: at least 1")
     if opts.prices:
-        from app.experiments.price import SUPPLIES
+        from app.experiments.price import QUALITY, SUPPLIES
 
         if opts.price_supply not in SUPPLIES:
             raise ValueError(f"--price-supply: unknown {opts.price_supply!r}; choose from {', '.join(SUPPLIES)}")
+        if opts.price_quality not in QUALITY:
+            raise ValueError(f"--price-quality: unknown {opts.price_quality!r}; choose from {', '.join(QUALITY)}")
     if "movie" in opts.datasets:
         # about 10% of sampled pairs are judge ties and dropped
         opts.settings.check(int(opts.movie_prompts * 0.9))
@@ -151,23 +153,27 @@ def run(opts: Options, echo=print) -> dict:
     return figures
 
 
-def _prices(opts: Options, echo) -> dict[str, np.ndarray]:
-    """Cents per correct label per pricing arm and seed, from ``app.experiments.price`` (same seeds), cached."""
+def _prices(opts: Options, echo) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Cents per correct label and fill (data labels bought / wanted) per pricing arm and seed,
+    from ``app.experiments.price`` (same seeds), cached."""
     from app.experiments.price import ARMS, price_per_label
 
-    cache = opts.home / "prices" / f"{opts.price_supply}-{PRICE_QUALITY}-{opts.price_rounds or 'default'}-{opts.seeds}.npz"
+    setting = f"{opts.price_supply}-{opts.price_quality}-{opts.price_rounds or 'default'}-{opts.seeds}"
+    cache = opts.home / "prices" / f"{setting}-fill.npz"
     if cache.exists():
         with np.load(cache) as z:
-            return {arm: z[arm] for arm in ARMS}
-    echo(f"price per label: {opts.seeds} seeds of the offline market ({opts.price_supply} supply, {PRICE_QUALITY} checks)")
-    table = price_per_label(opts.seeds, supply=opts.price_supply, quality=PRICE_QUALITY, rounds=opts.price_rounds,
+            return {arm: z[arm] for arm in ARMS}, {arm: z[f"fill:{arm}"] for arm in ARMS}
+    echo(f"price per label: {opts.seeds} seeds of the offline market "
+         f"({opts.price_supply} supply, {opts.price_quality} checks)")
+    table = price_per_label(opts.seeds, supply=opts.price_supply, quality=opts.price_quality, rounds=opts.price_rounds,
                             workers=opts.workers)
     prices = {arm: np.asarray(table[arm], dtype=np.float64) for arm in ARMS}
+    fill = {arm: np.asarray(table["fill"][arm], dtype=np.float64) for arm in ARMS}
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.stem}.tmp.npz")
-    np.savez(tmp, **prices)
+    np.savez(tmp, **prices, **{f"fill:{arm}": f for arm, f in fill.items()})
     os.replace(tmp, cache)
-    return prices
+    return prices, fill
 
 
 def _pilot_mdd(results: list[dict], opts: Options) -> dict[str, float]:
@@ -270,8 +276,13 @@ def _noise_aware_verdict(results: list[dict], rows: list[report.ArmRow], budget_
             f"{report.interval_text(vs_best, report.points)} points ({word(vs_best)}).", ""]
 
 
-def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndarray], opts: Options):
+def _dollar_section(dataset: str, results: list[dict], priced: tuple[dict, dict], opts: Options):
+    """The (pricing rule × acquisition) tables. Each rule's fill is shown beside its price: a rule
+    that fills less than the campaign wants could not buy its labels in its rounds at that price,
+    so its dollars read what the labels cost, not that they could be had."""
     from app.experiments.price import BASELINE as PRICE_BASELINE
+
+    prices, fill = priced
 
     s = opts.settings
     price_default = "the supply's own"
@@ -279,23 +290,29 @@ def _dollar_section(dataset: str, results: list[dict], prices: dict[str, np.ndar
     rows = report.dollar_rows(results, arms, prices, s.budget_rounds, lab.BASELINE, PRICE_BASELINE)
     rules = list(dict.fromkeys(r.rule for r in rows))
     cell = {(r.rule, r.arm): r for r in rows}
-    head = "| pricing | ¢/label | " + " | ".join(arms) + " |"
-    sep = "|---|---|" + "---|" * len(arms)
+    head = "| pricing | ¢/label | fill | " + " | ".join(arms) + " |"
+    sep = "|---|---|---|" + "---|" * len(arms)
     lines = [f"**Dollars per point** ({dataset}). Dollars = labels × cents per correct accepted label of each "
              f"pricing arm on the same seed (`app.experiments.price.price_per_label`, {opts.price_supply} supply, "
-             f"{PRICE_QUALITY} checks, {opts.price_rounds or price_default} rounds). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
+             f"{opts.price_quality} checks, {opts.price_rounds or price_default} rounds). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
              "First table: dollars to reach the baseline's final accuracy, % of the baseline's dollars [95%] "
              "(\"never\": not within the labels run). Second: accuracy at the baseline's spend minus the "
              "baseline's, points [95%] (a rule that buys more labels than the curves cover reads their end: a "
-             "lower bound).", "", head, sep]
+             "lower bound). Fill: the data labels each pricing arm bought over those its simulated campaign "
+             "wanted; below 100% the price could not buy a campaign's labels in its rounds, so that row's dollars "
+             "price labels that could not all be had.", "", head, sep]
     for rule in rules:
-        lines.append(f"| {rule} | {cell[(rule, arms[0])].cents_per_label:.1f} | "
+        lines.append(f"| {rule} | {cell[(rule, arms[0])].cents_per_label:.1f} | {100 * fill[rule].mean():.0f}% | "
                      + " | ".join(report.interval_text(cell[(rule, a)].dollars_share, report.pct) for a in arms) + " |")
     lines += ["", head, sep]
     for rule in rules:
-        lines.append(f"| {rule} | {cell[(rule, arms[0])].cents_per_label:.1f} | "
+        lines.append(f"| {rule} | {cell[(rule, arms[0])].cents_per_label:.1f} | {100 * fill[rule].mean():.0f}% | "
                      + " | ".join(report.interval_text(cell[(rule, a)].at_equal_spend, report.points) for a in arms)
                      + " |")
+    unpriced = [rule for rule in prices if rule not in rules]
+    if unpriced:
+        lines += ["", f"No price for {', '.join(f'`{r}`' for r in unpriced)}: on some seed it bought no data label "
+                      "in its rounds."]
     plot = opts.plots / f"experiment-{dataset}-dollars.png"
     report.plot_dollars(rows, plot, f"{dataset}: dollars to reach posted-median + random's accuracy")
     lines += ["", f"![{dataset} dollars per point]({os.path.relpath(plot, opts.out.parent)})", ""]

@@ -207,6 +207,7 @@ def test_quick_experiment_writes_its_section_and_plots(cli, tmp_path):
     for arm in lab.ARMS:
         assert f"| {arm} |" in text
     assert "HH harmless-base" in text and "movie-review task" in text and "Dollars per point" in text
+    assert "| pricing | ¢/label | fill |" in text and "| posted_median |" in text
     assert "`prefmarket experiment --hh" in text and "--model tiny" in text and "--quick" in text
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {
         "experiment-movie.png", "experiment-hh.png", "experiment-movie-dollars.png", "experiment-hh-dollars.png"}
@@ -222,6 +223,7 @@ def test_quick_experiment_writes_its_section_and_plots(cli, tmp_path):
     (["--arms", "random,sharpest"], "--arms"),
     (["--datasets", "movie,imdb"], "--datasets"),
     (["--price-supply", "thick"], "--price-supply"),
+    (["--price-quality", "silver"], "--price-quality"),
     (["--hh", "missing.jsonl.gz", "--datasets", "hh"], "missing.jsonl.gz"),
     (["--per-round", "40", "--datasets", "hh"], "too few"),
 ])
