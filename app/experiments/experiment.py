@@ -153,6 +153,10 @@ def run(opts: Options, echo=print) -> dict:
     return figures
 
 
+def _checks(opts: Options) -> str:
+    return "gold checks" if opts.price_quality == "gold" else "no gold checks"
+
+
 def _prices(opts: Options, echo) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Cents per correct label and fill (data labels bought / wanted) per pricing arm and seed,
     from ``app.experiments.price`` (same seeds), cached."""
@@ -164,7 +168,7 @@ def _prices(opts: Options, echo) -> tuple[dict[str, np.ndarray], dict[str, np.nd
         with np.load(cache) as z:
             return {arm: z[arm] for arm in ARMS}, {arm: z[f"fill:{arm}"] for arm in ARMS}
     echo(f"price per label: {opts.seeds} seeds of the offline market "
-         f"({opts.price_supply} supply, {opts.price_quality} checks)")
+         f"({opts.price_supply} supply, {_checks(opts)})")
     table = price_per_label(opts.seeds, supply=opts.price_supply, quality=opts.price_quality, rounds=opts.price_rounds,
                             workers=opts.workers)
     prices = {arm: np.asarray(table[arm], dtype=np.float64) for arm in ARMS}
@@ -294,13 +298,15 @@ def _dollar_section(dataset: str, results: list[dict], priced: tuple[dict, dict]
     sep = "|---|---|---|" + "---|" * len(arms)
     lines = [f"**Dollars per point** ({dataset}). Dollars = labels × cents per correct accepted label of each "
              f"pricing arm on the same seed (`app.experiments.price.price_per_label`, {opts.price_supply} supply, "
-             f"{opts.price_quality} checks, {opts.price_rounds or price_default} rounds). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
+             f"{_checks(opts)}, {opts.price_rounds or price_default} rounds). Baseline: `{PRICE_BASELINE}` with `random` items buying {s.budget} labels. "
              "First table: dollars to reach the baseline's final accuracy, % of the baseline's dollars [95%] "
              "(\"never\": not within the labels run). Second: accuracy at the baseline's spend minus the "
              "baseline's, points [95%] (a rule that buys more labels than the curves cover reads their end: a "
              "lower bound). Fill: the data labels each pricing arm bought over those its simulated campaign "
              "wanted; below 100% the price could not buy a campaign's labels in its rounds, so that row's dollars "
-             "price labels that could not all be had.", "", head, sep]
+             "price labels that could not all be had. `first_price` is not truthful: its cents depend on how the "
+             "simulated bidders shade (`bidders.strategies`), so it stays for contrast and is never a default.",
+             "", head, sep]
     for rule in rules:
         lines.append(f"| {rule} | {cell[(rule, arms[0])].cents_per_label:.1f} | {100 * fill[rule].mean():.0f}% | "
                      + " | ".join(report.interval_text(cell[(rule, a)].dollars_share, report.pct) for a in arms) + " |")
