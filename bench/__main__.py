@@ -15,27 +15,16 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import sys
 import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app.machine import describe as describe_machine
+
 BENCHMARKS = ("mechanisms", "http", "simulate", "quality", "policy", "experiment")
 RESULTS = Path(__file__).with_name("results.md")
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def _load() -> str:
@@ -58,7 +47,7 @@ HEADER = [
 
 def section(name: str) -> tuple[list[str], tuple[str, int, float, bool]]:
     """Run ``bench_<name>.main()``; its results.md section and its row for the runs table."""
-    start = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {_machine()}, load {_load()} at the start"
+    start = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {describe_machine()}, load {_load()} at the start"
     t0 = time.perf_counter()
     try:
         figures = importlib.import_module(f"bench.bench_{name}").main() or []

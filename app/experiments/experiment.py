@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from app.experiments import lab, report
 from app.experiments.features import TINY, inputs_folder, logged_inputs, model_label, movie_inputs
+from app.machine import describe as describe_machine
 
 DATASETS = ("movie", "hh")
 DEFAULT_HH = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
@@ -91,18 +91,6 @@ def check(opts: Options) -> None:
             opts.settings.check(min(len(pairs.prompts), opts.hh_pairs or len(pairs.prompts)))
         except ValueError as exc:
             raise ValueError(f"{opts.hh}: {exc}") from None
-
-
-def _machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU cores ({cpu})"
 
 
 def _inputs_path(dataset: str, opts: Options) -> tuple[Path, int, str]:
@@ -197,7 +185,7 @@ def _header(opts: Options, seeds: list[int]) -> str:
     s = opts.settings
     return f"""## Points per label by acquisition function (`linear` fidelity)
 
-_Written by `{opts.command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {_machine()};
+_Written by `{opts.command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {describe_machine()};
 model `{opts.model}`; seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), run in {opts.workers} worker processes._
 
 **Setup.** For each pair the frozen model's last-layer state, averaged over each completion's tokens, is the
