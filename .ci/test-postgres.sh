@@ -10,7 +10,7 @@ PY="${PY:-.venv/bin/python}"
 # Every folder whose tests reach the database, plus the pure ones that are cheap
 # (mechanisms, accounting); policy/ and the demo's end-to-end run (SQLite by design)
 # never touch a configured database.
-PG_TESTS=(tests/market tests/hardening tests/quality tests/bidders tests/ui tests/demo/test_accounting_route.py
+PG_TESTS=(tests/market tests/hardening tests/quality tests/bidders tests/ui tests/demo/test_accounting_route.py tests/app/test_hh_e2e.py tests/test_quickstart.py
           tests/mechanisms tests/accounting)
 
 if [ -z "${PG_TEST_PORT:-}" ]; then
