@@ -348,13 +348,18 @@ def demo(
                                                       "annotator bots (default 0.2)")] = None,
     vet_once: Annotated[bool, typer.Option("--vet-once", help="then the auction again on the same pairs, carrying "
                                            "its annotators' gold records (gold_carry 1): vetting paid once")] = False,
+    posted_price_cents: Annotated[Optional[int], typer.Option(
+        "--posted-price-cents", help="the posted-price baseline's price per label, integer cents, 1 to the campaigns' "
+        "maximum price (default: the median private cost of the bot population, rounded up to a cent)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<timestamp>); an existing one is resumed")] = None,
 ):
     """Run a campaign end to end and report what each win-rate point cost.
 
     Starts the market, the policy worker and annotator bots as processes; runs an auction
     campaign with gold checks, the same auction without them, then a posted-price baseline,
-    all on the same pairs; writes runs/<timestamp>/."""
+    all on the same pairs; writes runs/<timestamp>/. The baseline's price is set in advance
+    (the bots' median cost, or --posted-price-cents), and it spends what the auction it is
+    compared with spent."""
     from app.demo import run as demo_run
     from app.demo.processes import DemoError
     from app.demo.settings import DemoSettings, choose
@@ -368,7 +373,7 @@ def demo(
         else:
             settings = choose(quick=quick, device=demo_run.resolve_device(device), budget=budget, rounds=rounds,
                               rule=rule, acquisition=acquisition, model=model, seed=seed, quality=quality,
-                              spammers=spammers, vet_once=vet_once)
+                              spammers=spammers, vet_once=vet_once, posted_price_cents=posted_price_cents)
         report = demo_run.run(settings, out, console)
     except (DemoError, ValueError) as exc:
         _fail(str(exc), f"logs are in {out / 'logs'}; run the same command again to resume")

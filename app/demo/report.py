@@ -24,6 +24,12 @@ Campaigns: ``auction`` (the product), ``baseline`` (posted price, random items) 
 quality control is on, ``no_qc`` (the auction without gold checks); with ``--vet-once``,
 ``vetted`` (the auction again on the same pairs, carrying its gold records). A paid label is
 *training data* when the export holds it; the other paid labels are gold checks.
+
+The baseline's terms (``baseline_terms`` in ``summary.json``, from ``run._baseline_campaign``):
+its posted price and where it came from (``median cost``: the bots' median private cost,
+rounded up to a cent; ``given``: ``--posted-price-cents``), its budget (what the auction it
+is compared with spent), the labels that budget buys at that price, and the labels it bought
+(its fill). The report says how the price was set and shows the fill.
 """
 
 from __future__ import annotations
@@ -228,6 +234,44 @@ def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
     return f"**{head}:** " + "; ".join(parts) + "."
 
 
+def price_source(terms: dict) -> str:
+    """How the baseline's posted price was set, in words."""
+    source = terms.get("price_source")
+    if source == "given":
+        return "given with --posted-price-cents"
+    if source == "median cost":
+        return "the bots' median cost, set in advance"
+    return "the auction's average price, found after the fact (a run from before prices were set in advance)"
+
+
+def fill(terms: dict) -> str:
+    """The baseline's fill: labels bought of the labels its budget buys at its price."""
+    bought = terms.get("labels_bought")
+    if bought is None:
+        return f"- of {terms['labels']}"
+    return f"{bought} of {terms['labels']} ({pct(bought / terms['labels'] if terms['labels'] else None)})"
+
+
+def baseline_sentence(terms: dict, twin: bool) -> str:
+    """How the baseline was set up: its price set in advance, equal spend, and its fill."""
+    if terms.get("price_source") not in ("median cost", "given"):
+        return (f"The baseline's posted price ({terms['price_cents']}c) is {price_source(terms)}, "
+                f"for {terms['labels']} labels, on the same pairs, judge and seed.")
+    how = ("the median private cost of the demo's annotator bots, rounded up to a cent and capped at the maximum "
+           "price: a price a requester can set before any auction runs" if terms["price_source"] == "median cost"
+           else "the price given with `--posted-price-cents`")
+    whose = "the auction without gold checks" if terms.get("budget_from", "no_qc" if twin else "auction") == "no_qc" \
+        else "the auction"
+    bought = terms.get("labels_bought")
+    got = "" if bought is None else (
+        f"; it bought {bought} ({pct(bought / terms['labels'])} fill) for {usd(terms.get('spent_cents', 0))}"
+        + ("" if bought >= terms["labels"] else ": annotators whose cost is above the price do not sell to it, "
+           "and its pool of pairs and its rounds are finite"))
+    return (f"The baseline's posted price, {usd(terms['price_cents'])}/label, is {how}; it is not read off the "
+            f"auction's prices. Equal spend: its budget is what {whose} spent ({usd(terms['budget_cents'])}), "
+            f"which buys at most {terms['labels']} labels at that price{got}. Same pairs, judge and seed.")
+
+
 def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], labels: dict[str, str]) -> str:
     camps = summary["campaigns"]
     a, b = camps["auction"], camps["baseline"]
@@ -245,7 +289,7 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         return usd(c["cents_per_point"], none="undefined (win rate not above 50%)")
 
     def how(n):
-        return f"posted price {usd(terms['price_cents'])}/label" if n == "baseline" else \
+        return f"posted price {usd(terms['price_cents'])}/label ({price_source(terms)})" if n == "baseline" else \
             f"{s.rule}, max {usd(s.max_price_cents)}/label"
 
     def row(title, cell):
@@ -265,6 +309,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "",
         verdict(cmp, a, b),
         "",
+        baseline_sentence(terms, "no_qc" in camps),
+        "",
     ]
     if "no_qc" in camps:
         lines += [quality_verdict(a, camps["no_qc"]), ""]
@@ -280,6 +326,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         row("rounds", lambda n, c: str(c["rounds"])),
         row("training labels bought", lambda n, c: str(c["training_labels"])),
         row("... that the judge agrees with", lambda n, c: pct(c["labels_right"])),
+        row("posted-price fill (labels bought of those its budget buys at its price)",
+            lambda n, c: fill(terms) if n == "baseline" else "-"),
         row("spend", lambda n, c: f"{usd(c['spent_cents'])} of {usd(c['budget_cents'])}"),
         row("average price per paid label", lambda n, c: usd(c["cost_per_label_cents"] or 0)),
         row("final win rate vs the reference", lambda n, c: _win(c["final"])),
@@ -302,10 +350,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "included. The curve starts at $0 and exactly 50% (step 0: the policy is the reference); "
         "every other point was measured after a round that bought training labels. $ to reach a win rate "
         "interpolates linearly between those points. Spend includes gold checks, which buy no training data: "
-        "they are what it costs to find out who the spammers are. The baseline bought about as many labels as "
-        f"{'the auction without gold checks' if 'no_qc' in camps else 'the auction'} at its average price "
-        f"({terms['labels']} labels at {terms['price_cents']}c), on the same pairs, judge and seed. One run's "
-        "CIs are wide; pool runs on other seeds with `prefmarket demo-compare RUN...`.",
+        "they are what it costs to find out who the spammers are. One run's CIs are wide; pool runs on other "
+        "seeds with `prefmarket demo-compare RUN...`.",
         "",
         "![win rate against dollars](plots/winrate_vs_spend.png)",
         "",

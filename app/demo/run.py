@@ -4,13 +4,16 @@ Campaigns, in order: ``auction`` (the product: an auction rule, acquisition scor
 checks), ``no_qc`` (the same auction without gold checks, on the same pairs; only with
 quality control on), ``vetted`` (with ``--vet-once``: the auction again on the same pairs,
 carrying the first one's gold records), and ``baseline`` (posted price, random items: the
-usual way).
+usual way). The baseline's price is set in advance, as a requester would set it (the bots'
+median cost, or ``--posted-price-cents``), and its budget is what the auction it is compared
+with spent, so the two are compared at equal dollars (``_baseline_campaign``).
 
 Run folder layout (everything a resumed run needs is here):
 
 =================== ==================================================================
 ``settings.json``   the sizes this run was started with (a resumed run reuses them)
-``state.json``      accounts and their tokens, campaign ids, the baseline's terms
+``state.json``      accounts and their tokens, campaign ids, the baseline's terms (price,
+                    where it came from, budget, labels wanted, and at the end its fill)
 ``market.db``       the market's SQLite database (serve it again to browse the run)
 ``bots.json``       the annotator bots' accounts, kinds, costs and skills
 ``workers/<name>``  each policy worker's checkpoints and caches
@@ -43,7 +46,7 @@ from market.money import usd
 from app.demo import report
 from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
 from app.demo.processes import DemoError, Processes
-from app.demo.settings import DemoSettings
+from app.demo.settings import DemoSettings, posted_price_cents
 
 AUCTION, NO_QC, VETTED, BASELINE = "auction", "no_qc", "vetted", "baseline"
 QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
@@ -216,10 +219,11 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
             vetted = _vetted_campaign(req, state, settings, cid)
             on_the_auctions_pairs(VETTED, vetted, max_rounds=settings.rounds)
 
-        bid = _baseline_campaign(req, state, settings, twin or cid, pairs_from=cid)
+        bid = _baseline_campaign(req, state, settings, roster, twin or cid, pairs_from=cid)
         wanted = state.baseline_terms["labels"]
         on_the_auctions_pairs(BASELINE, bid, max_rounds=2 * settings.rounds,
                               want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
+        _record_fill(req, state, bid)
 
         display.print("writing the report")
         path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, vetted_id=vetted,
@@ -315,30 +319,59 @@ def _pairs_jsonl(req: MarketClient, campaign_id: int) -> str:
                                "completion_b": it["completion_b"]}) + "\n" for it in pairs)
 
 
-def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int, *, pairs_from: int) -> int:
-    """Posted price + random items, set to buy as many labels as the auction ``auction_id``
-    did, on the pairs of ``pairs_from`` (the same pairs everywhere).
+def baseline_price(s: DemoSettings, roster: list[dict]) -> tuple[int, str]:
+    """The baseline's posted price and where it came from: the price the user gave
+    (``given``), else the median private cost of the bot population in the roster, rounded
+    up to a cent and capped at the campaigns' maximum price (``median cost``)."""
+    if s.posted_price_cents is not None:
+        return s.posted_price_cents, "given"
+    return posted_price_cents([b["cost"] for b in roster], s.max_price_cents), "median cost"
 
-    The price is that auction's average price per accepted label (rounded up to a cent), so
-    both campaigns buy the same number of labels for about the same money, and what differs
-    is which items were bought and who labelled them. With quality control on, the terms
-    come from the auction without gold checks: money spent on gold buys no training data,
-    so the gold campaign's labels and prices are not what a posted price would buy."""
+
+def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, roster: list[dict], auction_id: int, *,
+                       pairs_from: int) -> int:
+    """Posted price + random items, with the budget the auction ``auction_id`` spent, on the
+    pairs of ``pairs_from`` (the same pairs everywhere).
+
+    The price is set in advance (``baseline_price``), never read off the auction's prices:
+    a price found after the fact would erase the auction's price discovery by construction.
+    Equal spend: the budget is what that auction spent, so the baseline wants
+    ``budget // price`` labels and buys as many as annotators accept at that price, the pool
+    and its rounds allow (its fill, recorded by ``_record_fill``). With quality control on,
+    the budget comes from the auction without gold checks: the baseline has none either,
+    and money spent on gold buys no training data."""
     if BASELINE not in state.campaigns:
         done = req.campaign_summary(auction_id)
-        if not done["labels"]:
-            raise DemoError("the auction campaign bought no labels, so there is nothing to compare with; "
+        if not done["spent_cents"]:
+            raise DemoError("the auction campaign spent nothing, so there is nothing to compare with; "
                             "see logs/ (a bigger --budget or a higher price cap may help)")
-        price = min(s.max_price_cents, max(1, math.ceil(done["spent_cents"] / done["labels"])))
-        per_round = math.ceil(done["labels"] / s.rounds)
-        state.baseline_terms = {"price_cents": price, "labels": done["labels"], "budget_cents": price * done["labels"],
-                                "round_size": per_round, "auction_spent_cents": done["spent_cents"]}
-        _created(req, state, BASELINE, name="demo baseline: posted price + random", budget_cents=price * done["labels"],
+        price, source = baseline_price(s, roster)
+        budget = done["spent_cents"]
+        wanted = budget // price
+        if not wanted:
+            raise DemoError(f"the auction spent {usd(budget)}, less than one label at the posted price "
+                            f"{usd(price)}; nothing for the baseline to buy (try a lower --posted-price-cents)")
+        per_round = math.ceil(wanted / s.rounds)
+        state.baseline_terms = {"price_cents": price, "price_source": source, "budget_cents": budget,
+                                "labels": wanted, "round_size": per_round, "auction_spent_cents": budget,
+                                "auction_labels": done["labels"],
+                                "budget_from": NO_QC if auction_id == state.campaigns.get(NO_QC) else AUCTION}
+        _created(req, state, BASELINE, name="demo baseline: posted price + random", budget_cents=budget,
                  max_price_cents=price, rule="posted_price", posted_price_cents=price, acquisition="random",
                  labels_per_item=1, round_size=per_round, round_budget_cents=price * per_round,
                  round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
                  worker_id=state.accounts["worker"]["id"])
     return _with_pairs(req, state.campaigns[BASELINE], pairs_from)
+
+
+def _record_fill(req: MarketClient, state: RunState, baseline_id: int) -> None:
+    """After the baseline's rounds: the labels it bought and spent, against the labels its
+    budget would buy at its price (its fill)."""
+    done = req.campaign_summary(baseline_id)
+    terms = state.baseline_terms
+    terms.update(labels_bought=done["labels"], spent_cents=done["spent_cents"],
+                 fill=done["labels"] / terms["labels"] if terms["labels"] else None)
+    state.save()
 
 
 def _warm_caches(src: Path, dst: Path) -> None:

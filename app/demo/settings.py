@@ -26,6 +26,14 @@ an annotator $0.25 at the median): the round budget is sized so that the budget-
 rule can buy most of a round at the market's prices, and the campaign's budget is the
 round budget times the rounds.
 
+The baseline's posted price (``posted_price_cents``, ``prefmarket demo --posted-price-cents``)
+is the one a requester sets in advance, before any auction has run: by default the median
+private cost of the demo's bot population (``posted_price_cents`` below, on the costs in the
+bots' roster), rounded up to a whole cent and capped at ``max_price_cents``; or the price the
+user gives. It is never read off the auction's own prices after the fact, which would erase
+the auction's price discovery by construction. The baseline spends what the auction it is
+compared with spent, and buys what annotators accept at that price (its fill).
+
 Vetting once (``vet_once``, ``prefmarket demo --vet-once``). Vetting 20 bots at 8 to 20
 gold answers each costs more gold checks than a five-round campaign of 80 units can spare,
 so the gold campaign buys few training labels. A requester pays for vetting once, not in
@@ -42,6 +50,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -80,6 +89,7 @@ class DemoSettings:
     gold_items: int = 40
     min_gold_answers: int = 3  # gold answers before an annotator can leave probation
     vet_once: bool = False  # with quality: the auction again, carrying its gold records (gold_carry 1)
+    posted_price_cents: int | None = None  # the baseline's price; None: the bots' median cost (posted_price_cents())
 
     @property
     def round_budget_cents(self) -> int:
@@ -104,6 +114,9 @@ class DemoSettings:
             raise ValueError("--vet-once: needs gold checks to carry; drop --no-quality")
         if self.quality and self.gold_items < self.min_gold_answers:
             raise ValueError("gold_items: at least min_gold_answers gold checks are needed to judge anyone")
+        if self.posted_price_cents is not None and not 1 <= self.posted_price_cents <= self.max_price_cents:
+            raise ValueError(f"--posted-price-cents: {self.posted_price_cents} is outside 1 to {self.max_price_cents} "
+                             f"(the campaigns' maximum price, {usd(self.max_price_cents)})")
         if self.pool < self.round_size:
             raise ValueError("the pool must hold at least one round's items")
         return self
@@ -115,6 +128,20 @@ class DemoSettings:
     def load(cls, path: Path) -> DemoSettings:
         data = json.loads(path.read_text())
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def posted_price_cents(costs_dollars, cap_cents: int) -> int:
+    """The posted price a requester would set in advance: the median of the annotators'
+    private costs per label (dollars), rounded up to a whole cent, at least 1 and at most
+    ``cap_cents``. Rounding up means an annotator whose cost is the median accepts it (a
+    bot's ask is its cost rounded up the same way)."""
+    costs = [float(c) for c in costs_dollars]
+    if not costs:
+        raise ValueError("posted_price_cents: no annotator costs to take the median of")
+    if cap_cents < 1:
+        raise ValueError(f"posted_price_cents: the cap must be at least 1 cent, not {cap_cents}")
+    cents = math.ceil(100.0 * statistics.median(costs) - 1e-9)  # 0.07 * 100 is 7.000000000000001
+    return min(cap_cents, max(1, cents))
 
 
 # cpu: measured on two shared CPU cores with SmolLM2-135M and one torch thread (README, "The demo").

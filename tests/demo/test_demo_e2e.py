@@ -1,9 +1,10 @@
 """``prefmarket demo --quick --model tiny`` end to end: server, worker and bots as real processes.
 
-One test runs the demo straight through (three campaigns: the auction with gold checks, the
-same auction without, the posted-price baseline) and audits the run folder; the other runs
-it without quality control (two campaigns), interrupts it after the auction's first
-evaluated round and resumes it. Both run the real commands
+One test runs the demo straight through (four campaigns: the auction with gold checks, the
+same auction again carrying its gold records, the auction without gold checks, the
+posted-price baseline at the bots' median cost) and audits the run folder; the other runs
+it without quality control (two campaigns) and with a given posted price, interrupts it
+after the auction's first evaluated round and resumes it. Both run the real commands
 in subprocesses, the way ``make demo`` does.
 """
 
@@ -20,6 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
+from app.demo.settings import posted_price_cents
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PREFMARKET_TORCH_THREADS": "1", "COLUMNS": "120",  # other test runs share the cores
@@ -68,11 +71,25 @@ def audit(out: Path) -> dict:
 
     camps = summary["campaigns"]
     auction, baseline = camps["auction"], camps["baseline"]
-    terms_from = camps.get("no_qc", auction)  # the baseline buys what the auction without gold checks bought
+    terms_from = camps.get("no_qc", auction)  # equal spend: the baseline's budget is what this auction spent
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     assert len(rows) == auction["training_labels"] > 0 and all(r["prompt"] and r["chosen"] and r["rejected"] for r in rows)
     assert auction["labels"] == auction["training_labels"] + auction["gold_labels"]  # accepted = data + gold
-    assert 0 < baseline["training_labels"] <= terms_from["labels"] == summary["baseline_terms"]["labels"]
+    # the baseline: a price set in advance (the bots' median cost, or the one given), never the
+    # auction's own average; the budget the auction spent; as many labels as annotators accept
+    terms, settings = summary["baseline_terms"], summary["settings"]
+    if settings["posted_price_cents"] is None:
+        costs = [b["cost"] for b in json.loads((out / "bots.json").read_text())["bots"]]
+        assert terms["price_source"] == "median cost"
+        assert terms["price_cents"] == posted_price_cents(costs, settings["max_price_cents"])
+    else:
+        assert (terms["price_source"], terms["price_cents"]) == ("given", settings["posted_price_cents"])
+    assert terms["budget_cents"] == terms_from["spent_cents"] == baseline["budget_cents"]
+    assert terms["labels"] == terms["budget_cents"] // terms["price_cents"]
+    assert 0 < baseline["spent_cents"] <= terms_from["spent_cents"]  # never more than the auction spent
+    assert baseline["spent_cents"] == terms["price_cents"] * baseline["labels"]  # every label at the posted price
+    assert 0 < baseline["training_labels"] <= baseline["labels"] == terms["labels_bought"] <= terms["labels"]
+    assert terms["spent_cents"] == baseline["spent_cents"] and terms["fill"] == terms["labels_bought"] / terms["labels"]
     with open(out / "evaluations.csv") as f:
         evals = list(csv.DictReader(f))
     assert {e["campaign"] for e in evals} == set(camps)
@@ -83,8 +100,11 @@ def audit(out: Path) -> dict:
         assert 0.0 <= c["labels_right"] <= 1.0
         assert sum(k["labels"] for k in c["labels_right_by_kind"].values()) == c["training_labels"]
     report = (out / "report.md").read_text()
+    assert "average price (" not in report  # the old terms: as many labels as the auction, at its average price
     for needle in ("final win rate vs the reference", "that the judge agrees with", "95% CI", "$ per win-rate point", "paid to spammers",
                    "spammers' share of paid training labels", "$ to reach the baseline's final win rate",
+                   "posted-price fill", f"{terms['labels_bought']} of {terms['labels']}", "Equal spend",
+                   "the median private cost" if terms["price_source"] == "median cost" else "--posted-price-cents",
                    "plots/winrate_vs_spend.png", "plots/spammer_share.png", "plots/labels_right.png"):
         assert needle in report, needle
     return summary
@@ -137,7 +157,7 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     with open(log, "w") as sink:
         # SIG_DFL first: a test run started in the background inherits an ignored SIGINT,
         # and Python only turns SIGINT into KeyboardInterrupt when it is not ignored.
-        proc = subprocess.Popen(demo(out, "--no-quality"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(demo(out, "--no-quality", "--posted-price-cents", "40"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:  # stop it once the market holds the auction's first evaluation (its output may lag behind)
             deadline = time.monotonic() + 90
@@ -161,6 +181,7 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     summary = audit(out)
     rounds = summary["settings"]["rounds"]
     assert summary["resumed"] and rounds != 9 and not summary["settings"]["quality"]  # the settings it started with
+    assert summary["settings"]["posted_price_cents"] == 40 and summary["baseline_terms"]["price_source"] == "given"
     assert list(summary["campaigns"]) == ["auction", "baseline"] and summary["campaigns"]["auction"]["rounds"] == rounds
     assert json.loads((out / "bots.json").read_text())["bots"] == bots  # the same annotators came back
     with open(out / "evaluations.csv") as f:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from app.demo.settings import PRESETS, DemoSettings, choose
+from app.demo.settings import PRESETS, DemoSettings, choose, posted_price_cents
 
 
 def test_the_device_picks_the_preset_and_quick_overrides_it():
@@ -84,3 +85,58 @@ def test_cuda_without_a_gpu_is_refused_not_run_on_the_cpu(monkeypatch):
     monkeypatch.setattr(run, "torch_sees_a_gpu", lambda: False)
     with pytest.raises(ValueError, match="--device cuda: torch sees no GPU"):
         run.resolve_device("cuda")
+
+
+def test_the_posted_price_is_the_median_cost_rounded_up_and_capped():
+    assert posted_price_cents([0.10, 0.25, 0.40], cap_cents=60) == 25  # the median, not the mean
+    assert posted_price_cents([0.10, 0.20, 0.25, 0.40], cap_cents=60) == 23  # even count: mid-point 22.5c, up
+    assert posted_price_cents([0.2134, 0.30, 0.01], cap_cents=60) == 22  # up to a whole cent
+    assert posted_price_cents([0.07], cap_cents=60) == 7 and posted_price_cents([0.57], cap_cents=60) == 57  # float fuzz
+    assert posted_price_cents([0.80, 0.90, 1.20], cap_cents=60) == 60  # capped at the campaigns' max price
+    assert posted_price_cents([0.001, 0.002], cap_cents=60) == 1  # at least a cent
+    with pytest.raises(ValueError, match="no annotator costs"):
+        posted_price_cents([], cap_cents=60)
+
+
+def test_a_cost_at_the_posted_price_is_accepted_by_a_truthful_bot():
+    """A bot asks its cost rounded up to a cent (bidders.bots): one at the median cost asks the price."""
+    import math
+
+    for cost in (0.07, 0.1234, 0.25, 0.29, 0.57):
+        assert math.ceil(100.0 * cost - 1e-9) <= posted_price_cents([0.05, cost, 0.9], cap_cents=100)
+
+
+def test_the_baseline_price_is_the_bots_median_cost_unless_given():
+    from app.demo.run import baseline_price
+
+    roster = [{"cost": c} for c in (0.12, 0.31, 0.18, 0.26, 0.24)]
+    s = choose(quick=False, device="cpu")
+    assert s.posted_price_cents is None and baseline_price(s, roster) == (24, "median cost")
+    assert baseline_price(choose(quick=False, device="cpu", posted_price_cents=30), roster) == (30, "given")
+
+
+def test_a_given_posted_price_is_recorded_with_the_settings(tmp_path):
+    s = choose(quick=True, device="cpu", model="tiny", posted_price_cents=20)
+    s.save(tmp_path / "settings.json")
+    assert DemoSettings.load(tmp_path / "settings.json").posted_price_cents == 20
+    old = {k: v for k, v in json.loads((tmp_path / "settings.json").read_text()).items() if k != "posted_price_cents"}
+    (tmp_path / "settings.json").write_text(json.dumps(old))  # a run folder from before the option
+    assert DemoSettings.load(tmp_path / "settings.json").posted_price_cents is None
+
+
+@pytest.mark.parametrize("price", [0, -5, PRESETS["cpu"].max_price_cents + 1])
+def test_a_posted_price_out_of_range_is_refused_with_the_option_named(price):
+    with pytest.raises(ValueError, match="--posted-price-cents"):
+        choose(quick=False, device="cpu", posted_price_cents=price)
+    assert choose(quick=False, device="cpu", posted_price_cents=PRESETS["cpu"].max_price_cents).posted_price_cents
+
+
+def test_the_cli_refuses_a_posted_price_out_of_range(tmp_path):
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    done = CliRunner().invoke(app, ["demo", "--quick", "--device", "cpu", "--posted-price-cents", "1000",
+                                    "--out", str(tmp_path / "run")])
+    assert done.exit_code == 1 and "--posted-price-cents" in done.output
+    assert not (tmp_path / "run" / "state.json").exists()  # refused before anything started
