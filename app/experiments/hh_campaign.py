@@ -72,14 +72,17 @@ def run(hh: Path, out: Path, *, model: str | None = None, held: int = 200, round
                                    acquisition="random", round_size=round_size,
                                    worker_id=worker_account["id"])
     cid = campaign["id"]
-    cli._client = lambda url, token: MarketClient("http://testserver", token, transport=http)
-    runner = CliRunner()
-    for args in (["campaign", "upload", str(cid), str(out / "held.jsonl"), "--held-out"],
-                 ["campaign", "upload", str(cid), str(out / "pool.jsonl"), "--skip-invalid"]):
-        result = runner.invoke(cli.app, [*args, "--token", req.token])
-        if result.exit_code:
-            raise ValueError(result.output)
-        say(result.output.strip().replace("\n", " | "))
+    # the CLI's commands reach this in-process market, and only for these two uploads
+    own_client, cli._client = cli._client, lambda url, token: MarketClient("http://testserver", token, transport=http)
+    try:
+        for args in (["campaign", "upload", str(cid), str(out / "held.jsonl"), "--held-out"],
+                     ["campaign", "upload", str(cid), str(out / "pool.jsonl"), "--skip-invalid"]):
+            result = CliRunner().invoke(cli.app, [*args, "--token", req.token])
+            if result.exit_code:
+                raise ValueError(result.output)
+            say(result.output.strip().replace("\n", " | "))
+    finally:
+        cli._client = own_client
 
     logged = {(p.prompt, p.completion_a if p.gold == "a" else p.completion_b)
               for p in parse_lines(read_text(out / "pool.jsonl"), skip_invalid=True).pairs}

@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from app import cli
 from app.experiments.hh_campaign import main, run
 from policy.model import tiny_model
 
@@ -23,6 +24,7 @@ def hh_file(path, n: int):
 
 
 def test_the_campaign_buys_labels_by_the_log_and_prices_held_out_accuracy(tmp_path):
+    own_client = cli._client
     model, tokenizer = tiny_model(seed=0)
     model.save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
@@ -36,6 +38,7 @@ def test_the_campaign_buys_labels_by_the_log_and_prices_held_out_accuracy(tmp_pa
     assert acc["metric"] == "heldout_accuracy" and acc["spent_cents"] == evaluation["spend_cents"] > 0
     assert acc["curve"][-1]["value"] == evaluation["metrics"]["heldout_accuracy"]
     assert json.loads((tmp_path / "run" / "result.json").read_text())["labels"] == result["labels"]
+    assert cli._client is own_client  # the CLI reaches real servers again afterwards
 
 
 def test_a_file_too_short_to_hold_out_is_a_usage_error(tmp_path, capsys):
