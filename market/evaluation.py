@@ -21,6 +21,19 @@ def _prob(name: str, x: Any) -> float:
     return float(x)
 
 
+HELD_OUT = ("heldout_accuracy", "heldout_ci_low", "heldout_ci_high")
+
+
+def _check_held_out(metrics: dict) -> None:
+    """Held-out accuracy is priced like the win rate (``market.accounting``), so it is held to
+    the same rules when present: probabilities, and an interval that contains the figure."""
+    if "heldout_accuracy" not in metrics:
+        return
+    acc, lo, hi = (_prob(f"metrics.{k}", metrics.get(k, metrics["heldout_accuracy"])) for k in HELD_OUT)
+    if not lo <= acc <= hi:
+        raise Invalid("metrics.heldout_ci_low: the interval must contain the held-out accuracy")
+
+
 def add_evaluation(
     session: Session,
     campaign: Campaign,
@@ -51,6 +64,7 @@ def add_evaluation(
     for k, v in metrics.items():
         if isinstance(v, float) and not math.isfinite(v):
             raise Invalid(f"metrics: {k!r} must be finite")
+    _check_held_out(metrics)
     ev = Evaluation(
         campaign_id=campaign.id, round_id=round_id, spend_cents=spend_cents, win_rate=w, ci_low=lo, ci_high=hi,
         n=n, metrics=metrics,

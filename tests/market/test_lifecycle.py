@@ -227,4 +227,15 @@ def test_evaluations_round_trip_and_are_checked(market, campaign_fields):
         with pytest.raises(MarketError) as e:
             req.post_evaluation(c["id"], **{**dict(spend_cents=1, win_rate=0.6, ci_low=0.5, ci_high=0.7, n=1), **bad})
         assert e.value.status == 422
+    base = dict(spend_cents=1, win_rate=0.6, ci_low=0.5, ci_high=0.7, n=1)
+    for metrics, field in (({"heldout_accuracy": 57.0}, "metrics.heldout_accuracy"),
+                           ({"heldout_accuracy": 0.6, "heldout_ci_low": 0.5, "heldout_ci_high": -0.1},
+                            "metrics.heldout_ci_high"),
+                           ({"heldout_accuracy": 0.6, "heldout_ci_low": 0.65, "heldout_ci_high": 0.7},
+                            "metrics.heldout_ci_low")):
+        with pytest.raises(MarketError) as e:
+            req.post_evaluation(c["id"], **base, metrics=metrics)
+        assert e.value.status == 422 and field in e.value.detail
     assert len(req.list_evaluations(c["id"])) == 1
+    req.post_evaluation(c["id"], **base, metrics={"heldout_accuracy": 0.58, "heldout_ci_low": 0.515,
+                                                  "heldout_ci_high": 0.645, "heldout_n": 200})
