@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -31,6 +30,7 @@ from bidders.population import PopulationConfig, sample_population, with_spammer
 from bidders.simulate import simulate as run_simulation
 from bidders.strategies import Learner, Markup, StrategyConfig, Truthful
 from market.client import MarketClient, MarketError
+from market.private_file import write_private
 
 app = typer.Typer(help="Offline auction simulator and counterfactual replay.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -179,9 +179,7 @@ def _load_or_register(admin: MarketClient, roster: Path | None, cfg: PopulationC
             rows.append({"id": me["id"], "name": me["name"], "token": bot.client.token, "kind": KINDS[p.kind],
                          "cost": p.cost, "cost_cents": p.cost_cents, "skill": p.skill, "capacity": p.capacity,
                          "strategy": bot.strategy.name})
-        tmp = roster.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"bots": rows}, indent=1))
-        os.replace(tmp, roster)  # readers see the whole roster or none
+        write_private(roster, json.dumps({"bots": rows}, indent=1))  # tokens: owner-only, whole or none
     return bots
 
 

@@ -22,6 +22,28 @@ def _prob(name: str, x: Any) -> float:
 
 
 HELD_OUT = ("heldout_accuracy", "heldout_ci_low", "heldout_ci_high")
+MAX_METRIC_DEPTH = 4  # {"skipped_eval_prompts": {"too_long": 3}} is depth 2
+MAX_METRIC_VALUES = 1_000
+
+
+def _check_json(value: Any, where: str, *, depth: int, budget: list[int]) -> None:
+    """Metrics are free-form but bounded: nested at most ``MAX_METRIC_DEPTH`` deep, at most
+    ``MAX_METRIC_VALUES`` values in all, every number finite (a NaN anywhere would reach the
+    database, and PostgreSQL's JSON refuses it), every key a string."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Invalid(f"metrics: at most {MAX_METRIC_VALUES} values")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(f"{where}: must be finite")
+    if isinstance(value, (dict, list)):
+        if depth >= MAX_METRIC_DEPTH:
+            raise Invalid(f"{where}: nested deeper than {MAX_METRIC_DEPTH} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            if isinstance(value, dict) and not isinstance(k, str):
+                raise Invalid(f"{where}: keys must be strings")
+            _check_json(v, f"{where}.{k}" if isinstance(value, dict) else f"{where}[{k}]", depth=depth + 1,
+                        budget=budget)
 
 
 def _check_held_out(metrics: dict) -> None:
@@ -61,9 +83,7 @@ def add_evaluation(
     metrics = metrics or {}
     if not isinstance(metrics, dict):
         raise Invalid("metrics: must be a JSON object")
-    for k, v in metrics.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            raise Invalid(f"metrics: {k!r} must be finite")
+    _check_json(metrics, "metrics", depth=0, budget=[MAX_METRIC_VALUES])
     _check_held_out(metrics)
     ev = Evaluation(
         campaign_id=campaign.id, round_id=round_id, spend_cents=spend_cents, win_rate=w, ci_low=lo, ci_high=hi,

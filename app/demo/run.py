@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from market import accounts, db
 from market.client import MarketClient
 from market.money import usd
+from market.private_file import write_private
 from app.demo import report
 from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
 from app.demo.processes import DemoError, Processes
@@ -69,10 +69,8 @@ class RunState:
         return cls(path, data["accounts"], data["campaigns"], data.get("baseline_terms"))
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"accounts": self.accounts, "campaigns": self.campaigns,
-                                   "baseline_terms": self.baseline_terms}, indent=1))
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps({"accounts": self.accounts, "campaigns": self.campaigns,
+                                             "baseline_terms": self.baseline_terms}, indent=1))
 
 
 def torch_sees_a_gpu() -> bool:

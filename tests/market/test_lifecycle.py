@@ -232,10 +232,19 @@ def test_evaluations_round_trip_and_are_checked(market, campaign_fields):
                            ({"heldout_accuracy": 0.6, "heldout_ci_low": 0.5, "heldout_ci_high": -0.1},
                             "metrics.heldout_ci_high"),
                            ({"heldout_accuracy": 0.6, "heldout_ci_low": 0.65, "heldout_ci_high": 0.7},
-                            "metrics.heldout_ci_low")):
+                            "metrics.heldout_ci_low"),
+                           ({"a": {"b": {"c": {"d": {"e": 1}}}}}, "nested deeper"),
+                           ({"many": list(range(2_000))}, "at most 1000 values")):
         with pytest.raises(MarketError) as e:
             req.post_evaluation(c["id"], **base, metrics=metrics)
         assert e.value.status == 422 and field in e.value.detail
+    for body, field in (('{"skipped": {"too_long": NaN}}', "metrics.skipped.too_long"),
+                        ('{"curve": [0.5, [Infinity]]}', "metrics.curve[1][0]")):  # what httpx will not send
+        raw = market.http.post(f"/v1/campaigns/{c['id']}/evaluations", headers={
+            "Authorization": f"Bearer {req.token}", "Content-Type": "application/json"}, content=(
+            '{"spend_cents": 1, "win_rate": 0.6, "ci_low": 0.5, "ci_high": 0.7, "n": 1, "metrics": ' + body + "}"))
+        assert raw.status_code == 422 and field in raw.json()["detail"], raw.text
     assert len(req.list_evaluations(c["id"])) == 1
     req.post_evaluation(c["id"], **base, metrics={"heldout_accuracy": 0.58, "heldout_ci_low": 0.515,
-                                                  "heldout_ci_high": 0.645, "heldout_n": 200})
+                                                  "heldout_ci_high": 0.645, "heldout_n": 200,
+                                                  "skipped_eval_prompts": {"too_long": 2}, "note": None})
