@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ def audit(out: Path) -> dict:
     """Check the run folder's files and that every campaign's books balance to the cent."""
     for name in FILES:
         assert (out / name).stat().st_size > 0, name
+    for secret in ("state.json", "bots.json"):  # they hold API tokens
+        assert stat.S_IMODE((out / secret).stat().st_mode) == 0o600, secret
     for png in (out / "plots").glob("*.png"):
         assert png.stat().st_size > 10_000, png  # a drawn figure, not an empty canvas
     summary = json.loads((out / "summary.json").read_text())
