@@ -208,6 +208,10 @@ class Round(SQLModel, table=True):
     # the budget it used (the round budget, or what was left of the campaign if less)
     values_cents: Optional[list[float]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     clearing_budget_cents: Optional[int] = Field(default=None, sa_type=BigInteger)
+    # a clearing or settlement that raised: how many times in a row, and the last error
+    # (market.round retries it on later sweeps, then parks it; see round.MAX_FAILURES)
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: Optional[str] = Field(default=None, sa_type=Text)
 
 
 class Bid(SQLModel, table=True):
