@@ -58,7 +58,9 @@ def _open_round(session: Session, round_id: int) -> tuple[int, int]:
     if state == "open" and deadline <= clock.now():
         session.rollback()
         state = rounds.touch(session, rounds.get_round(session, round_id)).state
-        session.commit()  # keep the lazy close before refusing
+        session.commit()  # keep the lazy close (or its recorded failure) before refusing
+        if state == "open":  # its clearing failed: still open, but past its deadline all the same
+            raise Conflict(f"round {round_id} is past its deadline; bids are taken only while a round is open")
     if state != "open":
         raise Conflict(f"round {round_id} is {state}; bids are taken only while a round is open")
     return campaign_id, max_price

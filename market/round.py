@@ -24,16 +24,20 @@ Deadlines are enforced *lazily*: every route that touches a round (or lists roun
 assignments) first calls :func:`touch` / :func:`touch_due`, which closes or settles
 whatever is overdue in the same request. ``prefmarket serve`` also runs a small sweeper
 that calls :func:`touch_due` every few seconds so idle rounds settle without traffic.
-Both paths take the same locks, so they cannot double-close or double-settle.
+Both paths take the same locks, so they cannot double-close or double-settle. The
+sweep clears each overdue round in its own transaction, and a round whose clearing or
+settlement raises is recorded, retried, then parked, so it holds up no other (:func:`touch`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from collections import deque
 
 import numpy as np
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from market import campaign as campaigns
@@ -46,6 +50,10 @@ from market.tables import Account, Assignment, Bid, Campaign, Item, Round
 
 log = logging.getLogger(__name__)
 ACTIVE = ("cleared", "labeling")
+# Tries of an overdue round's clearing or settlement before it is parked: enough to ride
+# out a passing fault (a lock timeout, a restart), few enough that a round that always
+# fails does not redo its clearing on every sweep and every read for ever.
+MAX_FAILURES = 3
 
 
 def _lock_round(session: Session, round_id: int) -> Round:
@@ -90,8 +98,8 @@ def _needed(campaign: Campaign, item: Item) -> int:
 
 def open_round(session: Session, owner: Account, campaign_id: int, duration_s: float | None = None) -> Round:
     """Open a round for ``campaign_id`` (owner only). Caller commits."""
+    touch_campaign(session, campaign_id)  # commits round by round, so before the lock below
     campaign = campaigns.require_owner(session, owner, campaign_id, lock=True)
-    touch_campaign(session, campaign.id)
     if campaign.status != "active":
         raise Conflict(f"campaign {campaign.id} is {campaign.status}; it opens no rounds")
     if duration_s is None:
@@ -157,27 +165,49 @@ def settle_round(session: Session, owner: Account, round_id: int) -> Round:
 
 
 def touch(session: Session, rnd: Round) -> Round:
-    """Close or settle ``rnd`` if its deadline has passed (locks taken here). No commit."""
+    """Close or settle ``rnd`` if its deadline has passed (locks taken here). No commit.
+
+    The work runs in a savepoint: if it raises, it is undone, the round keeps its state
+    and records the error (``failures``, ``last_error``), and the caller goes on, so one
+    broken round fails no request about anything else. A database that is busy or gone
+    is not the round's fault: that error propagates and is not counted. After
+    :data:`MAX_FAILURES` failures in a row the round is parked: no lazy path or sweep tries
+    it again (each try redoes a whole clearing under the campaign's lock), and its owner's
+    explicit close or settle still can, once the cause is fixed."""
     now = clock.now()
     due_close = rnd.state == "open" and rnd.deadline <= now
     due_settle = rnd.state in ACTIVE and rnd.label_deadline is not None and rnd.label_deadline <= now
-    if not (due_close or due_settle):
+    if not (due_close or due_settle) or rnd.failures >= MAX_FAILURES:
         return rnd
-    campaigns.lock_campaign(session, rnd.campaign_id)
-    rnd = _lock_round(session, rnd.id)
-    now = clock.now()
-    if rnd.state == "open" and rnd.deadline <= now:
-        _clear(session, rnd)
-    if rnd.state in ACTIVE and rnd.label_deadline is not None and rnd.label_deadline <= now:
-        _settle(session, rnd)
+    try:
+        with session.begin_nested():
+            campaigns.lock_campaign(session, rnd.campaign_id)
+            rnd = _lock_round(session, rnd.id)
+            now = clock.now()
+            if rnd.state == "open" and rnd.deadline <= now:
+                _clear(session, rnd)
+            if rnd.state in ACTIVE and rnd.label_deadline is not None and rnd.label_deadline <= now:
+                _settle(session, rnd)
+    except (OperationalError, sqlite3.OperationalError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any fault of this round's own work is recorded
+        rnd = _lock_round(session, rnd.id)
+        rnd.failures += 1
+        rnd.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        parked = rnd.failures >= MAX_FAILURES
+        log.error("round %s: %s failed (%d of %d%s): %s", rnd.id, "clearing" if rnd.state == "open" else "settlement",
+                  rnd.failures, MAX_FAILURES, "; parked" if parked else "; retried on a later sweep", rnd.last_error,
+                  exc_info=exc)
+        session.flush()
     return rnd
 
 
 def _due_ids(session: Session, campaign_id: int | None = None) -> list[int]:
     now = clock.now()
     stmt = select(Round.id).where(
-        ((Round.state == "open") & (Round.deadline <= now))
-        | (col(Round.state).in_(ACTIVE) & (Round.label_deadline <= now))
+        (((Round.state == "open") & (Round.deadline <= now))
+         | (col(Round.state).in_(ACTIVE) & (Round.label_deadline <= now)))
+        & (Round.failures < MAX_FAILURES)
     )
     if campaign_id is not None:
         stmt = stmt.where(Round.campaign_id == campaign_id)
@@ -185,10 +215,19 @@ def _due_ids(session: Session, campaign_id: int | None = None) -> list[int]:
 
 
 def touch_due(session: Session, campaign_id: int | None = None) -> int:
-    """Close/settle every overdue round (optionally of one campaign); returns how many. No commit."""
+    """Close/settle every overdue round (optionally of one campaign), each in its own
+    transaction (committed here, so one round's locks are held only for its own work);
+    returns how many were tried. A round whose work raises is recorded by :func:`touch`;
+    any other error (the database busy, say) rolls back that round only, and the rest go on.
+    Call it before taking locks of your own: its commits let them go."""
     ids = _due_ids(session, campaign_id)
     for rid in ids:
-        touch(session, get_round(session, rid))
+        try:
+            touch(session, get_round(session, rid))
+            session.commit()
+        except Exception:  # noqa: BLE001 - the next sweep, or the next request, tries again
+            session.rollback()
+            log.exception("round %s: could not be closed or settled now; tried again later", rid)
     return len(ids)
 
 
@@ -272,6 +311,7 @@ def _clear(session: Session, rnd: Round) -> None:
     elif assigned:
         rnd.clearing_price_cents = max(a.price_cents for a in assigned)
     rnd.reason = reason
+    rnd.failures = 0
     if assigned:
         rnd.state = "cleared"
         rnd.label_deadline = clock.later(campaign.label_duration_s)
@@ -375,6 +415,7 @@ def _settle(session: Session, rnd: Round) -> None:
         ledger.post_release(session, a)
         released += a.price_cents
     rnd.released_cents += released
+    rnd.failures = 0
     rnd.state = "settled"
     rnd.settled_at = clock.now()
     session.flush()
