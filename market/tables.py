@@ -48,12 +48,17 @@ class Account(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A bearer token, stored only as the sha256 of its secret (shown once at creation)."""
+    """A bearer token, stored only as the sha256 of its secret (shown once at creation).
+
+    It works until ``expires_at`` (if set) and until it is revoked (``revoked_at``, also set
+    when it is rotated); rows are kept, so the account's list shows what was retired."""
 
     id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
     account_id: int = Field(sa_type=ID, foreign_key="account.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=clock.now)
+    expires_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
 
 
 def _known_rule(rule: str) -> str:
