@@ -148,6 +148,10 @@ class CampaignTerms(SQLModel):
         default=0.0, ge=0, le=1, schema_extra=_FINITE, sa_column_kwargs={"server_default": "0"},
         description="what each gold answer an annotator gave on this requester's other campaigns counts here "
         "(0: nothing, vet from scratch; 1: as much as this campaign's own); needs gold_rate above 0")
+    exclude_flagged: bool = Field(
+        default=False, schema_extra=_STRICT, sa_column_kwargs={"server_default": "0"},
+        description="keep annotators out of this campaign's rounds while an integrity flag links them to "
+        "another account (near-identical asks, agreeing answers, lockstep timing: market.quality.flags)")
 
 
 class Campaign(CampaignTerms, table=True):
@@ -332,6 +336,16 @@ class Evaluation(SQLModel, table=True):
     ci_high: float
     n: int = Field(sa_type=BigInteger)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=clock.now)
+
+
+class ServerSecret(SQLModel, table=True):
+    """The server's secret (one row, written at first start unless ``PREFMARKET_SECRET`` is
+    set): the key of every draw and shuffle that decides gold (``market.secret``). No route
+    serves it; without it, ids and round numbers would tell which work is gold."""
+
+    id: Optional[int] = Field(sa_type=ID, default=None, primary_key=True)
+    value: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=clock.now)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
-from market import db, limits
+from market import db, limits, secret
 from market.api import middleware
 from market.accounts import TokenCache
 from market import round as rounds
@@ -133,6 +133,7 @@ def create_app(
     ``PREFMARKET_DB_SLOTS``, else 2 on SQLite, 16 otherwise): see ``market.api.middleware``."""
     engine = engine or db.make_engine(database_url)
     db.init_db(engine)
+    secret.ensure(engine)  # the key of the gold draws, written at the first start (market.secret)
     sqlite = db.is_sqlite(engine)
     slots = db_slots or int(os.environ.get("PREFMARKET_DB_SLOTS", "0") or 0) or (
         SQLITE_DB_SLOTS if sqlite else SERVER_DB_SLOTS)
