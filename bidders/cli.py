@@ -92,8 +92,9 @@ def bots(
     seed: int = typer.Option(0, help="Seed for the population, strategies and labels."),
     roster: Path | None = typer.Option(None, help="JSON file of the bots' accounts and personas: written on the "
                                        "first start, reused on a restart (same annotators, same tokens)."),
-    judge: str = typer.Option("sentiment", help="What annotators read completions by: sentiment (the demo's "
-                              "VADER judge, from prefmarket[policy]) or words (a small word list)."),
+    judge: str = typer.Option("sentiment", help="What annotators read completions by: sentiment (the "
+                              "VADER judge, from prefmarket[policy]), facets (the judge that reads the prompt: "
+                              "film, aspect, tone, fluency; docs/judges.md) or words (a small word list)."),
     poll: float = typer.Option(0.5, min=0.05, help="Seconds between looks at the market."),
     prefix: str = typer.Option("bot", help="Account name prefix."),
     spammers: float = typer.Option(None, min=0.0, max=0.99, help="Share of spammers in a new population (the "
@@ -130,11 +131,11 @@ def bots(
 def _bot_judge(name: str):
     if name == "words":
         return word_judge
-    if name != "sentiment":
-        raise typer.BadParameter("choose sentiment or words", param_hint="--judge")
-    from task.judges import SentimentJudge  # torch-free; the same judge the policy's evaluation uses
+    if name not in ("sentiment", "facets"):
+        raise typer.BadParameter("choose sentiment, facets or words", param_hint="--judge")
+    from task.judges import make_judge  # torch-free; the same judges the policy's evaluation uses
 
-    scorer = SentimentJudge()
+    scorer = make_judge(name)
     return lambda prompt, completion: float(scorer.score([prompt], [completion])[0])
 
 

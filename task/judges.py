@@ -1,18 +1,21 @@
 """Judges: who decides which of two completions is better when no annotator is asked.
 
 A judge answers ``compare(prompts, a, b)`` with one outcome per pair: 1.0 when ``a`` is
-better, 0.0 when ``b`` is, 0.5 for a tie. Three kinds:
+better, 0.0 when ``b`` is, 0.5 for a tie. Four kinds:
 
-- ``SentimentJudge``: the embedded movie-review judge. VADER's compound sentiment in
-  [-1, 1], minus penalties for degenerate text (empty, repeated n-grams, non-words), so a
+- ``SentimentJudge``: the first movie-review judge; it reads no prompt. VADER's compound
+  sentiment in [-1, 1], minus penalties for degenerate text (empty, repeated n-grams, non-words), so a
   policy cannot win by spamming "great great great".
+- ``FacetJudge``: the movie-review judge that reads the prompt. Fixed weights over named
+  facets (the film asked for, the aspect asked for, tone, fluency), so a policy cannot win
+  by gushing about any film; ``explain`` shows each facet's part of a score.
 - ``FacetRewardModel``: a Bradley–Terry model over a handful of interpretable facet scores
   (after Nath et al.): a few parameters, fit on a few hundred labels, readable weights. It
   serves as a cheap judge and as the quality signal ``b`` of QA-DPO.
 - ``OpenAIJudge``: any OpenAI-compatible chat-completions endpoint, configured by URL and
   model; each pair is asked in both orders to cancel position bias.
 
-``make_judge("sentiment" | "facet:PATH" | "openai:MODEL@URL")`` builds one from a setting.
+``make_judge("sentiment" | "facets" | "facet:PATH" | "openai:MODEL@URL")`` builds one from a setting.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from task.prompts import aspect_of, title_of
+from task.prompts import ASPECT_TERMS, aspect_of, title_of
 
 
 class Judge(Protocol):
@@ -108,26 +112,94 @@ class SentimentJudge:
 
 # ----------------------------------------------------------------------------- facet reward model
 
-FACETS = ("sentiment", "repetition", "non_words", "empty", "length", "mentions_title", "mentions_aspect")
+FACETS = ("sentiment", "repetition", "non_words", "empty", "length", "mentions_title", "mentions_aspect",
+          "unfinished", "gibberish")
+
+
+def _name_pattern(phrase: str) -> str:
+    """A phrase as a regex: whole words, any run of spaces between them, either apostrophe."""
+    return r"\s+".join(re.escape(w).replace("'", "['’]") for w in phrase.lower().split())
+
+
+@lru_cache(maxsize=4096)
+def _names(title: str | None, aspect: str | None) -> tuple[re.Pattern | None, re.Pattern | None]:
+    """The prompt's film (a leading "The" optional, a possessive included) and its aspect
+    (the word or one of ``ASPECT_TERMS``) as case-insensitive whole-word patterns."""
+    title_re = aspect_re = None
+    if title:
+        core = re.sub(r"^the\s+", "", title.strip(), flags=re.IGNORECASE)
+        lead = r"(?:the\s+)?" if core != title.strip() else ""
+        title_re = re.compile(rf"(?<![\w']){lead}{_name_pattern(core)}(?:['’]s?)?(?![\w'])", re.IGNORECASE)
+    if aspect:
+        terms = "|".join(_name_pattern(t) for t in ASPECT_TERMS.get(aspect, (aspect,)))
+        aspect_re = re.compile(rf"(?<![\w'])(?:{terms})(?![\w'])", re.IGNORECASE)
+    return title_re, aspect_re
+
+
+def _without(pattern: re.Pattern | None, text: str) -> str:
+    """``text`` with every match of ``pattern`` cut out, repeated until none is left (a cut
+    can bring two halves of a name together), spaces collapsed."""
+    while pattern is not None:
+        cut = pattern.sub(" ", text)
+        if cut == text:
+            break
+        text = cut
+    return " ".join(text.split())
+
+
+def unfinished(text: str) -> float:
+    """1 when the text stops mid-sentence (no closing . ! ? or quote): cut off at the token limit."""
+    stripped = text.rstrip()
+    return float(bool(stripped) and stripped[-1] not in ".!?…\"'”’)")
+
+
+_TOKEN_EDGES = ".,!?'\"-:;()…“”‘’"
+_WORD_SHAPE = re.compile(r"[a-z]+(?:['’-][a-z]+)*")
+
+
+def gibberish(text: str) -> float:
+    """Share of the tokens with letters in them that are not shaped like words: mixed with
+    digits or symbols, no vowel (beyond three-letter abbreviations such as "tv"), a letter
+    three times running, or over 20 letters. Catches what ``non_word_share`` cannot: made-up
+    words and words cut in half by noise ("torlohatedci", "kipch")."""
+    tokens = [t.strip(_TOKEN_EDGES).lower() for t in text.split()]
+    tokens = [t for t in tokens if any(ch.isalpha() for ch in t)]
+    if not tokens:
+        return 0.0
+
+    def odd(t: str) -> bool:
+        return (not _WORD_SHAPE.fullmatch(t) or len(t) > 20 or re.search(r"(.)\1\1", t) is not None
+                or (len(t) > 3 and not re.search(r"[aeiouy]", t)))
+
+    return sum(map(odd, tokens)) / len(tokens)
 
 
 def facet_scores(prompt: str, completion: str) -> np.ndarray:
-    """Interpretable facets of a review, each roughly in [0, 1] (sentiment in [-1, 1])."""
-    w = words(completion)
-    title, aspect = title_of(prompt), aspect_of(prompt)
-    lowered = completion.lower()
+    """Interpretable facets of a review (``FACETS``), each in [0, 1] (sentiment in [-1, 1]).
+
+    The names of the film and the aspect the prompt asks about count once, in their own
+    facets; tone and sentence ending are read from the review's own words without them, so
+    that naming what was asked never changes how positive the review reads ("Pale Fire
+    Road" is negative to VADER, "humor" positive) and a name at the very end is not an
+    unfinished sentence. How it is written (repetition, symbols, made-up words, length) is
+    read from the whole text."""
+    title_re, aspect_re = _names(title_of(prompt), aspect_of(prompt))
+    without_title = _without(title_re, completion)
+    own = _without(aspect_re, without_title)
+    has_words = bool(words(completion))
     return np.array(
         [
-            sentiment(completion) if w else 0.0,
+            sentiment(own) if words(own) else 0.0,
             repetition(completion),
             non_word_share(completion),
-            0.0 if w else 1.0,
-            min(len(w), 100) / 100.0,
-            float(bool(title) and title.lower() in lowered),
-            float(bool(aspect) and aspect in lowered),
+            0.0 if has_words else 1.0,
+            min(len(words(completion)), 100) / 100.0,
+            float(title_re is not None and title_re.search(completion) is not None),
+            float(aspect_re is not None and aspect_re.search(without_title) is not None),
+            unfinished(own),
+            gibberish(completion),
         ]
     )
-
 
 def facet_matrix(prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
     return np.array([facet_scores(p, c) for p, c in zip(prompts, completions, strict=True)]).reshape(-1, len(FACETS))
@@ -137,7 +209,7 @@ def facet_matrix(prompts: Sequence[str], completions: Sequence[str]) -> np.ndarr
 class FacetRewardModel:
     """``r(x, y) = wᵀ s(x, y)`` over the ``FACETS``, fit by Bradley–Terry with a small L2 penalty.
 
-    Seven weights are all it learns: the facets do the hard part of judging, the labels
+    One weight per facet is all it learns: the facets do the hard part of judging, the labels
     only teach how the facets trade off, which a few hundred comparisons pin down.
     """
 
@@ -164,7 +236,68 @@ class FacetRewardModel:
     @classmethod
     def load(cls, path: str | os.PathLike) -> FacetRewardModel:
         data = json.loads(Path(path).read_text())
-        return cls(weights=np.array([data["weights"][name] for name in FACETS]), l2=data["l2"])
+        # a facet added since the file was saved weighs nothing, as it did then
+        return cls(weights=np.array([data["weights"].get(name, 0.0) for name in FACETS]), l2=data["l2"])
+
+
+# ----------------------------------------------------------------------------- the facet judge
+
+# The facet judge's weights, fixed by hand from the task's statement, never fit to labels or
+# to held-out data (docs/judges.md). Answering the request comes first: naming the film asked
+# for and addressing the aspect asked for are worth 1.5 each, more than the whole positive
+# half of the tone scale, so a gushing review of another film or of another aspect loses to
+# a modest one on topic. Tone keeps the task's preference (positive reviews, VADER in
+# [-1, 1], as in ``SentimentJudge``) and breaks ties between reviews that answer equally
+# well. Fluency is a set of penalties strong enough that a loop or noise that names the film
+# and the aspect still loses to clean text that does. Length weighs nothing: longer is not
+# better (the facet model's literature found length the label's main confound).
+FACET_WEIGHTS = {
+    "sentiment": 1.0,
+    "repetition": -2.0,
+    "non_words": -2.0,
+    "empty": -2.0,
+    "length": 0.0,
+    "mentions_title": 1.5,
+    "mentions_aspect": 1.5,
+    "unfinished": -0.25,
+    "gibberish": -2.0,
+}
+
+# What each facet means, in an annotator's words (the portal shows these beside the numbers).
+FACET_HELP = {
+    "sentiment": "tone: how positive the review reads",
+    "repetition": "repeats itself",
+    "non_words": "symbols and noise instead of letters",
+    "empty": "says nothing",
+    "length": "length",
+    "mentions_title": "names the film asked about",
+    "mentions_aspect": "addresses the aspect asked about",
+    "unfinished": "stops mid-sentence",
+    "gibberish": "made-up or broken words",
+}
+
+
+@dataclass
+class FacetJudge:
+    """The movie-review judge that reads the prompt: ``FacetRewardModel`` with the fixed
+    ``FACET_WEIGHTS``. A review wins by being about the film and the aspect asked for, then
+    by being positive, and loses for repetition, noise, emptiness or stopping mid-sentence.
+    ``explain`` splits a score into its facets' contributions, which sum to it, so a person
+    can see why one review beat another."""
+
+    model: FacetRewardModel = field(
+        default_factory=lambda: FacetRewardModel(weights=np.array([FACET_WEIGHTS[f] for f in FACETS])))
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        return self.model.score(prompts, completions)
+
+    def compare(self, prompts, a, b) -> np.ndarray:
+        return self.model.compare(prompts, a, b)
+
+    def explain(self, prompt: str, completion: str) -> dict[str, float]:
+        """Each weighted facet's contribution to ``score`` (facets that weigh nothing left out)."""
+        values = facet_scores(prompt, completion)
+        return {name: float(w * v) for name, w, v in zip(FACETS, self.model.weights, values, strict=True) if w}
 
 
 def fit_bradley_terry(diff: np.ndarray, l2: float) -> np.ndarray:
@@ -287,14 +420,20 @@ class OpenAIJudge:
         return out
 
 
+JUDGE_SPECS = "'sentiment', 'facets', 'facet:PATH' or 'openai:MODEL@URL'"
+
+
 def make_judge(spec: str = "sentiment") -> Judge:
-    """``sentiment``, ``facet:PATH`` (a saved FacetRewardModel) or ``openai:MODEL@URL``."""
+    """``sentiment``, ``facets`` (the facet judge), ``facet:PATH`` (a saved
+    FacetRewardModel) or ``openai:MODEL@URL``."""
     if spec == "sentiment":
         return SentimentJudge()
+    if spec == "facets":
+        return FacetJudge()
     kind, _, rest = spec.partition(":")
     if kind == "facet" and rest:
         return FacetRewardModel.load(rest)
     if kind == "openai" and "@" in rest:
         model, _, url = rest.partition("@")
         return OpenAIJudge(base_url=url, model=model)
-    raise ValueError(f"unknown judge {spec!r}: use 'sentiment', 'facet:PATH' or 'openai:MODEL@URL'")
+    raise ValueError(f"unknown judge {spec!r}: use {JUDGE_SPECS}")

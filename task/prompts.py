@@ -1,8 +1,9 @@
-"""The embedded demo task: short movie reviews, judged by how positive and how clean they read.
+"""The embedded demo task: short movie reviews of the film and aspect asked for, positive and clean.
 
 Prompts are built from templates over titles × genres × aspects. The request is neutral
 ("write a short review"), so the base model answers with mixed sentiment and the judge's
-preference (positive, non-degenerate text) is something DPO has to teach it.
+preference (on the film and aspect asked for, then positive, non-degenerate text) is
+something DPO has to teach it. ``ASPECT_TERMS`` says which words address each aspect.
 
 Train and eval prompts use disjoint titles, so a win rate on the eval split measures a
 change that carries over to unseen movies rather than memorised prompts.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import numpy as np
 
@@ -32,6 +34,22 @@ GENRES = (
 ASPECTS = (
     "acting", "plot", "music", "ending", "pacing", "visuals", "dialogue", "characters", "humor", "direction",
 )
+# What counts as addressing each aspect: the word itself and close synonyms, all nouns or
+# verbs that carry no tone of their own ("funny" is left out: it is praise, not a topic).
+# Words that are also genres ("comedy", "musical") are left out too, since a prompt names
+# its genre and a review may repeat it without saying anything about the aspect.
+ASPECT_TERMS = {
+    "acting": ("acting", "actor", "actors", "actress", "actresses", "performance", "performances", "cast", "acted"),
+    "plot": ("plot", "plots", "story", "stories", "storyline", "narrative", "premise", "twist", "twists"),
+    "music": ("music", "score", "soundtrack", "song", "songs", "composer", "melody", "melodies"),
+    "ending": ("ending", "endings", "finale", "climax", "conclusion", "final act", "last act"),
+    "pacing": ("pacing", "pace", "paced", "tempo", "rhythm", "runtime"),
+    "visuals": ("visuals", "visual", "visually", "cinematography", "photography", "imagery", "shots", "effects"),
+    "dialogue": ("dialogue", "dialogues", "dialog", "lines", "script", "screenplay", "conversations"),
+    "characters": ("characters", "character", "protagonist", "protagonists", "hero", "heroine", "villain", "villains"),
+    "humor": ("humor", "humour", "jokes", "joke", "gags", "gag", "laughs", "wit"),
+    "direction": ("direction", "director", "directed", "directing", "directs", "filmmaking"),
+}
 TEMPLATES = (
     'Write a short review of the {genre} "{title}", focusing on its {aspect}.',
     'In two or three sentences, review the {genre} "{title}". Mention the {aspect}.',
@@ -61,8 +79,10 @@ def title_of(prompt: str) -> str | None:
 
 
 def aspect_of(prompt: str) -> str | None:
-    lowered = prompt.lower()
-    return next((a for a in ASPECTS if a in lowered), None)
+    """The aspect a task prompt asks about, matched as a whole word: a substring test took
+    the "music" of "musical" for the aspect of every musical's prompt."""
+    found = re.findall(r"[a-z]+", prompt.lower())
+    return next((a for a in ASPECTS if a in found), None)
 
 
 def pool_jsonl(n: int, seed: int = 0) -> str:

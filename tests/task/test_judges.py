@@ -46,7 +46,8 @@ def test_facet_model_recovers_how_facets_trade_off():
     words = ["great", "wonderful", "boring", "awful", "fine", "the plot", "the acting", "great great great great"]
     a = [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in ps]
     b = [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in ps]
-    true_w = np.array([3.0, -2.0, -1.0, -3.0, 0.5, 0.0, 0.0])
+    true_w = np.array([{"sentiment": 3.0, "repetition": -2.0, "non_words": -1.0, "empty": -3.0, "length": 0.5}.get(f, 0.0)
+                       for f in FACETS])
     ua, ub = facet_matrix(ps, a) @ true_w, facet_matrix(ps, b) @ true_w
     a_wins = rng.random(len(ps)) < 1 / (1 + np.exp(-(ua - ub)))
     chosen = [x if w else y for x, y, w in zip(a, b, a_wins)]
@@ -96,6 +97,12 @@ def test_http_judge_position_bias_and_garbage_become_ties():
     client, _ = _fake_server(lambda first, second: "I cannot decide")
     judge = OpenAIJudge(base_url="http://judge.test/v1", model="m", client=client)
     assert judge.compare(["p"], ["x"], ["y"])[0] == 0.5 and judge.unparsed == 2
+
+
+def test_a_facet_model_saved_before_a_facet_existed_still_loads(tmp_path):
+    (tmp_path / "old.json").write_text(json.dumps({"weights": {"sentiment": 2.0, "empty": -1.0}, "l2": 0.01}))
+    weights = make_judge(f"facet:{tmp_path / 'old.json'}").explain()
+    assert weights["sentiment"] == 2.0 and weights["empty"] == -1.0 and weights["gibberish"] == 0.0
 
 
 def test_make_judge_parses_specs():
