@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from market.client import MarketError
 from tests.ui.apptest import button, click, errors, goto, metric, signed_in, successes, texts
+from tests.ui.live import CAMPAIGN
 
 
 def _rounds_page(market, round_id):
@@ -114,3 +117,31 @@ def test_nothing_to_label_says_how_to_get_work(api_env, market):
     at = signed_in(market.annotator_acct["token"])
     goto(at, "label")
     assert any("by winning a round" in i for i in texts(at.info))
+
+
+def test_a_movie_review_pair_comes_with_the_rubrics_reading_as_guidance(api_env, api):
+    """The built-in task's pairs show, for A and B, what each facet of the task's judge adds."""
+    req, _ = api.account("requester")
+    ann, acct = api.account("annotator")
+    camp = req.create_campaign(name="reviews with guidance", **CAMPAIGN)
+    prompt = 'Write a short review of the western "Kite Season", focusing on its pacing.'
+    req.upload_items(camp["id"], "".join(json.dumps({
+        "prompt": prompt, "completion_a": f"Kite Season is briskly paced and never drags ({i}).",
+        "completion_b": "A masterpiece! Wonderful, stunning, the best film of the year."}) + "\n" for i in range(5)))
+    r = req.open_round(camp["id"])
+    ann.place_bid(r["id"], 20, 5)
+    req.close_round(r["id"])
+    at = signed_in(acct["token"])
+    goto(at, "label")
+    assert any(e.label.startswith("Guidance") for e in at.expander)
+    table = at.dataframe[0].value.set_index("facet")
+    assert table.loc["names the film asked about"].tolist() == ["+1.50", "+0.00"]
+    assert table.loc["addresses the aspect asked about"].tolist() == ["+1.50", "+0.00"]
+    assert float(table.loc["total", "A"]) > float(table.loc["total", "B"])
+
+
+def test_pairs_outside_the_movie_review_task_get_no_guidance(api_env, market):
+    _won_round(market)
+    at = signed_in(market.annotator_acct["token"])
+    goto(at, "label")
+    assert not at.expander and not at.dataframe

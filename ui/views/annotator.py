@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui import data, state
 from ui import quality_data as qd
+from ui.guidance_data import guidance_frame
 from ui.views.common import act, fetch, fetch_or_none, flash, require_account, show_flash
 
 SHOWN = 20  # rejected labels listed with their full reason (the latest)
@@ -139,6 +140,7 @@ def label_page() -> None:
             st.markdown(f"**Completion {side}**")
             with st.container(border=True, height=260):
                 st.markdown(data.plain(text))
+    _guidance(a)
     st.segmented_control("Confidence (optional)", list(data.CONFIDENCE), key=f"confidence_{a['id']}")
     buttons = st.columns(len(data.CHOICES))
     for col, (choice, text, key) in zip(buttons, data.CHOICES):
@@ -146,6 +148,18 @@ def label_page() -> None:
                    type="primary" if choice != "tie" else "secondary",
                    on_click=_submit_label, args=(a["id"], choice))
     st.caption("Keyboard: **A** · **B** · **T** for a tie.")
+
+
+def _guidance(a: dict) -> None:
+    """The task judge's reading of both completions, facet by facet (ui.guidance_data)."""
+    table = guidance_frame(a["prompt"], a["completion_a"], a["completion_b"])
+    if table is None:
+        return
+    with st.expander("Guidance: how the task's rubric reads A and B", icon=":material/lightbulb:"):
+        st.caption("The task asks for a positive review of the film and the aspect in the prompt, written "
+                   "cleanly. Each row is one thing the rubric checks and what it adds to or takes from each "
+                   "completion's score. It is a guide, not the answer: your own reading decides.")
+        st.dataframe(table, hide_index=True, width="stretch")
 
 
 # --- earnings ---------------------------------------------------------------------------
