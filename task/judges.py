@@ -297,7 +297,8 @@ class FacetJudge:
     def explain(self, prompt: str, completion: str) -> dict[str, float]:
         """Each weighted facet's contribution to ``score`` (facets that weigh nothing left out)."""
         values = facet_scores(prompt, completion)
-        return {name: float(w * v) for name, w, v in zip(FACETS, self.model.weights, values, strict=True) if w}
+        # + 0.0: a penalty that does not apply reads 0.0, not -0.0
+        return {name: float(w * v) + 0.0 for name, w, v in zip(FACETS, self.model.weights, values, strict=True) if w}
 
 
 def fit_bradley_terry(diff: np.ndarray, l2: float) -> np.ndarray:
