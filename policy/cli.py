@@ -70,7 +70,7 @@ def worker(
         "with --quality market: train each pair toward the export's posterior that its label is right "
         "(conservative DPO), or as certain"))] = True,
     judge: Annotated[str, typer.Option(help=(
-        "sentiment, facet:PATH, openai:MODEL@URL (docs/judges.md), or none: no win rate, for a campaign "
+        "sentiment, facets (reads the prompt), facet:PATH, openai:MODEL@URL (docs/judges.md), or none: no win rate, for a campaign "
         "measured on its held-out set (held-out accuracy is reported whenever the campaign has one)"))] = "sentiment",
     eval_prompts: Annotated[int, typer.Option(help="held-out task prompts for the win rate")] = 128,
     max_new_tokens: Annotated[int, typer.Option(help="completion length when sampling pairs")] = 48,
