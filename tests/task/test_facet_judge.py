@@ -102,8 +102,10 @@ def test_the_bots_truth_works_with_the_facet_judge():
     assert truth(PROMPT, MODEST) == score(MODEST) and truth(PROMPT, MODEST) > truth(PROMPT, "Great film!")
 
 
-# Review words that name no title and no aspect, so that what the test adds is new to the review.
-_NAMES = {w.lower().strip("'s") for t in prompts("train", None) for w in (title_of(t) or "").split()}
+# Review words that name no title and no aspect, so that what the test adds is new to the review
+# (the little words of titles stay: alone they name nothing).
+_NAMES = {w.lower() for t in prompts("train") + prompts("eval") for w in title_of(t).split()}
+_NAMES -= {"the", "a", "of", "and"}
 _NAMES |= {w for terms in ASPECT_TERMS.values() for term in terms for w in term.split()}
 VOCAB = [w for w in ("the a it this film movie is was great awful fine dull moving boring not very but and "
                      "truly i loved hated of with too slow long short best worst good bad really , . ! "
