@@ -23,7 +23,7 @@ from pathlib import Path
 
 from app.machine import describe as describe_machine
 
-BENCHMARKS = ("mechanisms", "http", "simulate", "quality", "policy", "experiment")
+BENCHMARKS = ("mechanisms", "escrow", "http", "simulate", "quality", "policy", "experiment")
 RESULTS = Path(__file__).with_name("results.md")
 
 

@@ -36,11 +36,13 @@ the summary endpoint) use to show the books balance to the cent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
+from market import clock
 from market.errors import LedgerViolation
 from market.tables import Assignment, Campaign, Label, LedgerEntry
 
@@ -75,6 +77,11 @@ def _key_taken(session: Session, key: str) -> bool:
     return session.exec(select(LedgerEntry.id).where(LedgerEntry.key == key)).first() is not None
 
 
+def _check_cents(cents) -> None:
+    if type(cents) is not int or cents <= 0:  # noqa: E721 - bool and float are both refused
+        raise LedgerViolation(f"ledger amounts are positive integer cents, got {cents!r}")
+
+
 def _post(
     session: Session,
     *,
@@ -92,8 +99,7 @@ def _post(
     """Write one posting after the generic checks (amount, key, source balance)."""
     if reason not in REASONS:
         raise LedgerViolation(f"unknown ledger reason {reason!r}")
-    if type(cents) is not int or cents <= 0:  # noqa: E721 - bool and float are both refused
-        raise LedgerViolation(f"ledger amounts are positive integer cents, got {cents!r}")
+    _check_cents(cents)
     if src == dst:
         raise LedgerViolation("a posting needs two different accounts")
     if _key_taken(session, key):
@@ -132,19 +138,41 @@ def post_fund(session: Session, campaign: Campaign) -> LedgerEntry:
     )
 
 
-def post_escrow(session: Session, assignment: Assignment) -> LedgerEntry:
-    """Commit an assignment's price from the campaign's budget to its round's escrow."""
-    return _post(
-        session,
-        src=campaign_account(assignment.campaign_id),
-        dst=escrow_account(assignment.round_id),
-        cents=assignment.price_cents,
-        reason="escrow",
-        key=f"escrow:assignment:{assignment.id}",
-        campaign_id=assignment.campaign_id,
-        round_id=assignment.round_id,
-        assignment_id=assignment.id,
-    )
+def post_escrows(session: Session, assignments: Sequence[Assignment]) -> int:
+    """Commit a round's assignments' prices from the campaign's budget to the round's
+    escrow: one posting each, written together; returns how many.
+
+    The checks of :func:`_post`, made once for the round rather than once per posting,
+    which summed the campaign's whole ledger each time and made clearing quadratic in
+    assignments. The campaign's balance is read once and the round's total taken from it:
+    with every posting from the same account that is the same test as a running balance,
+    and the caller holds the campaign's lock (``market.db``), so nothing else moves that
+    balance meanwhile. Keys are checked against the round's escrow account (the only
+    place an ``escrow:assignment:`` key is written) and by the unique constraint."""
+    if not assignments:
+        return 0
+    rounds = {(a.campaign_id, a.round_id) for a in assignments}
+    if len(rounds) != 1:
+        raise LedgerViolation("escrow is posted one round at a time")
+    ((campaign_id, round_id),) = rounds
+    src, dst = campaign_account(campaign_id), escrow_account(round_id)
+    for a in assignments:
+        _check_cents(a.price_cents)
+    keys = [f"escrow:assignment:{a.id}" for a in assignments]
+    taken = set(session.exec(select(LedgerEntry.key).where(LedgerEntry.to_account == dst)).all())
+    if len(set(keys)) < len(keys) or not taken.isdisjoint(keys):
+        raise LedgerViolation(f"round {round_id}: an escrow posting already exists (nothing is posted twice)")
+    total = sum(a.price_cents for a in assignments)
+    available = balance(session, src)
+    if available < total:
+        raise LedgerViolation(f"{src} holds {available} cents, cannot move {total}")
+    now = clock.now()
+    session.execute(insert(LedgerEntry), [
+        {"from_account": src, "to_account": dst, "cents": a.price_cents, "reason": "escrow", "key": key,
+         "campaign_id": campaign_id, "round_id": round_id, "assignment_id": a.id, "created_at": now}
+        for a, key in zip(assignments, keys, strict=True)
+    ])
+    return len(assignments)
 
 
 def post_payment(session: Session, assignment: Assignment, label: Label) -> LedgerEntry:

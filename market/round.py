@@ -37,6 +37,7 @@ import sqlite3
 from collections import deque
 
 import numpy as np
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
@@ -302,8 +303,7 @@ def _clear(session: Session, rnd: Round) -> None:
     elif bids:
         reason = "nothing to buy (no demand or no budget left)"
 
-    for a in assigned:
-        ledger.post_escrow(session, a)
+    ledger.post_escrows(session, assigned)
     rnd.n_assignments = len(assigned)
     rnd.escrowed_cents = sum(a.price_cents for a in assigned)
     if threshold is not None and np.isfinite(threshold):
@@ -315,8 +315,8 @@ def _clear(session: Session, rnd: Round) -> None:
     if assigned:
         rnd.state = "cleared"
         rnd.label_deadline = clock.later(campaign.label_duration_s)
-        for a in assigned:
-            a.deadline = rnd.label_deadline
+        # one statement for the round (the loaded rows are updated in memory too)
+        session.execute(update(Assignment).where(Assignment.round_id == rnd.id).values(deadline=rnd.label_deadline))
     else:
         rnd.state = "settled"
         rnd.settled_at = clock.now()

@@ -94,7 +94,48 @@ def test_escrow_cannot_overdraw_the_campaign(engine, funded):
     with Session(engine) as s:
         a = _assignment(s, c, ann, item, rnd, 101)
         with pytest.raises(LedgerViolation, match="holds 100 cents"):
-            ledger.post_escrow(s, a)
+            ledger.post_escrows(s, [a])
+
+
+def _on_new_item(s, c, ann, rnd, price):
+    item = Item(campaign_id=c.id, prompt="p", completion_a="a", completion_b="b")
+    s.add(item)
+    s.flush()
+    return _assignment(s, c, ann, item, rnd, price)
+
+
+def test_a_rounds_escrow_is_posted_whole_or_not_at_all(engine, funded):
+    """The batch is checked against one balance read: a total over it posts nothing, a
+    total within it leaves exactly the rest, and nothing is escrowed twice."""
+    c, ann, _, rnd = funded
+    with Session(engine) as s:
+        over = [_on_new_item(s, c, ann, rnd, p) for p in (60, 41)]
+        with pytest.raises(LedgerViolation, match="holds 100 cents, cannot move 101"):
+            ledger.post_escrows(s, over)
+        assert s.exec(select(LedgerEntry).where(LedgerEntry.reason == "escrow")).all() == []
+        within = [_on_new_item(s, c, ann, rnd, p) for p in (60, 39)]
+        assert ledger.post_escrows(s, within) == 2
+        assert ledger.balance(s, ledger.campaign_account(c.id)) == 1
+        assert ledger.balance(s, ledger.escrow_account(rnd.id)) == 99
+        with pytest.raises(LedgerViolation, match="already exists"):
+            ledger.post_escrows(s, within[:1])
+        with pytest.raises(LedgerViolation, match="positive integer cents"):
+            ledger.post_escrows(s, [_on_new_item(s, c, ann, rnd, 0)])
+        s.commit()
+        assert ledger.check_campaign(s, s.get(type(c), c.id)).escrowed_cents == 99
+
+
+def test_escrow_is_posted_one_round_at_a_time(engine, funded):
+    c, ann, _, rnd = funded
+    with Session(engine) as s:
+        from market import clock
+
+        other = Round(campaign_id=c.id, rule="first_price", demand=1, budget_cents=100, deadline=clock.now())
+        s.add(other)
+        s.flush()
+        mixed = [_on_new_item(s, c, ann, rnd, 10), _on_new_item(s, c, ann, other, 10)]
+        with pytest.raises(LedgerViolation, match="one round at a time"):
+            ledger.post_escrows(s, mixed)
 
 
 def test_pay_once_only_for_accepted_label_and_never_after_release(engine, funded):
@@ -107,7 +148,7 @@ def test_pay_once_only_for_accepted_label_and_never_after_release(engine, funded
         s.flush()
         with pytest.raises(LedgerViolation, match="no escrow"):
             ledger.post_payment(s, a, Label(**{**lab.model_dump(), "accepted": True}))
-        ledger.post_escrow(s, a)
+        ledger.post_escrows(s, [a])
         with pytest.raises(LedgerViolation, match="not accepted"):
             ledger.post_payment(s, a, lab)
         lab.accepted = True
