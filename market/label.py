@@ -94,15 +94,15 @@ def submit_label(
     a.state = "done"
     item = session.get(Item, a.item_id)
     item.n_open = max(0, item.n_open - 1)
-    reason = acceptance.review(session, campaign, label, item)
-    if reason is None:
+    rejection = acceptance.review(session, campaign, label, item)
+    if rejection is None:
         item.n_labels += 1
         ledger.post_payment(session, a, label)
         rnd.paid_cents += a.price_cents
     else:
         label.accepted = False
-        label.reject_reason = reason
-        ledger.post_release(session, a, label=label, note=reason)
+        label.reject_reason = rejection.reason  # the annotator's: nothing measured from gold
+        ledger.post_release(session, a, label=label, note=rejection.note)
         rnd.released_cents += a.price_cents
     if rnd.state == "cleared":
         rnd.state = "labeling"

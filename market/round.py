@@ -16,9 +16,9 @@
 
 Quality control (campaigns with ``gold_rate > 0``, see ``market.quality.admission``)
 enters at clearing: bidders' quality comes from their gold posterior, bids below the
-quality bar take no part, annotators on probation take a capped share of the round and
-do gold checks only, some of each qualified winner's units become gold checks, all
-created in a shuffled order so that an assignment's position does not give it away.
+quality bar take no part, annotators on probation take a capped share of the round,
+some of each winner's units become gold checks (half while unproven), all created in a
+keyed shuffled order so that nothing an annotator sees gives them away (:func:`_assign`).
 
 Deadlines are enforced *lazily*: every route that touches a round (or lists rounds or
 assignments) first calls :func:`touch` / :func:`touch_due`, which closes or settles
@@ -32,7 +32,6 @@ settlement raises is recorded, retried, then parked, so it holds up no other (:f
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 from collections import deque
 
@@ -42,7 +41,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from market import campaign as campaigns
-from market import acquisition, clock, ledger
+from market import acquisition, clock, ledger, secret
 from market.accounts import annotator_quality
 from market.errors import Conflict, Invalid, LedgerViolation, NotFound
 from market.items import item_values
@@ -243,6 +242,7 @@ def _clear(session: Session, rnd: Round) -> None:
     """Clear an open round (round and campaign locks held): winners, cents, assignments, escrow."""
     from market.mechanisms import clear_bids
     from market.quality import admission
+    from market.quality import report as quality_report
 
     campaign = session.get(Campaign, rnd.campaign_id)
     items = session.exec(select(Item).where(col(Item.id).in_(rnd.item_ids))).all()
@@ -270,6 +270,8 @@ def _clear(session: Session, rnd: Round) -> None:
         eligible = [sum(1 for it, n in zip(items, needs, strict=True) if n and b.annotator_id not in prior.get(it.id, ()))
                     for b in bids]
         caps = np.array([min(b.capacity, e) for b, e in zip(bids, eligible, strict=True)], dtype=np.int64)
+        linked = quality_report.excluded(session, campaign)  # exclude_flagged: linked accounts take no part
+        caps[[b.annotator_id in linked for b in bids]] = 0
         if admission.enabled(campaign):
             admitted = admission.admit(session, campaign, rnd.id, bids, caps, demand, budget)
             caps, bid_quality = admitted.caps, admitted.quality
@@ -294,7 +296,7 @@ def _clear(session: Session, rnd: Round) -> None:
             reason += f"; {result.won - winners.size} dearest-ranked winners dropped to fit the budget in cents"
         gold = None
         if admitted is not None:
-            gold = admitted.gold_for(np.bincount(owner[winners], minlength=len(bids)))
+            gold = admitted.gold_for(session, np.bincount(owner[winners], minlength=len(bids)))
             if admitted.note():
                 reason += f"; {admitted.note()}"
         assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior, gold)
@@ -352,9 +354,14 @@ def _assign(
     chosen for it), then items in descending score, each item's units to distinct
     annotators, higher-quality annotators first (ties: the mechanism's order, cheapest
     first). An annotator is never given an item it held before (labelled, or let lapse
-    until released), so a lapsed item goes to someone else next time. With gold checks
-    the rows are created in a shuffled order (seeded by the round), so ids and list order
-    do not tell gold from ordinary work."""
+    until released), so a lapsed item goes to someone else next time.
+
+    With quality control on, nothing an annotator sees tells its gold checks from its
+    ordinary work: the rows are shuffled by a generator keyed with the server's secret
+    (``market.secret``: a round id alone would let anyone replay the shuffle) and inserted
+    in that order, so ids and list order carry nothing; each bid's prices are dealt to its
+    rows in that order too (under a rule that pays a bid's units differently, the first
+    prices went to gold); and every row gets the same creation time."""
     per_bid: dict[int, deque[int]] = {}
     for b, c in zip(unit_bid.tolist(), unit_cents.tolist(), strict=True):
         per_bid.setdefault(b, deque()).append(c)
@@ -391,12 +398,25 @@ def _assign(
             bids[b].won_units += 1
             it.n_open += 1
             need -= 1
-    if gold:
-        random.Random(f"assignments:{rnd.id}").shuffle(assigned)
+    if gold is not None:
+        _conceal_gold(session, rnd, assigned)
     session.add_all(assigned)
     session.flush()
     unplaced = sum(len(q) for q in per_bid.values())
     return assigned, unplaced
+
+
+def _conceal_gold(session: Session, rnd: Round, assigned: list[Assignment]) -> None:
+    """Shuffle ``assigned`` in place (keyed), then deal each annotator's prices and one
+    creation time over the shuffled rows (see :func:`_assign`)."""
+    prices: dict[int, list[int]] = {}
+    for a in assigned:
+        prices.setdefault(a.annotator_id, []).append(a.price_cents)
+    secret.rng(secret.key(session), "assignments", rnd.id).shuffle(assigned)
+    now = clock.now()
+    for a in assigned:
+        a.price_cents = prices[a.annotator_id].pop(0)
+        a.created_at = now
 
 
 # --- settlement -----------------------------------------------------------------------

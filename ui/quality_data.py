@@ -30,7 +30,9 @@ STATUS_WORDS = {
 }
 
 FLAG_WORDS = {
-    "identical_bids": "identical bids",
+    "similar_bids": "near-identical bids",
+    "shared_answers": "the same answers as another account",
+    "lockstep_timing": "bids in step with another account",
     "degenerate_labels": "one answer far too often",
     "gold_at_chance": "gold answered at chance",
     "gold_inverted": "gold answered inverted",

@@ -411,7 +411,8 @@ class QualityOut(BaseModel):
 
 
 class FlagOut(BaseModel):
-    kind: Literal["identical_bids", "degenerate_labels", "gold_at_chance", "gold_inverted"]
+    kind: Literal["similar_bids", "shared_answers", "lockstep_timing", "degenerate_labels", "gold_at_chance",
+                  "gold_inverted"]
     campaign_id: int
     annotator_ids: list[int]
     detail: str

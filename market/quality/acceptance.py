@@ -18,20 +18,41 @@ not yet proven is gold checks, see ``mixing``) is what keeps those labels out of
 dataset, and the clearing keeps annotators below the bar out of later rounds. The
 weakness that remains: an annotator who answers carefully while on probation and
 carelessly once qualified is caught only by the steady gold share, slowly.
+
+What the annotator is told (:class:`Rejection`): that the label is below the requester's
+quality bar, and nothing measured from gold. The reason once carried the number of gold
+checks and the accuracy to two decimals, which let a throwaway account below the bar work
+out which of its items were gold and their answers. The figures stay where the requester
+and admins already saw them: the release's ledger note and the quality report. Every label
+does the same database work here, gold or not (``gold.record_answer``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from market.quality import gold, skill
 from market.tables import Campaign, Item, Label
 
+REASON = ("below the quality bar: the requester's checks put this account's work below the quality it "
+          "accepts on this campaign; this label is not paid and its price returns to the campaign")
 
-def review(session: Session, campaign: Campaign, label: Label, item: Item) -> str | None:
-    """Score a gold answer, then decide; returns why the label is rejected, or None to accept."""
-    if item.gold_check and item.gold in gold.ANSWERS:
-        gold.record_answer(session, label, item)
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a label is rejected: ``reason`` for the annotator (no gold-derived figures),
+    ``note`` for the requester and admins (the ledger's release note, with the figures)."""
+
+    reason: str
+    note: str
+
+
+def review(session: Session, campaign: Campaign, label: Label, item: Item) -> Rejection | None:
+    """Score the label (a gold answer counts, any other label does the same work), then
+    decide; returns why the label is rejected, or None to accept."""
+    gold.record_answer(session, label, item)
     if campaign.quality_bar is None:
         return None
     rec = gold.records(session, campaign, [label.annotator_id])
@@ -42,7 +63,8 @@ def review(session: Session, campaign: Campaign, label: Label, item: Item) -> st
     where = f"after {int(rec.own[0])} checks on this campaign"
     if rec.carried[0] > 0:
         where += f" and {rec.carried[0]:g} carried from the requester's other campaigns"
-    return (f"below the quality bar: accuracy on the requester's gold checks is "
+    note = (f"below the quality bar: accuracy on the requester's gold checks is "
             f"{float(skill.accuracy(rec.alpha[0], rec.beta[0])):.2f} {where}, and the requester accepts labels only "
             f"when it is likely at least {campaign.quality_bar:.2f}; this label is not paid and its price returns "
             "to the campaign")
+    return Rejection(REASON, note)

@@ -49,24 +49,18 @@ same ceiling.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from market import secret
 from market.quality import gold, mixing, skill
-from market.tables import Assignment, Bid, Campaign, Item
+from market.tables import Bid, Campaign, Item, Round
 
 
 def enabled(campaign: Campaign) -> bool:
     return (campaign.gold_rate or 0.0) > 0.0
-
-
-def uniform(purpose: str, round_id: int, annotator_id: int) -> float:
-    """A number in [0, 1) fixed by round and annotator: nothing a bidder controls."""
-    digest = hashlib.sha256(f"{purpose}:{round_id}:{annotator_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 @dataclass
@@ -79,7 +73,8 @@ class Admission:
     status: np.ndarray
     quality: np.ndarray
     caps: np.ndarray
-    unseen_gold: list[list[Item]] = field(default_factory=list)
+    key: bytes  # the server's secret (market.secret): every draw below is keyed with it
+    pool: gold.Pool = field(default=None)
 
     def note(self) -> str:
         """What the policy did, for the round's reason (never which units are gold)."""
@@ -92,16 +87,17 @@ class Admission:
             parts.append(f"annotators on probation entered with {int(self.caps[probation].sum())} units")
         return "; ".join(parts)
 
-    def gold_for(self, won: np.ndarray) -> dict[int, list[Item]]:
-        """Gold items for each winning bid (index → items), given its units won."""
-        draw = [uniform("gold-share", self.round_id, b.annotator_id) for b in self.bids]
+    def gold_for(self, session: Session, won: np.ndarray) -> dict[int, list[Item]]:
+        """Gold items for each winning bid (index → items), given its units won: how many
+        by ``mixing.gold_units`` on a keyed draw, which by ``gold.Pool.take``, winners
+        served in a keyed order (so no id tells who gets the fresher items)."""
+        draw = [secret.uniform(self.key, "gold-share", self.round_id, b.annotator_id) for b in self.bids]
         k = mixing.gold_units(won, self.status, rate=self.campaign.gold_rate, draw=draw)
+        winners = sorted(np.flatnonzero(k).tolist(),
+                         key=lambda i: secret.digest(self.key, "gold-order", self.round_id, self.bids[i].annotator_id))
         out: dict[int, list[Item]] = {}
-        used = {it.id: it.n_labels + it.n_open for items in self.unseen_gold for it in items}
-        for i in np.flatnonzero(k):
-            chosen = sorted(self.unseen_gold[i], key=lambda it: (used[it.id], it.id))[: int(k[i])]
-            for it in chosen:
-                used[it.id] += 1  # the next winner of this round prefers other gold items
+        for i in winners:
+            chosen = self.pool.take(session, self.bids[i].annotator_id, int(k[i]))
             if chosen:
                 out[int(i)] = chosen
         return out
@@ -112,29 +108,19 @@ def admit(session: Session, campaign: Campaign, round_id: int, bids: list[Bid], 
     """Judge the bidders, give them their quality, and cap what each bid may enter with
     (``budget``: the round's clearing budget in cents, for the probation reserve)."""
     ids = [b.annotator_id for b in bids]
+    key = secret.key(session)
     rec = gold.records(session, campaign, ids)
     alpha, beta, answers = rec.alpha, rec.beta, rec.answers
     status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers,
                          bar=campaign.quality_bar, confidence=campaign.quality_confidence)
     quality = skill.quality_from_accuracy(skill.accuracy(alpha, beta))
-    unseen = _unseen_gold(session, campaign.id, ids)
-    capped = mixing.admission_caps(caps, status, [len(u) for u in unseen], demand=demand,
+    rnd = session.get(Round, round_id)
+    pool = gold.Pool.load(session, campaign, round_id, ids, key, offered=rnd.item_ids if rnd else [])
+    gold_left = mixing.units_for_gold([pool.left(i) for i in ids], rate=campaign.gold_rate)
+    capped = mixing.admission_caps(caps, status, gold_left, demand=demand,
                                    share=campaign.probation_share,
                                    lottery=mixing.probation_lottery(
-                                       alpha, beta, answers, [uniform("probation-lottery", round_id, i) for i in ids]),
+                                       alpha, beta, answers,
+                                       [secret.uniform(key, "probation-lottery", round_id, i) for i in ids]),
                                    asks=[b.ask_cents for b in bids], reserve=budget / demand)
-    return Admission(campaign, round_id, bids, status, quality, capped, unseen)
-
-
-def _unseen_gold(session: Session, campaign_id: int, ids: list[int]) -> list[list[Item]]:
-    """For each annotator, the campaign's gold items it has never held."""
-    items = list(session.exec(select(Item).where(Item.campaign_id == campaign_id, Item.gold_check == True)))  # noqa: E712
-    if not items:
-        return [[] for _ in ids]
-    held: dict[int, set[int]] = {}
-    for annotator_id, item_id in session.exec(
-        select(Assignment.annotator_id, Assignment.item_id).where(
-            col(Assignment.item_id).in_([it.id for it in items]), col(Assignment.annotator_id).in_(ids))
-    ).all():
-        held.setdefault(annotator_id, set()).add(item_id)
-    return [[it for it in items if it.id not in held.get(i, set())] for i in ids]
+    return Admission(campaign, round_id, bids, status, quality, capped, key, pool)

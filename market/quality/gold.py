@@ -26,13 +26,14 @@ reads it through :func:`records`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
-from market import clock
+from market import clock, secret
 from market.errors import Conflict, Invalid
 from market.quality import skill
 from market.tables import AnnotatorSkill, Assignment, Campaign, Item, Label
@@ -117,20 +118,113 @@ def records(session: Session, campaign: Campaign, annotator_ids) -> Records:
 
 
 def record_answer(session: Session, label: Label, item: Item) -> AnnotatorSkill:
-    """Score ``label`` against gold ``item`` and update the annotator's posterior.
+    """Score ``label`` against ``item``'s gold answer (none: no credit, no answer counted)
+    and update the annotator's posterior.
+
+    Every label goes through here, gold or not, and does the same database work: read the
+    skill row (creating it at the annotator's first label), write it back, and write the
+    label's ``gold_credit`` (None for ordinary work). A gold label that cost one more
+    query was told apart by the time its answer took.
 
     The caller holds the campaign's lock (as label submission does), so the read-modify-
     write of the skill row cannot interleave with another label of the same campaign."""
-    credit = skill.gold_credit(label.choice, item.gold)
+    is_gold = item.gold_check and item.gold in ANSWERS
+    credit = skill.gold_credit(label.choice, item.gold) if is_gold else None
     label.gold_credit = credit
+    flag_modified(label, "gold_credit")  # written whether it changed or not
     row = skills(session, label.campaign_id, [label.annotator_id]).get(label.annotator_id)
     if row is None:
         row = AnnotatorSkill(campaign_id=label.campaign_id, annotator_id=label.annotator_id,
                              alpha=skill.PRIOR_ALPHA, beta=skill.PRIOR_BETA)
         session.add(row)
-    row.alpha += credit
-    row.beta += 1.0 - credit
-    row.gold_answers += 1
+    if is_gold:
+        row.alpha += credit
+        row.beta += 1.0 - credit
+        row.gold_answers += 1
     row.updated_at = clock.now()
     session.flush()
     return row
+
+
+@dataclass
+class Pool:
+    """A campaign's gold items as one clearing deals them (see the module doc, "Dealing").
+
+    ``exposure``: how many annotators have held each gold item, this round's deals
+    included; ``started``: the items first dealt in this round; ``held``: the gold items
+    each bidder has ever held; ``spare``: fresh pairs with a known answer that may become
+    gold when nothing better is left."""
+
+    key: bytes
+    round_id: int
+    cap: int
+    items: dict[int, Item]
+    exposure: dict[int, int]
+    held: dict[int, set[int]]
+    spare: list[Item]
+    started: set[int] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, session: Session, campaign: Campaign, round_id: int, annotator_ids, key: bytes,
+             offered: list[int]) -> "Pool":
+        ids = list(annotator_ids)
+        items = {it.id: it for it in session.exec(
+            select(Item).where(Item.campaign_id == campaign.id, Item.gold_check == True))}  # noqa: E712
+        on_gold = (select(Assignment.annotator_id, Assignment.item_id).join(Item, Item.id == Assignment.item_id)
+                   .where(Item.campaign_id == campaign.id, Item.gold_check == True))  # noqa: E712
+        exposure = dict.fromkeys(items, 0)
+        held: dict[int, set[int]] = {i: set() for i in ids}
+        for annotator_id, item_id in session.exec(on_gold).all():
+            exposure[item_id] = exposure.get(item_id, 0) + 1
+            if annotator_id in held:
+                held[annotator_id].add(item_id)
+        ever_assigned = select(Assignment.id).where(Assignment.item_id == Item.id).exists()
+        spare = list(session.exec(
+            select(Item).where(
+                Item.campaign_id == campaign.id, Item.gold_check == False,  # noqa: E712
+                Item.source_format == "pair", col(Item.gold).in_(ANSWERS),
+                col(Item.completion_a).is_not(None), col(Item.completion_b).is_not(None),
+                col(Item.round_id).is_(None), Item.n_labels == 0, Item.n_open == 0,
+                col(Item.id).not_in(list(offered) or [-1]), ~ever_assigned)
+            .order_by(col(Item.id).desc())
+            .limit(max(len(offered) * campaign.labels_per_item, 1))
+        ).all())
+        return cls(key, round_id, campaign.labels_per_item, items, exposure, held, spare)
+
+    def left(self, annotator_id: int) -> int:
+        """Gold checks this annotator can still be given (items it never held, spares too)."""
+        return len(self.items) - len(self.held.get(annotator_id, ())) + len(self.spare)
+
+    def take(self, session: Session, annotator_id: int, n: int) -> list[Item]:
+        """Deal ``n`` gold items this annotator never held (fewer if there are none)."""
+        held = self.held.setdefault(annotator_id, set())
+        chosen: list[Item] = []
+        for _ in range(n):
+            fresh_or_started = [i for i in self.items if i not in held and (
+                self.exposure[i] == 0 or (i in self.started and self.exposure[i] < self.cap))]
+            if fresh_or_started:
+                pick = min(fresh_or_started, key=lambda i: (i not in self.started, self._order(i)))
+            elif self.spare:
+                pick = self._promote(session, self.spare.pop(0))
+            else:
+                rest = [i for i in self.items if i not in held]
+                if not rest:
+                    break
+                pick = min(rest, key=lambda i: (self.exposure[i], self._order(i)))
+            if self.exposure[pick] == 0:
+                self.started.add(pick)
+            self.exposure[pick] += 1
+            held.add(pick)
+            chosen.append(self.items[pick])
+        return chosen
+
+    def _order(self, item_id: int) -> bytes:
+        return secret.digest(self.key, "gold-item", self.round_id, item_id)
+
+    def _promote(self, session: Session, item: Item) -> int:
+        """A fresh pair whose answer the requester gave becomes a gold check (see the doc)."""
+        item.gold_check = True
+        session.flush()
+        self.items[item.id] = item
+        self.exposure[item.id] = 0
+        return item.id

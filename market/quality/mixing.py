@@ -3,14 +3,24 @@
 The rules are pure array functions, so that the live market (``market.quality.admission``)
 and the offline simulator apply the very same policy:
 
-**Gold units per winner** (:func:`gold_units`). Every unit of an annotator on probation
-(``skill.judge``: new, or not yet decisively above or below the bar) is a gold check, so
-the campaign judges it before any of its labels reach the dataset, and keeps checking
-whenever the evidence turns indecisive. A qualified annotator's units are gold at the
-campaign's ``rate``, a provisional one's at ``PROVISIONAL_RATE`` (at least): ``floor(rate
-× units)`` of them, plus one more with probability equal to the remainder, so the share
-is exact on average with no counters to keep and no pattern to learn (a one-unit winner
-at rate 0.1 gets a check in one round in ten, unpredictably).
+**Gold units per winner** (:func:`gold_units`). An unproven annotator's units (on
+probation, ``skill.judge``: new, or not yet decisively above or below the bar; or
+provisional) are gold at ``UNPROVEN_RATE`` (or the campaign's rate if higher), a
+qualified one's at the campaign's ``rate``: ``floor(rate × units)`` of them, plus one
+more with probability equal to the remainder, so the share is exact on average with no
+counters to keep and no pattern to learn (a one-unit winner at rate 0.1 gets a check in
+one round in ten, unpredictably; the draw is keyed with the server's secret).
+
+Why probation is not all gold checks any more: a new account knew that everything it was
+given was gold, so one throwaway account learned the gold prompts (and, from when its
+labels began to be rejected, their answers) for the accounts that do the real work. Mixed
+half and half, an account on probation cannot tell its checks from its work either. What
+that costs: the real half of an unproven annotator's work is paid and enters the dataset
+before the annotator is judged, as every label before judgement always was (see
+``acceptance``), weighted there by the annotator's posterior (``aggregate``), and vetting
+takes about twice as many units. The test needs the same number of gold answers, so an
+annotator on probation enters a clearing with at most twice the gold checks it can still
+be given (:func:`units_for_gold`).
 
 **Admission to the clearing** (:func:`admission_caps`). Before the mechanism runs, each
 bid's units are capped: annotators judged below the bar enter with none (their labels
@@ -104,7 +114,7 @@ import numpy as np
 from market.quality import skill
 from market.quality.skill import BELOW_BAR, PROBATION, PROVISIONAL
 
-PROVISIONAL_RATE = 0.5  # gold share of a provisional annotator's work
+UNPROVEN_RATE = 0.5  # gold share of the work of an annotator on probation or provisional
 PRIOR_MEAN = skill.PRIOR_ALPHA / (skill.PRIOR_ALPHA + skill.PRIOR_BETA)  # a newcomer's presumed accuracy
 PROMISING_MEAN = (skill.PRIOR_ALPHA + 1) / (skill.PRIOR_ALPHA + skill.PRIOR_BETA + 1)  # one right answer of one
 PROMISING_ANSWERS = 8  # a test is promising only while it has fewer answers than this
@@ -117,10 +127,16 @@ def gold_units(won, status, *, rate: float, draw) -> np.ndarray:
     everything the winner controls."""
     won = np.asarray(won, dtype=np.int64)
     status = np.asarray(status)
-    share = np.where(status == PROVISIONAL, max(rate, PROVISIONAL_RATE), rate)
+    share = np.where((status == PROVISIONAL) | (status == PROBATION), max(rate, UNPROVEN_RATE), rate)
     expected = share * won
     steady = np.floor(expected).astype(np.int64) + (np.asarray(draw) < expected - np.floor(expected))
-    return np.where(status == PROBATION, won, np.minimum(steady, won))
+    return np.minimum(steady, won)
+
+
+def units_for_gold(gold_left, *, rate: float) -> np.ndarray:
+    """Most units an unproven annotator can win while its gold checks (at most
+    ``ceil(share × units)``) fit in the ``gold_left`` gold items it can still be given."""
+    return np.floor(np.asarray(gold_left, dtype=float) / max(rate, UNPROVEN_RATE) + _EPS).astype(np.int64)
 
 
 def probation_room(demand: int, qualified_units: int, share: float) -> int:
@@ -150,8 +166,9 @@ def admission_caps(capacity, status, gold_left, *, demand: int, share: float, lo
     """Units each bid may enter the clearing with.
 
     ``capacity`` is each bid's capacity already capped by the items it may take;
-    ``status`` each annotator's judgement (``skill.judge``); ``gold_left`` the gold
-    checks each can still be given (gold items it has not held); ``lottery`` a priority
+    ``status`` each annotator's judgement (``skill.judge``); ``gold_left`` the most units
+    each may take on probation, given the gold checks it can still be given
+    (:func:`units_for_gold`); ``lottery`` a priority
     per bid, lower first, drawn independently of the asks (:func:`probation_lottery`);
     ``asks`` each bid's ask, which for a bid on probation must be at most ``reserve``
     (the round's budget per unit demanded)."""

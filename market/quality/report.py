@@ -89,17 +89,32 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
 
 
 def integrity_flags(session: Session, campaign: Campaign) -> list[dict]:
-    """Identical bids, degenerate label patterns and gold at chance, for one campaign."""
+    """Links between accounts (similar bids, shared answers, lockstep timing), degenerate
+    label patterns and gold at chance, for one campaign."""
     bid_rows = session.exec(
-        select(Bid.round_id, Bid.annotator_id, Bid.ask_cents, Bid.capacity)
+        select(Bid.round_id, Bid.annotator_id, Bid.ask_cents, Bid.capacity, Bid.created_at)
         .join(Round, Round.id == Bid.round_id)
         .where(Round.campaign_id == campaign.id)
     ).all()
-    bids = pd.DataFrame(bid_rows, columns=["round_id", "annotator_id", "ask_cents", "capacity"])
-    label_rows = session.exec(select(Label.annotator_id, Label.choice).where(Label.campaign_id == campaign.id)).all()
-    labels = pd.DataFrame(label_rows, columns=["annotator_id", "choice"])
+    bids = pd.DataFrame(bid_rows, columns=["round_id", "annotator_id", "ask_cents", "capacity", "placed_at"])
+    label_rows = session.exec(
+        select(Label.annotator_id, Label.item_id, Label.choice, Item.gold)
+        .join(Item, Item.id == Label.item_id)
+        .where(Label.campaign_id == campaign.id)
+    ).all()
+    labels = pd.DataFrame(label_rows, columns=["annotator_id", "item_id", "choice", "gold"])
+    labels["gold"] = labels["gold"].where(labels["gold"].isin(gold.ANSWERS))
     rows = skill_rows(session, campaign)
-    found = flags.identical_bids(bids) + flags.degenerate_labels(labels)
+    found = flags.similar_bids(bids) + flags.lockstep_timing(bids) + flags.shared_answers(labels)
+    found += flags.degenerate_labels(labels)
     found += flags.gold_patterns([r.annotator_id for r in rows], [r.alpha for r in rows], [r.beta for r in rows],
                                  [r.gold_answers for r in rows], min_gold=campaign.min_gold_answers)
     return [{**f, "campaign_id": campaign.id} for f in found]
+
+
+def excluded(session: Session, campaign: Campaign) -> set[int]:
+    """Annotators a campaign with ``exclude_flagged`` keeps out of its rounds: those a flag
+    links to another account on this campaign (``flags.LINKS``); none otherwise."""
+    if not campaign.exclude_flagged:
+        return set()
+    return flags.linked(integrity_flags(session, campaign))

@@ -36,10 +36,11 @@ then *below the bar* if its posterior mean is, and otherwise *provisional*. The 
 long (24 answers at 3 before judging) because an undecided record at a dozen answers is
 what a lucky random clicker looks like: in a CPU demo run one got 9 of its first 12 right
 and, let in at a limit of 12, sold 6 of the campaign's 17 training labels while its record
-stayed above the bar (13 of 18); kept on probation it sells none.
+stayed above the bar (13 of 18); kept on probation it sells at most the real half of its
+units (``mixing``), whose labels the aggregation weighs by its record.
 
 *Provisional* is a short leash: the annotator's labels are accepted, but half its work
-stays gold checks (``mixing.PROVISIONAL_RATE``) rather than the campaign's rate. It
+stays gold checks (``mixing.UNPROVEN_RATE``) rather than the campaign's rate. It
 applies to the undecided at the probation limit, and to every annotator that passed the
 test with fewer than ``LEASH × min_gold`` answers, who is *qualified* (checked at the
 campaign's rate) only once its record holds that many. Why: a random clicker that passes

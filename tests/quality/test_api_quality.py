@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from market import ledger
+from market.quality import acceptance
 from market.client import MarketError
 from market.tables import Campaign, Item, Label, LedgerEntry
 from tests.quality.conftest import QC_CAMPAIGN, account, honest, pairs
@@ -60,49 +61,52 @@ def play_round(req, c, anns, asks=None, capacity=4) -> tuple[dict, list[dict]]:
 def test_exam_then_rejection_then_exclusion(world, engine):
     req, c, anns = world
     r1, answers = play_round(req, c, anns)
-    # round 1: everyone is on probation: 4 units each, all gold, and the gold stays hidden
+    # round 1: everyone is on probation: 4 units each, half of them gold (mixed with real
+    # work, so a new account cannot tell its checks either), and the gold stays hidden
     assert len(answers) == 24
     assert all(x["item_id"] is None for x in answers)
     assert all(x["choice"] in "ab" for x in answers)
+    ids = [a.me()["id"] for _, a in anns]
+    on_gold = gold_share_by_annotator(engine, [x["id"] for x in answers])
+    assert [on_gold[i] for i in ids] == [2] * 6
     items = {it["id"]: it for it in req.list_items(c["id"])}
-    assert sum(it["n_open"] + it["n_labels"] for it in items.values() if not it["gold_check"]) == 0
-    # honest and spammer labels are paid; each adversary's fourth (judging) answer is rejected
-    rejected = [x for x in answers if not x["accepted"]]
-    assert sorted(x["kind"] for x in rejected) == ["adversary", "adversary"]
-    for x in rejected:
-        assert x["paid_cents"] == 0 and "below the quality bar" in x["reject_reason"]
-    assert all(x["paid_cents"] > 0 for x in answers if x["accepted"])
+    assert sum(it["n_labels"] for it in items.values() if not it["gold_check"]) == 12
+    # two gold answers each: nobody is judged yet, every label is paid
+    assert all(x["accepted"] and x["paid_cents"] > 0 for x in answers)
 
-    # the ledger records why: a release naming the label, with the reason as its note
+    # round 2: two more checks each; each adversary's fourth wrong answer proves it below
+    # the bar, and that label and its later ones are rejected
+    r2, answers2 = play_round(req, c, anns)
+    rejected = [x for x in answers2 if not x["accepted"]]
+    assert {x["kind"] for x in rejected} <= {"adversary", "spammer"}  # always "a": right about half the time
+    assert all(any(not x["label"]["accepted"] for x in a.my_assignments(state="done")) for _, a in anns[3:5])
+    for x in rejected:
+        # the annotator is told why, and nothing measured from gold (no count, no accuracy)
+        assert x["paid_cents"] == 0 and x["reject_reason"] == acceptance.REASON
+        assert not any(ch.isdigit() for ch in x["reject_reason"])
+    assert all(x["paid_cents"] > 0 for x in answers2 if x["accepted"])
+
+    # the ledger records why for the requester: a release naming the label, with the figures
     book = req.ledger(c["id"])
     notes = [e for e in book["entries"] if e["reason"] == "release" and e["label_id"] is not None]
     assert sorted(e["label_id"] for e in notes) == sorted(x["id"] for x in rejected)
-    assert all("below the quality bar" in e["note"] for e in notes)
+    assert all("accuracy on the requester's gold checks is 0." in e["note"] for e in notes)
     assert book["books"]["balanced"]
     with Session(engine) as s:
         ledger.check_campaign(s, s.get(Campaign, c["id"]))
 
-    # the adversary sees it on its assignment and in its earnings
+    # the adversary sees it on its assignments and in its earnings
     adversary = anns[3][1]
     done = adversary.my_assignments(state="done")
-    assert sum(1 for x in done if not x["label"]["accepted"]) == 1
-    assert all(x["item_id"] is None for x in done)
-    earn = adversary.earnings()
-    assert (earn["labels"], earn["rejected_labels"], earn["rejected_cents"]) == (3, 1, r1["clearing_price_cents"])
-    assert earn["earned_cents"] == 3 * r1["clearing_price_cents"]
+    n_rejected = sum(1 for x in done if not x["label"]["accepted"])
+    assert n_rejected >= 1 and all(x["item_id"] is None for x in done)
+    assert adversary.earnings()["rejected_labels"] == n_rejected
 
-    # round 2: adversaries take no part; the honest (4 of 4 right) have passed but are
-    # provisional until they have 4 x min_gold answers: two gold checks in four units (the
-    # provisional share 0.5, not the campaign's rate 0.25); the spammer is still on
-    # probation: gold only
-    r2, answers2 = play_round(req, c, anns)
-    assert "2 bids below the quality bar took no part" in r2["reason"]
-    assert {x["kind"] for x in answers2} == {"honest", "spammer"}
-    assert len(answers2) == 16
-    assert all(x["accepted"] for x in answers2 if x["kind"] == "honest")
-    on_gold = gold_share_by_annotator(engine, [x["id"] for x in answers2])
-    assert on_gold[anns[5][1].me()["id"]] == 4
-    assert [on_gold[a.me()["id"]] for _, a in anns[:3]] == [2, 2, 2]
+    # round 3: adversaries take no part
+    r3, answers3 = play_round(req, c, anns)
+    assert "bids below the quality bar took no part" in r3["reason"]
+    assert {x["kind"] for x in answers3} <= {"honest", "spammer"}
+    assert all(x["accepted"] for x in answers3 if x["kind"] == "honest")
 
 
 def test_owner_sees_skill_flags_and_weights(admin):
@@ -126,7 +130,7 @@ def test_owner_sees_skill_flags_and_weights(admin):
 
     flags = req.campaign_flags(c["id"])
     kinds = {(f["kind"], tuple(f["annotator_ids"])) for f in flags}
-    assert ("identical_bids", (ids[3], ids[5])) in kinds
+    assert ("similar_bids", (ids[3], ids[5])) in kinds
     assert ("degenerate_labels", (ids[5],)) in kinds
     assert {k for k, who in kinds if who in ((ids[3],), (ids[4],))} <= {"gold_at_chance", "gold_inverted"}
     assert {who for k, who in kinds if k.startswith("gold_")} == {(ids[3],), (ids[4],)}
@@ -235,8 +239,9 @@ def test_a_requesters_next_campaign_carries_the_gold_records_it_asks_for(admin):
         return c
 
     first = campaign(req)
-    _, answers = play_round(req, first, anns)
-    assert len(answers) == 8  # probation: four gold checks each, and each is judged on them
+    for _ in range(2):
+        _, answers = play_round(req, first, anns)
+        assert len(answers) == 8  # probation: two gold checks in four units each round; judged after four
     judged = {a["annotator_id"]: a["status"] for a in req.campaign_quality(first["id"])["annotators"]}
     assert sorted(judged.values()) == ["below_bar", "provisional"]
 
@@ -256,9 +261,10 @@ def test_a_requesters_next_campaign_carries_the_gold_records_it_asks_for(admin):
     for fresh in (campaign(req), campaign(other, gold_carry=1.0)):  # carry 0; another requester's campaign
         owner = req if fresh["owner_id"] == first["owner_id"] else other
         _, answers = play_round(owner, fresh, anns)
-        assert len(answers) == 8  # both on probation again: four gold checks each
+        assert len(answers) == 8  # both on probation again: half their work gold checks
         assert all(a["carried_answers"] == 0 for a in owner.campaign_quality(fresh["id"])["annotators"])
-        assert sum(it["n_labels"] for it in owner.list_items(fresh["id"]) if not it["gold_check"]) == 0
+        # half of probation's work is real: paid and labelled, as every label before judgement
+        assert sum(it["n_labels"] for it in owner.list_items(fresh["id"]) if not it["gold_check"]) == 4
 
 
 def test_gold_carry_is_checked_and_named(admin):

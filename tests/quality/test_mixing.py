@@ -10,13 +10,23 @@ from market.quality import mixing
 from market.quality.skill import BELOW_BAR, PROBATION, PROVISIONAL, QUALIFIED
 
 
-def test_probation_units_are_all_gold_and_qualified_ones_a_share():
+def test_unproven_units_are_half_gold_and_qualified_ones_a_share():
     won = np.array([3, 3, 0, 10, 4])
     status = np.array([PROBATION, QUALIFIED, PROBATION, QUALIFIED, PROVISIONAL])
     k = mixing.gold_units(won, status, rate=0.25, draw=np.array([0.9, 0.9, 0.0, 0.9, 0.9]))
-    assert k.tolist() == [3, 0, 0, 2, 2]  # 0.75 -> 0 (draw above the remainder), 2.5 -> 2, half of 4
+    assert k.tolist() == [1, 0, 0, 2, 2]  # 1.5 -> 1 and 0.75 -> 0 (draw above the remainder), 2.5 -> 2, half of 4
     k = mixing.gold_units(won, status, rate=0.25, draw=np.array([0.1, 0.1, 0.1, 0.1, 0.1]))
-    assert k.tolist() == [3, 1, 0, 3, 2]
+    assert k.tolist() == [2, 1, 0, 3, 2]
+    # probation is never all gold once it wins two units: a new account cannot tell its checks
+    many = mixing.gold_units(np.full(1000, 4), np.full(1000, PROBATION), rate=0.1, draw=np.linspace(0, 1, 1000))
+    assert (many == 2).all()
+
+
+@given(st.integers(0, 50), st.floats(0.01, 0.99))
+def test_units_for_gold_never_need_more_gold_than_is_left(gold_left, rate):
+    units = int(mixing.units_for_gold([gold_left], rate=rate)[0])
+    share = max(rate, mixing.UNPROVEN_RATE)
+    assert np.ceil(share * units - 1e-9) <= gold_left < share * (units + 1) + 1e-9
 
 
 @given(st.integers(1, 12), st.floats(0.01, 0.99))

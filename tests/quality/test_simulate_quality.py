@@ -61,7 +61,7 @@ def test_screen_applies_the_markets_judgement():
     screen = GoldScreen(cfg, 3)
     error = np.array([0.0, 0.5, 1.0])  # always right, coin flip, always wrong
     rng = np.random.default_rng(0)
-    for _ in range(3):
+    for _ in range(6):  # on probation half of each round's two units are gold checks
         gold, rejected = screen.label(np.repeat(np.arange(3), 2), error, rng)
         assert gold.shape == rejected.shape == (6,)
     status = screen.status(np.arange(3))

@@ -24,7 +24,7 @@ PAID = [{"annotator_id": 3, "cents": 200, "labels": 4}, {"annotator_id": 4, "cen
         {"annotator_id": 5, "cents": 150, "labels": 3}]
 FLAGS = [{"kind": "gold_at_chance", "campaign_id": 1, "annotator_ids": [5],
           "detail": "gold accuracy 0.29 after 4 gold answers; 90% sure it is below 0.6"},
-         {"kind": "identical_bids", "campaign_id": 1, "annotator_ids": [4, 5], "detail": "same asks"}]
+         {"kind": "similar_bids", "campaign_id": 1, "annotator_ids": [4, 5], "detail": "same asks"}]
 
 
 def test_reason_kind_is_the_headline_before_the_figures():
@@ -72,7 +72,7 @@ def test_annotator_rows_worst_first_with_money_and_flags():
     assert rows["status"].tolist() == ["below the bar", "probation", "qualified", "qualified"]
     top = rows.iloc[0]
     assert (top["accuracy"], top["gold answered"], top["rejected"], top["paid"]) == (0.29, 4, 1, "$1.50")
-    assert top["flags"] == "gold answered at chance, identical bids"
+    assert top["flags"] == "gold answered at chance, near-identical bids"
     assert "carried" not in rows.columns  # the campaign carries no records from elsewhere
     carrying = {**QUALITY, "gold_carry": 0.5,
                 "annotators": [{**a, "carried_answers": 2.5 * (a["annotator_id"] == 4)} for a in QUALITY["annotators"]]}
@@ -142,5 +142,5 @@ def test_round_spend_paid_against_rejected():
 
 def test_flag_rows_in_words():
     f = qd.flag_rows(FLAGS)
-    assert f["flag"].tolist() == ["gold answered at chance", "identical bids"]
+    assert f["flag"].tolist() == ["gold answered at chance", "near-identical bids"]
     assert f["annotators"].tolist() == ["#5", "#4, #5"]
