@@ -48,6 +48,10 @@ METHODS: dict[str, Method] = {
                "APL, prompts of high predictive entropy, then the pairs the policy is most certain about"),
         Method("adpo", "cardinal", ("margins", "features"),
                "ADPO, greedy D-optimal design; the score is the information each pair adds to the design"),
+        Method("noise_aware", "cardinal", ("margins", "features"),
+               "the information a pair's label brings about the reward given its annotator's error (BALD "
+               "under a Laplace posterior on last-layer features); scored before anyone is assigned, so at "
+               "error 0"),
     )
 }
 

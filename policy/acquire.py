@@ -66,6 +66,7 @@ class PoolInputs:
     entropy: np.ndarray | None = None
     bought_margins: np.ndarray | None = None  # the pairs already labelled (ADPO's design so far)
     bought_features: np.ndarray | None = None
+    error: np.ndarray | None = None  # each pair's annotator's error, where known (noise_aware); None: 0
 
 
 def _random(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
@@ -98,8 +99,31 @@ def _adpo(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np
     return gains
 
 
+def _noise_aware(x: PoolInputs, cfg: AcquisitionConfig, rng: np.random.Generator) -> np.ndarray:
+    """The information a pair's label brings about the reward (``acq.noise_aware``), given who answers.
+
+    The reward is read as log-linear on the policy's last-layer pair features, with the pool's
+    scale of ADPO (longest pool vector of norm 1) and prior precision ``adpo_gamma``; the pairs
+    already bought enter its Laplace precision with their Fisher weights ``σ(Δ)(1 − σ(Δ))``.
+    The margin's mean is the policy's own margin and its variance ``dᵀH⁻¹d`` is what
+    ``greedy_d_optimal`` reports for a design of no picks. The worker scores the pool before the
+    market assigns anyone, so it knows no annotator's error and passes none (0: a correct label);
+    a caller that knows each pair's annotator (the lab) passes ``error``.
+    """
+    pool = np.asarray(x.features, dtype=np.float64)
+    bought = np.zeros((0, pool.shape[1]))
+    if x.bought_features is not None and len(x.bought_features):
+        bought = np.asarray(x.bought_features, dtype=np.float64) * acq.adpo_weights(x.bought_margins, 1.0)[:, None]
+    top = float(np.sqrt(np.einsum("ij,ij->i", pool, pool).max())) if len(pool) else 0.0
+    if top > 0:
+        pool, bought = pool / top, bought / top
+    _, variance = acq.greedy_d_optimal(pool, 0, gamma=cfg.adpo_gamma, initial=bought)
+    return acq.noise_aware(x.margins, variance, 0.0 if x.error is None else x.error)
+
+
 Scorer = Callable[[PoolInputs, AcquisitionConfig, np.random.Generator], np.ndarray]
-SCORERS: dict[str, Scorer] = {"random": _random, "sharp": _sharp, "wsharp": _wsharp, "apl": _apl, "adpo": _adpo}
+SCORERS: dict[str, Scorer] = {"random": _random, "sharp": _sharp, "wsharp": _wsharp, "apl": _apl, "adpo": _adpo,
+                         "noise_aware": _noise_aware}
 
 
 def score_pool(

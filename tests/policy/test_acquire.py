@@ -143,3 +143,21 @@ def test_a_campaign_method_outside_the_registry_stops_the_worker(market, tmp_pat
     with pytest.raises(ValueError, match="'shrap'.*--acquisition"):
         _worker(req, c, tmp_path).step()
     assert all(score is None for score in _posted(req, c).values())
+
+
+def test_noise_aware_values_what_is_uncertain_and_answerable():
+    """A pool pair like the ones already bought is worth less (its margin is known); an annotator
+    at a coin's error makes every label worthless; the worker, knowing no annotator, scores at error 0."""
+    rng = np.random.default_rng(4)
+    features, margins = rng.normal(size=(30, 6)), 0.1 * rng.normal(size=30)
+    cfg = AcquisitionConfig(method="noise_aware", n_select=5)
+    fresh = SCORERS["noise_aware"](PoolInputs(30, margins=margins, features=features), cfg, rng)
+    first = int(np.argmax(fresh))
+    carried = SCORERS["noise_aware"](
+        PoolInputs(30, margins=margins, features=features, bought_margins=np.repeat(margins[[first]], 16),
+                   bought_features=np.repeat(features[[first]], 16, axis=0)), cfg, rng)
+    assert carried[first] < fresh[first] / 2 and int(np.argmax(carried)) != first
+    coin = SCORERS["noise_aware"](PoolInputs(30, margins=margins, features=features, error=np.full(30, 0.5)), cfg, rng)
+    np.testing.assert_allclose(coin, 0.0, atol=1e-12)
+    zero = SCORERS["noise_aware"](PoolInputs(30, margins=margins, features=features, error=np.zeros(30)), cfg, rng)
+    np.testing.assert_allclose(zero, fresh)
