@@ -3,6 +3,11 @@
 A token is ``pm_`` + 32 random bytes (url-safe); the database keeps only its sha256, so a
 leaked database does not leak working credentials. A token is shown exactly once, when
 created. An account may hold several tokens (portal, bot, worker); ``new_token`` adds one.
+
+A token may carry an expiry (``expires_at``) and can be revoked, or rotated (a new token
+is issued and the old one revoked in the same transaction). Every request looks its token
+up in the database (no in-process cache), so a revocation holds at once in every server
+process; the lookup is a read that takes no writer lock (``market.db.read_session``).
 """
 
 from __future__ import annotations
@@ -10,30 +15,45 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import OrderedDict
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from market.errors import Invalid, NotFound, Unauthorized
+from market import clock
+from market.errors import Conflict, Invalid, NotFound, Unauthorized
 from market.tables import ROLES, Account, ApiToken
 
 TOKEN_PREFIX = "pm_"
+
+
+class Caller(NamedTuple):
+    """Who is calling: the account and the id of the token it showed."""
+
+    account: Account
+    token_id: int
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _issue(session: Session, account: Account) -> str:
+def _check_expiry(expires_at: datetime | None) -> datetime | None:
+    if expires_at is not None and expires_at <= clock.now():
+        raise Invalid("expires_at: must be in the future")
+    return expires_at
+
+
+def _issue(session: Session, account_id: int, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(account_id=account.id, token_hash=hash_token(token)))
+    row = ApiToken(account_id=account_id, token_hash=hash_token(token), expires_at=_check_expiry(expires_at))
+    session.add(row)
     session.flush()
-    return token
+    return row, token
 
 
-def create_account(session: Session, name: str, role: str) -> tuple[Account, str]:
+def create_account(session: Session, name: str, role: str,
+                   expires_at: datetime | None = None) -> tuple[Account, str]:
     """Create an account and its first token; returns ``(account, token)``. Caller commits."""
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -43,65 +63,91 @@ def create_account(session: Session, name: str, role: str) -> tuple[Account, str
     account = Account(name=name, role=role)
     session.add(account)
     session.flush()
-    return account, _issue(session, account)
+    return account, _issue(session, account.id, expires_at)[1]
 
 
-def new_token(session: Session, account_id: int) -> str:
-    """Issue another token for an existing account. Caller commits."""
-    account = session.get(Account, account_id)
-    if account is None:
+def new_token(session: Session, account_id: int, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Issue another token for an existing account; ``(row, token)``. Caller commits."""
+    if session.get(Account, account_id) is None:
         raise NotFound(f"account {account_id} not found")
-    return _issue(session, account)
+    return _issue(session, account_id, expires_at)
 
 
-def authenticate(session: Session, token: str | None) -> Account:
-    """The account a bearer token belongs to, or Unauthorized."""
+def token_status(row: ApiToken) -> str:
+    """``"active"``, ``"expired"`` or ``"revoked"``: whether the token works now."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= clock.now():
+        return "expired"
+    return "active"
+
+
+def authenticate(session: Session, token: str | None) -> Caller:
+    """The caller a bearer token belongs to, or Unauthorized (unknown, revoked, expired).
+
+    It only reads, so a failed attempt costs one indexed lookup and takes no lock."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthorized("missing or malformed bearer token")
     digest = hash_token(token)
     row = session.exec(
-        select(Account, ApiToken.token_hash).join(ApiToken, ApiToken.account_id == Account.id).where(
+        select(Account, ApiToken).join(ApiToken, ApiToken.account_id == Account.id).where(
             ApiToken.token_hash == digest
         )
     ).first()
-    if row is None or not hmac.compare_digest(row[1], digest):
+    if row is None or not hmac.compare_digest(row[1].token_hash, digest):
         raise Unauthorized("invalid bearer token")
-    return row[0]
+    account, tok = row
+    status = token_status(tok)
+    if status == "revoked":
+        raise Unauthorized("this bearer token was revoked; use a current one")
+    if status == "expired":
+        raise Unauthorized("this bearer token has expired; ask for a new one")
+    return Caller(account, tok.id)
 
 
-class TokenCache:
-    """A small in-process cache: token hash → a detached copy of its account.
+def list_tokens(session: Session, caller: Account, account_id: int | None = None) -> list[ApiToken]:
+    """The tokens of ``account_id`` (default: the caller's), oldest first; others' are
+    visible to admins only (404 otherwise, as if the account did not exist)."""
+    account_id = caller.id if account_id is None else account_id
+    if account_id != caller.id and (caller.role != "admin" or session.get(Account, account_id) is None):
+        raise NotFound(f"account {account_id} not found")
+    return list(session.exec(select(ApiToken).where(ApiToken.account_id == account_id)
+                             .order_by(col(ApiToken.id))).all())
 
-    It saves the token lookup on the hot paths (bids, labels). Safe because nothing a
-    cached copy carries can move money: roles never change, tokens are never revoked (yet:
-    revocation must call :meth:`clear`), and clearing reads annotator quality from the
-    database, not from here. Entries expire after ``ttl_s``; at most ``size`` are kept."""
 
-    def __init__(self, ttl_s: float = 60.0, size: int = 10_000):
-        self.ttl_s, self.size = ttl_s, size
-        self._data: OrderedDict[str, tuple[float, Account]] = OrderedDict()
-        self._lock = threading.Lock()
+def _own_token(session: Session, caller: Account, token_id: int) -> ApiToken:
+    """The token row, locked, if the caller may manage it (its own, or any for an admin)."""
+    row = session.exec(select(ApiToken).where(ApiToken.id == token_id).with_for_update()).first()
+    if row is None or (row.account_id != caller.id and caller.role != "admin"):
+        raise NotFound(f"token {token_id} not found")
+    return row
 
-    def get(self, token: str) -> Account | None:
-        key = hash_token(token)
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is None or hit[0] < time.monotonic():
-                self._data.pop(key, None)
-                return None
-            self._data.move_to_end(key)
-            return hit[1]
 
-    def put(self, token: str, account: Account) -> None:
-        copy = Account.model_validate(account.model_dump())
-        with self._lock:
-            self._data[hash_token(token)] = (time.monotonic() + self.ttl_s, copy)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+def revoke_token(session: Session, caller: Account, token_id: int) -> ApiToken:
+    """Revoke a token from now on (idempotent: a revoked token keeps its first time). Caller commits."""
+    row = _own_token(session, caller, token_id)
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        session.add(row)
+        session.flush()
+    return row
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+
+def rotate_token(session: Session, caller: Account, token_id: int,
+                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Issue a new token for the token's account and revoke the old one, in one transaction.
+
+    The new token keeps the old one's expiry unless ``expires_at`` is given. A token that
+    is revoked or has expired cannot be rotated (409): issue a new one instead."""
+    row = _own_token(session, caller, token_id)
+    status = token_status(row)
+    if status != "active":
+        raise Conflict(f"token {token_id} is {status}; it cannot be rotated (an admin can issue a new one)")
+    new_row, token = _issue(session, row.account_id, expires_at if expires_at is not None else row.expires_at)
+    row.revoked_at = clock.now()
+    session.add(row)
+    session.flush()
+    return new_row, token
 
 
 def annotator_quality(account: Account) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -55,6 +56,12 @@ class MarketError(Exception):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+
+
+def _with_expiry(body: dict, expires_at: datetime | str | None) -> dict:
+    if expires_at is not None:
+        body["expires_at"] = expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at
+    return body
 
 
 def _integral(x: Any) -> Any:
@@ -121,11 +128,25 @@ class MarketClient:
 
     # --- accounts ---------------------------------------------------------------------
 
-    def create_account(self, name: str, role: str) -> dict:
-        return self._json("POST", "/accounts", json_body={"name": name, "role": role})
+    def create_account(self, name: str, role: str, expires_at: datetime | str | None = None) -> dict:
+        return self._json("POST", "/accounts", json_body=_with_expiry({"name": name, "role": role}, expires_at))
 
-    def new_token(self, account_id: int) -> dict:
-        return self._json("POST", f"/accounts/{account_id}/tokens")
+    def new_token(self, account_id: int, expires_at: datetime | str | None = None) -> dict:
+        """``{account_id, token, id, expires_at}``: another token for the account (admin)."""
+        return self._json("POST", f"/accounts/{account_id}/tokens", json_body=_with_expiry({}, expires_at))
+
+    def list_tokens(self, account_id: int | None = None) -> list[dict]:
+        """Your tokens (an admin: ``account_id``'s): ``{id, status, expires_at, revoked_at, current, ...}``."""
+        return self._json("GET", "/tokens", params={"account_id": account_id})
+
+    def revoke_token(self, token_id: int) -> dict:
+        """Revoke a token at once, on every server process (idempotent)."""
+        return self._json("DELETE", f"/tokens/{token_id}")
+
+    def rotate_token(self, token_id: int, expires_at: datetime | str | None = None) -> dict:
+        """A new token replacing ``token_id``, which is revoked. To keep using this client
+        after rotating its own token, use ``client.with_token(result["token"])``."""
+        return self._json("POST", f"/tokens/{token_id}/rotate", json_body=_with_expiry({}, expires_at))
 
     def me(self) -> dict:
         return self._json("GET", "/me")

@@ -53,10 +53,8 @@ def submit_label(
         raise Invalid("idempotency_key: must be a string of 1 to 200 characters")
 
     a = session.get(Assignment, assignment_id)
-    if a is None:
+    if a is None or a.annotator_id != annotator.id:  # someone else's: 404 too, not confirming it exists
         raise NotFound(f"assignment {assignment_id} not found")
-    if a.annotator_id != annotator.id:
-        raise Forbidden(f"assignment {assignment_id} is not yours")
 
     if key is not None:
         prior = session.exec(select(Label).where(Label.annotator_id == annotator.id, Label.idempotency_key == key)).first()

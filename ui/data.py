@@ -170,9 +170,23 @@ def suggested_ask(past_prices_cents: list[int], max_price_cents: int) -> int:
     return max(1, max_price_cents // 2)
 
 
+def campaign_label(r: Mapping) -> str:
+    """A round's campaign as shown: its name where the API gives it (owners, workers,
+    admins), else its number (annotators see only a round's terms, never campaign names)."""
+    return r.get("campaign_name") or f"campaign #{r['campaign_id']}"
+
+
+def price_history_label(r: Mapping) -> str:
+    """Whose past clearing prices a round carries: its campaign's in the full view, the
+    rule's across the market in an annotator's (see ``market.round_access``)."""
+    if "campaign_name" in r:
+        return r["campaign_name"]
+    return f"{r['rule'].replace('_', ' ')} rounds across the market"
+
+
 def round_label(r: Mapping) -> str:
     """How a round reads in a picker: ``"#7 · movie reviews · 25 labels"``."""
-    return f"#{r['id']} · {r['campaign_name']} · {r['demand']} labels"
+    return f"#{r['id']} · {campaign_label(r)} · {r['demand']} labels"
 
 
 def open_rounds_rows(rounds: list[Mapping], my_bids: Mapping[int, Mapping | None], now: datetime) -> pd.DataFrame:
@@ -182,7 +196,7 @@ def open_rounds_rows(rounds: list[Mapping], my_bids: Mapping[int, Mapping | None
         bid = my_bids.get(r["id"])
         rows.append({
             "round": r["id"],
-            "campaign": r["campaign_name"],
+            "campaign": campaign_label(r),
             "rule": r["rule"],
             "labels wanted": r["demand"],
             "max price": dollars(r["max_price_cents"]),

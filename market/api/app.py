@@ -28,7 +28,6 @@ from sqlmodel import Session
 
 from market import db, limits, secret
 from market.api import middleware
-from market.accounts import TokenCache
 from market import round as rounds
 from market.errors import MarketProblem
 
@@ -36,7 +35,7 @@ log = logging.getLogger("market.api")
 SQLITE_THREADS = 6
 SQLITE_DB_SLOTS = 2
 SERVER_DB_SLOTS = 16
-DEFAULT_RATE_LIMIT = "30/120"  # per bearer token and worker: 30 requests/s, bursts of 120
+DEFAULT_RATE_LIMIT = "30/120"  # per account and worker: 30 requests/s, bursts of 120
 
 DESCRIPTION = """\
 prefmarket buys pairwise preference labels at auction. Requesters fund campaigns and
@@ -123,14 +122,18 @@ def create_app(
     max_body_bytes: int | None = None,
     max_upload_bytes: int | None = None,
     db_slots: int | None = None,
+    auth_failures: str | None = None,
 ) -> FastAPI:
     """Build the app on ``engine`` (or a new one from ``database_url``/``DATABASE_URL``).
 
-    ``rate_limit`` (``"rate/burst"`` per token and second; ``"0"``: off; default
-    ``PREFMARKET_RATE_LIMIT`` or :data:`DEFAULT_RATE_LIMIT`), ``max_body_bytes`` (default
-    ``PREFMARKET_MAX_BODY_BYTES`` or 16 MiB; uploads may carry 64 MiB) and ``db_slots``
-    (requests working with the database at once per process; default
-    ``PREFMARKET_DB_SLOTS``, else 2 on SQLite, 16 otherwise): see ``market.api.middleware``."""
+    ``rate_limit`` (``"rate/burst"`` per account and second; ``"0"``: off; default
+    ``PREFMARKET_RATE_LIMIT`` or :data:`DEFAULT_RATE_LIMIT`), ``auth_failures`` (failed
+    authentications per client address, e.g. ``"20/minute"``; ``"0"``: off; default
+    ``PREFMARKET_AUTH_FAILURES`` or ``middleware.DEFAULT_AUTH_FAILURES``),
+    ``max_body_bytes`` (default ``PREFMARKET_MAX_BODY_BYTES`` or 16 MiB; a requester's
+    uploads may carry 64 MiB) and ``db_slots`` (requests working with the database at once
+    per process; default ``PREFMARKET_DB_SLOTS``, else 2 on SQLite, 16 otherwise): see
+    ``market.api.middleware``."""
     engine = engine or db.make_engine(database_url)
     db.init_db(engine)
     secret.ensure(engine)  # the key of the gold draws, written at the first start (market.secret)
@@ -139,6 +142,8 @@ def create_app(
         SQLITE_DB_SLOTS if sqlite else SERVER_DB_SLOTS)
     rate = middleware.parse_rate(rate_limit if rate_limit is not None
                                  else os.environ.get("PREFMARKET_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    failures = middleware.parse_failures(auth_failures if auth_failures is not None
+                                         else os.environ.get("PREFMARKET_AUTH_FAILURES", middleware.DEFAULT_AUTH_FAILURES))
     body_bytes = max_body_bytes or int(os.environ.get("PREFMARKET_MAX_BODY_BYTES", "0") or 0) or (
         middleware.DEFAULT_MAX_BODY_BYTES)
 
@@ -170,15 +175,16 @@ def create_app(
         responses={401: {"description": "missing or invalid token"}},
     )
     app.state.engine = engine
-    app.state.token_cache = TokenCache()
-    app.state.limits = {"rate_limit": rate, "max_body_bytes": body_bytes, "db_slots": slots}
+    app.state.limits = {"rate_limit": rate, "auth_failures": failures, "max_body_bytes": body_bytes,
+                        "db_slots": slots}
     install_error_handlers(app)
-    # added innermost first: a request meets BodyLimit, then RateLimit, then DbSlots
+    # added innermost first: a request meets Authenticate, RateLimit, BodyLimit, then DbSlots
     app.add_middleware(middleware.DbSlots, slots=slots)
-    if rate is not None:
-        app.add_middleware(middleware.RateLimit, rate=rate[0], burst=rate[1])
     app.add_middleware(middleware.BodyLimit, max_body_bytes=body_bytes,
                        max_upload_bytes=max_upload_bytes or limits.MAX_UPLOAD_BYTES)
+    if rate is not None:
+        app.add_middleware(middleware.RateLimit, rate=rate[0], burst=rate[1])
+    app.add_middleware(middleware.Authenticate, engine=engine, failures=failures)
 
     from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
 

@@ -1,10 +1,11 @@
-"""Dependencies: one database session per request, and the caller's account from its token.
+"""Dependencies: one database session per request, and the caller's account.
 
-Authentication uses its own short session (or the token cache) and is finished before
-the route's session begins its transaction, so a request never holds two transactions
-at once (on SQLite each one takes the write lock; see ``market.db``). Routes call
-``session.commit()`` themselves once the domain call succeeded; anything else is rolled
-back when the session closes, which is what makes "bad input changes nothing" hold.
+The caller is settled by ``market.api.middleware.Authenticate`` before the body is read
+and before the route's session begins its transaction (its lookup is a read without a
+writer lock), so a request never holds two transactions at once (on SQLite each one
+takes the write lock; see ``market.db``). Routes call ``session.commit()`` themselves
+once the domain call succeeded; anything else is rolled back when the session closes,
+which is what makes "bad input changes nothing" hold.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from market.accounts import authenticate
+from market.accounts import Caller
+from market.api.middleware import CALLER, MISSING_TOKEN
 from market.errors import Forbidden, Unauthorized
 from market.limits import MAX_ID
 from market.tables import Account
@@ -40,27 +41,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _lookup(engine, token: str) -> Account:
-    with Session(engine, expire_on_commit=False) as session:
-        account = authenticate(session, token)
-        session.commit()
-        return account
+async def current_caller(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """The caller the middleware authenticated (``bearer`` is declared so the API docs show
+    the scheme); a route outside the middleware's reach has none, and answers 401."""
+    caller = request.scope.get(CALLER)
+    if caller is None:
+        raise Unauthorized(MISSING_TOKEN)
+    return caller
 
 
-async def current_account(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Account:
-    """The caller's account: from the token cache, else looked up (in a worker thread)."""
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    cache = request.app.state.token_cache
-    account = cache.get(creds.credentials)
-    if account is None:
-        account = await run_in_threadpool(_lookup, request.app.state.engine, creds.credentials)
-        cache.put(creds.credentials, account)
-    return account
+async def current_account(caller: Annotated[Caller, Depends(current_caller)]) -> Account:
+    return caller.account
 
 
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 

@@ -1,15 +1,28 @@
-"""ASGI middleware in front of the routes: body size limits, per-token rate limits, and
-database slots. Outermost first:
+"""ASGI middleware in front of the routes: authentication, per-account rate limits, body
+size limits, and database slots. Outermost first:
 
-1. :class:`BodyLimit` refuses a request body over its limit with **413** and a message:
-   at once when ``Content-Length`` says so, else as soon as the streamed body passes it.
-   Item uploads (``POST /v1/campaigns/{id}/items``) may carry ``limits.MAX_UPLOAD_BYTES``;
-   every other body ``max_body_bytes`` (``PREFMARKET_MAX_BODY_BYTES``, default 16 MiB).
-2. :class:`RateLimit` gives each bearer token a token bucket (``rate`` requests per
-   second, bursts of ``burst``) in each worker process; past it the answer is **429** with
+1. :class:`Authenticate` settles who is calling from the headers alone, before anything
+   reads the body: no token is **401**, a token that fails (unknown, revoked, expired) is
+   **401**, and the caller (``scope[CALLER]``) goes on. Why first: a client without a
+   working token must not make the server hold a body (uploads may be 64 MiB). The
+   lookup reads the database on every request (no cache, so a revocation holds at once in
+   every process) without taking SQLite's writer lock. Failed authentications are
+   counted per client address (``limits``, a moving window; ``PREFMARKET_AUTH_FAILURES``,
+   default ``20/minute``; ``0`` or ``off`` turns it off): past the limit, every request
+   from that address that shows a token is **429** with ``Retry-After`` until the window
+   moves on, before any lookup, however many different fake tokens it tries. Behind a
+   reverse proxy, run uvicorn with ``--proxy-headers`` so the address is the client's.
+2. :class:`RateLimit` gives each account a token bucket (``rate`` requests per second,
+   bursts of ``burst``) in each worker process; past it the answer is **429** with
    ``Retry-After`` (whole seconds). ``PREFMARKET_RATE_LIMIT="rate/burst"``; ``0`` or
-   ``off`` turns it off. With N workers a token may get up to N times the rate.
-3. :class:`DbSlots` lets at most ``slots`` requests per process work with the database at
+   ``off`` turns it off. With N workers an account may get up to N times the rate.
+3. :class:`BodyLimit` refuses a request body over its limit with **413** and a message:
+   at once when ``Content-Length`` says so, else as soon as the streamed body passes it.
+   Item uploads (``POST /v1/campaigns/{id}/items``) by a requester may carry
+   ``limits.MAX_UPLOAD_BYTES``; every other body ``max_body_bytes``
+   (``PREFMARKET_MAX_BODY_BYTES``, default 16 MiB). The limit is chosen after
+   authentication, from the caller's role.
+4. :class:`DbSlots` lets at most ``slots`` requests per process work with the database at
    once; the rest wait in the event loop, not in threads. Why: a sync route runs in the
    threadpool and FastAPI validates its answer in the threadpool *after* it returns, while
    the request's session (its transaction, and on SQLite the writer lock) is only closed
@@ -17,30 +30,45 @@ database slots. Outermost first:
    could never get a thread to finish, and everyone would wait out the busy timeout.
    With ``slots`` requests in flight and at least ``2 * slots + 2`` threads (see
    ``create_app``), a holder always finds a thread. The body is read before a slot is
-   taken, so a slow client cannot hold one. Health and the API docs take no slot.
+   taken, so a slow client cannot hold one. Health and the API docs take no slot, and
+   need no token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import math
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
 
+from limits import RateLimitItem, parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from market import limits
+from market import accounts, db, limits
+from market.errors import Unauthorized
 
+log = logging.getLogger("market.api")
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_AUTH_FAILURES = "20/minute"  # failed authentications per client address and worker
 UPLOAD_PATH = re.compile(r"^/v1/campaigns/[^/]+/items/?$")
+UPLOAD_ROLES = ("requester",)  # who may send an upload-sized body (the campaign's owner uploads)
 FREE_PATHS = ("/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+CALLER = "prefmarket.caller"  # the scope key under which Authenticate leaves the accounts.Caller
+MISSING_TOKEN = "missing bearer token: send 'Authorization: Bearer <token>'"
+CLOSE = (b"connection", b"close")  # the request's body (if any) is never read
 
 
 async def _send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    import json
-
     body = json.dumps({"detail": detail}).encode()
     await send({
         "type": "http.response.start",
@@ -58,6 +86,77 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def _bearer(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    auth = _header(scope, b"authorization")
+    if not auth or auth[:7].lower() != b"bearer ":
+        return None
+    return auth[7:].strip().decode("latin-1") or None
+
+
+def _lookup(engine: Engine, token: str) -> accounts.Caller:
+    with db.read_session(engine) as session:
+        return accounts.authenticate(session, token)
+
+
+def parse_failures(text: str | None) -> RateLimitItem | None:
+    """``"20/minute"`` (``limits`` notation: N per second, minute, hour...) → item; off → None."""
+    text = (text or "").strip().lower()
+    if text in ("", "0", "off", "none", "false"):
+        return None
+    item = parse_limit(text)  # ValueError with the text if it does not parse
+    if item.amount < 1:
+        raise ValueError(f"failed-authentication limit {text!r}: expected 'N/second', 'N/minute', ... with N >= 1")
+    return item
+
+
+class Authenticate:
+    """The caller, from its bearer token, before the body is read; failures counted per address."""
+
+    def __init__(self, app: ASGIApp, engine: Engine, failures: RateLimitItem | None):
+        self.app = app
+        self.engine = engine
+        self.failures = failures
+        self._limiter = MovingWindowRateLimiter(MemoryStorage()) if failures is not None else None
+
+    def _refuse_for(self, address: str) -> int:
+        """0 if ``address`` may try a token now, else whole seconds until it may."""
+        if self._limiter is None or self._limiter.test(self.failures, address):
+            return 0
+        reset = self._limiter.get_window_stats(self.failures, address).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in FREE_PATHS:
+            await self.app(scope, receive, send)
+            return
+        challenge = [(b"www-authenticate", b"Bearer"), CLOSE]
+        token = _bearer(scope)
+        if token is None:
+            await _send_json(send, 401, MISSING_TOKEN, challenge)
+            return
+        address = (scope.get("client") or ("unknown",))[0]
+        retry = self._refuse_for(address)
+        if retry:
+            await _send_json(send, 429, f"too many failed authentications from {address} (at most "
+                             f"{self.failures}); retry after {retry} s",
+                             [(b"retry-after", str(retry).encode()), CLOSE])
+            return
+        try:
+            caller = await run_in_threadpool(_lookup, self.engine, token)
+        except Unauthorized as exc:
+            if self._limiter is not None:
+                self._limiter.hit(self.failures, address)
+            await _send_json(send, 401, exc.detail, challenge)
+            return
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            log.warning("database error while authenticating: %s", exc)
+            await _send_json(send, 503, "the database is busy; retry shortly", [CLOSE])
+            return
+        scope[CALLER] = caller
+        await self.app(scope, receive, send)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -70,7 +169,9 @@ class BodyLimit:
         self.max_upload_bytes = max_upload_bytes
 
     def limit_for(self, scope: Scope) -> tuple[int, str]:
-        if scope.get("method") == "POST" and UPLOAD_PATH.match(scope.get("path", "")):
+        caller = scope.get(CALLER)
+        if (scope.get("method") == "POST" and UPLOAD_PATH.match(scope.get("path", "")) and caller is not None
+                and caller.account.role in UPLOAD_ROLES):
             return self.max_upload_bytes, "uploads are limited to {} bytes; split the file"
         return self.max_body_bytes, "request bodies are limited to {} bytes"
 
@@ -126,16 +227,16 @@ def parse_rate(text: str | None) -> tuple[float, float] | None:
 
 
 class RateLimit:
-    """Token buckets per bearer token (in this process); 429 + Retry-After when empty."""
+    """Token buckets per account (in this process); 429 + Retry-After when empty."""
 
     def __init__(self, app: ASGIApp, rate: float, burst: float, max_keys: int = 100_000):
         self.app = app
         self.rate, self.burst = float(rate), float(burst)
         self.max_keys = max_keys
-        self._buckets: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[int, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _take(self, key: bytes) -> float:
+    def _take(self, key: int) -> float:
         """Take one request from ``key``'s bucket; 0 if allowed, else seconds until one is."""
         now = time.monotonic()
         with self._lock:
@@ -151,19 +252,18 @@ class RateLimit:
         return wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            auth = _header(scope, b"authorization")
-            if auth and auth[:7].lower() == b"bearer ":
-                wait = self._take(auth[7:].strip())
-                if wait > 0:
-                    retry = max(1, math.ceil(wait))
-                    await _send_json(
-                        send, 429,
-                        f"rate limit: at most {self.rate:g} requests per second per token (bursts of "
-                        f"{self.burst:g}); retry after {retry} s",
-                        [(b"retry-after", str(retry).encode())],
-                    )
-                    return
+        caller = scope.get(CALLER)
+        if caller is not None:
+            wait = self._take(caller.account.id)
+            if wait > 0:
+                retry = max(1, math.ceil(wait))
+                await _send_json(
+                    send, 429,
+                    f"rate limit: at most {self.rate:g} requests per second per account (bursts of "
+                    f"{self.burst:g}); retry after {retry} s",
+                    [(b"retry-after", str(retry).encode())],
+                )
+                return
         await self.app(scope, receive, send)
 
 

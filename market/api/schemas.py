@@ -36,9 +36,14 @@ class Out(BaseModel):
 # --- accounts -------------------------------------------------------------------------
 
 
+ExpiresAt = Annotated[Optional[UTCDatetime], Field(
+    default=None, description="when the token stops working (ISO 8601; UTC if no offset); never if omitted")]
+
+
 class AccountCreate(BaseModel):
     name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS, examples=["alice"])
     role: Literal["admin", "requester", "annotator", "worker"] = Field(examples=["annotator"])
+    expires_at: ExpiresAt = None
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "alice", "role": "annotator"}]})
 
 
@@ -54,9 +59,30 @@ class AccountCreated(AccountOut):
     token: str = Field(description="bearer token; shown once, store it now")
 
 
+class TokenIn(BaseModel):
+    """A new token's terms (all optional)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"expires_at": "2027-01-31T00:00:00Z"}]})
+    expires_at: ExpiresAt = None
+
+
 class TokenOut(BaseModel):
     account_id: int
     token: str = Field(description="bearer token; shown once, store it now")
+    id: Optional[int] = Field(default=None, description="the token's id (to list, revoke or rotate it)")
+    expires_at: Optional[UTCDatetime] = None
+
+
+class TokenInfoOut(Out):
+    """A token as its account's list shows it: never the secret, which is not stored."""
+
+    id: int
+    account_id: int
+    created_at: UTCDatetime
+    expires_at: Optional[UTCDatetime]
+    revoked_at: Optional[UTCDatetime]
+    status: Literal["active", "expired", "revoked"]
+    current: bool = Field(description="the token this request was made with")
 
 
 # --- campaigns ------------------------------------------------------------------------
@@ -261,16 +287,14 @@ class OpenRoundIn(BaseModel):
     duration_s: Optional[Seconds] = Field(default=None, description="bidding window; campaign default if omitted")
 
 
-class RoundOut(BaseModel):
+class RoundTermsOut(BaseModel):
+    """What an annotator sees of a round: the public terms it bids on (``market.round_access``)."""
+
     id: int
     campaign_id: int
-    campaign_name: str
     state: str
     rule: str
     demand: int = Field(description="label units wanted")
-    n_items: int
-    item_ids: list[int]
-    budget_cents: int
     max_price_cents: int = Field(description="no ask above this can win")
     posted_price_cents: Optional[int]
     opened_at: UTCDatetime
@@ -278,6 +302,17 @@ class RoundOut(BaseModel):
     closed_at: Optional[UTCDatetime]
     label_deadline: Optional[UTCDatetime]
     settled_at: Optional[UTCDatetime]
+    past_clearing_prices_cents: list[int] = Field(
+        description="recent clearing prices of rounds under this round's rule, across the market, oldest first")
+
+
+class RoundOut(RoundTermsOut):
+    """A round in full: for its campaign's owner and worker, and admins."""
+
+    campaign_name: str
+    n_items: int
+    item_ids: list[int]
+    budget_cents: int
     clearing_price_cents: Optional[int]
     n_assignments: int
     escrowed_cents: int

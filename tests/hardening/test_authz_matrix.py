@@ -3,14 +3,16 @@
 A seeded market with two requesters (R1 owns campaign C1 and names worker W1; R2 owns C2),
 two annotators (A1 won work in C1 and labelled some; A2 only bid), an admin and a second
 worker W2. Private data carries markers (a bid's exact ask, a label's idempotency key and
-confidence, each campaign's prompts and evaluation metrics, every bearer token), and a
-table says who may see each marker. Then:
+confidence, each campaign's name, budget, prompts and evaluation metrics, a round's
+escrowed and paid amounts, every bearer token), and a table says who may see each marker.
+Annotators see only the public terms of rounds, so no campaign name, budget or amount
+reaches them, not even of the campaign they work in. Then:
 
 1. **reads**: every GET operation of /openapi.json, as every role (and anonymous), with
    every path id bound to each party's objects (and ``campaign_id``/``compare_to`` query
    parameters too): no answer contains a marker its caller may not see;
 2. **writes**: every other operation whose path names one of C1's objects (its campaign,
-   rounds, A1's assignment, A1's account), as every outsider (anonymous, R2, A2, W2):
+   rounds, A1's assignment, A1's account and token), as every outsider (anonymous, R2, A2, W2):
    refused with a 4xx, nothing in the database changes, and the refusal leaks nothing.
 
 An operation missing from the table below fails the test, so a new route must be placed
@@ -36,6 +38,9 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/v1/accounts"): {"name": "mallory", "role": "admin"},
     ("POST", "/v1/accounts/{account_id}/tokens"): None,
     ("GET", "/v1/me"): None,
+    ("GET", "/v1/tokens"): None,
+    ("DELETE", "/v1/tokens/{token_id}"): None,
+    ("POST", "/v1/tokens/{token_id}/rotate"): None,
     ("GET", "/v1/me/earnings"): None,
     ("PUT", "/v1/campaigns/{campaign_id}/gold"): "GOLD",
     ("GET", "/v1/campaigns/{campaign_id}/quality"): None,
@@ -75,6 +80,8 @@ LEGITIMATE = {("A2", "PUT", "/v1/rounds/{round_id}/bid"), ("A2", "DELETE", "/v1/
 ROLES = ("anon", "admin", "R1", "R2", "W1", "W2", "A1", "A2")
 OUTSIDERS = ("anon", "R2", "A2", "W2")
 ASK_A1_OPEN, ASK_A1_CLOSED, ASK_A2_OPEN = 4243, 4171, 4099
+BUDGET_C1, BUDGET_C2 = 90017, 90029
+ESCROW_C1 = 3 * ASK_A1_CLOSED  # first price: A1's three units at its ask
 
 
 @pytest.fixture
@@ -94,9 +101,9 @@ def world(engine, admin_token):
     w2, _ = acct("w2", "worker")
     a1, a1_acct = acct("a1", "annotator")
     a2, _ = acct("a2", "annotator")
-    c1 = r1.create_campaign(name="c1", budget_cents=90000, max_price_cents=5000, rule="first_price", round_size=3,
+    c1 = r1.create_campaign(name="SECRET-NAME-C1", budget_cents=BUDGET_C1, max_price_cents=5000, rule="first_price", round_size=3,
                             worker_id=w1_acct["id"], round_duration_s=3600, label_duration_s=3600)
-    c2 = r2.create_campaign(name="c2", budget_cents=90000, max_price_cents=5000, rule="first_price", round_size=3,
+    c2 = r2.create_campaign(name="SECRET-NAME-C2", budget_cents=BUDGET_C2, max_price_cents=5000, rule="first_price", round_size=3,
                             round_duration_s=3600)
     for r, c, tag in ((r1, c1, "C1"), (r2, c2, "C2")):
         r.upload_items(c["id"], "".join(
@@ -131,6 +138,12 @@ def world(engine, admin_token):
         "SECRET-HELDOUT-C2": {"R2", "admin"},
         "SECRET-EVAL-C1": {"R1", "W1", "admin"},
         "SECRET-EVAL-C2": {"R2", "admin"},
+        "SECRET-NAME-C1": {"R1", "W1", "admin"},  # not A1, who works in C1 but sees rounds' terms only
+        "SECRET-NAME-C2": {"R2", "admin"},
+        f'"budget_cents":{BUDGET_C1}': {"R1", "W1", "admin"},
+        f'"budget_cents":{BUDGET_C2}': {"R2", "admin"},
+        f'"escrowed_cents":{ESCROW_C1}': {"R1", "W1", "admin"},
+        f'"paid_cents":{ASK_A1_CLOSED}': {"R1", "W1", "admin", "A1"},  # A1 sees what its own label was paid
     }
     for role, tok in tokens.items():
         if tok:
@@ -140,6 +153,7 @@ def world(engine, admin_token):
         "round_id": {"C1-closed": closed["id"], "C1-open": open1["id"], "C2-open": open2["id"]},
         "assignment_id": {"A1-done": mine[0]["id"], "A1-open": mine[1]["id"]},
         "account_id": {"A1": a1_acct["id"], "R1": r1_acct["id"]},
+        "token_id": {"A1": a1.list_tokens()[0]["id"], "R1": r1.list_tokens()[0]["id"]},
         "compare_to": {"C1": c1["id"], "C2": c2["id"]},
     }
     bodies = {
@@ -165,7 +179,7 @@ def _bindings(path: str, op: dict, ids: dict) -> list[tuple[str, dict, dict]]:
     """(label, path params, query params) for each combination of the parties' objects."""
     path_names = re.findall(r"{(\w+)}", path)
     query_names = [p["name"] for p in op.get("parameters", []) if p["in"] == "query" and p["name"] in
-                   ("campaign_id", "compare_to")]
+                   ("campaign_id", "compare_to", "account_id")]
     combos: list[tuple[str, dict, dict]] = [("", {}, {})]
     for name in path_names + query_names:
         assert name in ids, f"{path}: no objects to bind {name!r} to; add them to the matrix"
@@ -224,6 +238,10 @@ def test_no_role_reads_another_partys_bids_labels_or_campaigns(world):
         ("W1", "/v1/campaigns/{campaign_id}/items", "C1"): "SECRET-PROMPT-C1",
         ("W1", "/v1/campaigns/{campaign_id}/held-out", "C1"): "SECRET-HELDOUT-C1",
         ("R2", "/v1/campaigns/{campaign_id}/evaluations", "C2"): "SECRET-EVAL-C2",
+        ("R1", "/v1/rounds/{round_id}", "C1-closed"): f'"escrowed_cents":{ESCROW_C1}',
+        ("W1", "/v1/rounds/{round_id}", "C1-closed"): "SECRET-NAME-C1",
+        ("R2", "/v1/campaigns/{campaign_id}", "C2"): f'"budget_cents":{BUDGET_C2}',
+        ("A2", "/v1/rounds/{round_id}", "C1-open"): '"max_price_cents":5000',  # the terms it bids on
     }
     for (role, path, key), marker in own.items():
         pp = {}
@@ -241,7 +259,7 @@ def _snapshot(engine):
 def test_outsiders_change_nothing_of_another_partys(world, engine):
     app, http, tokens, visible, ids, bodies = world
     c1_objects = {"campaign_id": ["C1"], "round_id": ["C1-closed", "C1-open"], "assignment_id": ["A1-done", "A1-open"],
-                  "account_id": ["A1"]}
+                  "account_id": ["A1"], "token_id": ["A1"]}
     refused = 0
     for method, path, op in _operations(app):
         names = re.findall(r"{(\w+)}", path)

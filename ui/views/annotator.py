@@ -67,11 +67,11 @@ def _round_facts(r: dict, now: datetime) -> None:
         rule += f" Every winning label pays the posted {data.dollars(r['posted_price_cents'])}."
     st.markdown(rule)
     past = r["past_clearing_prices_cents"]
-    st.markdown(f"**Past clearing prices** · {r['campaign_name']}")
+    st.markdown(f"**Past clearing prices** · {data.price_history_label(r)}")
     if past:
         st.altair_chart(_price_chart(data.clearing_price_frame(past)), width="stretch")
     else:
-        st.caption("No cleared rounds yet for this campaign.")
+        st.caption("No cleared rounds yet to compare with.")
 
 
 def _price_chart(frame):
