@@ -89,7 +89,9 @@ def clear(rule: str, asks, *, values=None, budget=None, quality=None, price=None
             raise MechanismError("values", f"{rule} needs the items' values: its payment is capped by them")
         v = np.full(a.size, np.inf)
     else:
-        v = -np.sort(-as_vector("values", values))
+        v = as_vector("values", values)
+        if np.any(v[1:] > v[:-1]):  # already descending, as the market passes them, costs no sort
+            v = -np.sort(-v)
     if rule in ("budget_feasible", "quality_budget_feasible") and budget is None:
         raise MechanismError("budget", f"{rule} needs a budget")
 

@@ -61,14 +61,13 @@ def posted_price(asks, values, budget, price) -> Outcome:
 def first_price(asks, values, budget) -> Outcome:
     """Pay-as-bid: the cheapest asks while each is below its unit's value and spend fits."""
     kmax = min(asks.size, values.size)
-    order = cheapest(asks, kmax)
-    head = asks[order[:kmax]]
+    order, ranked = cheapest(asks, kmax)
+    head = ranked[:kmax]
     value_ok = head <= values[:kmax]
     ok = value_ok & (np.cumsum(head) <= budget)
     k = prefix_length(ok)
-    winners = order[:k]
     reason = _stop_reason(k, asks.size, values.size, bool(k < kmax and value_ok[k]))
-    return Outcome(winners, asks[winners].copy(), None, reason)
+    return Outcome(order[:k], head[:k].copy(), None, reason)
 
 
 def uniform_threshold(asks, values, budget, quality, *, budget_feasible: bool) -> Outcome:
@@ -81,12 +80,12 @@ def uniform_threshold(asks, values, budget, quality, *, budget_feasible: bool) -
     """
     eff = asks if quality is None else asks / quality
     kmax = min(asks.size, values.size)
-    order = cheapest(eff, kmax)
-    e = eff[order]
+    order, e = cheapest(eff, kmax)
     value_cap = values[:kmax]
     value_ok = e[:kmax] <= value_cap
+    q = None if quality is None else quality[order[:kmax]]
     if budget_feasible:
-        admitted = np.arange(1, kmax + 1) if quality is None else np.cumsum(quality[order[:kmax]])
+        admitted = np.arange(1, kmax + 1) if q is None else np.cumsum(q)
         share = budget / admitted
         ok = value_ok & (e[:kmax] <= share)
     else:
@@ -99,6 +98,5 @@ def uniform_threshold(asks, values, budget, quality, *, budget_feasible: bool) -
     threshold = min(next_ask, value_cap[k - 1])
     if budget_feasible:
         threshold = min(threshold, share[k - 1])
-    winners = order[:k]
-    payments = np.full(k, threshold) if quality is None else quality[winners] * threshold
-    return Outcome(winners, payments, float(threshold), reason)
+    payments = np.full(k, threshold) if q is None else q[:k] * threshold
+    return Outcome(order[:k], payments, float(threshold), reason)

@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from market.mechanisms import RULES, TRUTHFUL_RULES, clear
-from market.mechanisms.ranking import argsort_ties_by_index
 from tests.mechanisms.profiles import deviation_grid, outcome_of, profiles
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,11 +119,3 @@ def test_ties_break_by_index_at_scale(rule, demand):
     assert sorted(r.winners.tolist()) == cheap[:demand].tolist()
     if rule != "posted_price":  # posted price lists winners in arrival order already
         assert r.winners.tolist() == cheap[:demand].tolist()
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 6), max_size=80))
-def test_ranking_matches_a_stable_sort(xs):
-    """The fast ranking equals numpy's stable argsort: ties always in index order."""
-    x = np.array(xs, dtype=np.float64)
-    assert argsort_ties_by_index(x).tolist() == np.argsort(x, kind="stable").tolist()
