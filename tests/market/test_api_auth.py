@@ -126,3 +126,101 @@ def test_client_reports_unreachable_server():
     with pytest.raises(MarketError) as e:
         MarketClient("http://127.0.0.1:9", "pm_x", timeout=2).me()
     assert e.value.status == 0 and "cannot reach" in e.value.detail
+
+
+# --- authentication before the body, and failed attempts per address --------------------
+
+
+def _streamed(total: int, consumed: list[int]):
+    """A request body of ``total`` bytes that records how much of it the server pulled."""
+
+    def chunks():
+        step = 1 << 20
+        for _ in range(0, total, step):
+            consumed[0] += step
+            yield b"x" * step
+
+    return chunks()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer pm_not-a-real-token", "Basic abc"])
+def test_a_big_body_without_a_working_token_is_refused_unread(engine, header):
+    """The upload route may take 64 MiB, but only from a requester: without a working token
+    the server answers 401 before pulling a byte of the body."""
+    from fastapi.testclient import TestClient
+
+    from market.api.app import create_app
+
+    app = create_app(engine, auth_failures="0")
+    consumed = [0]
+    headers = {"Content-Type": "application/x-ndjson", **({"Authorization": header} if header else {})}
+    with TestClient(app, raise_server_exceptions=False) as http:
+        r = http.post("/v1/campaigns/1/items", content=_streamed(64 << 20, consumed), headers=headers)
+        declared = http.post("/v1/campaigns/1/items", content=b"", headers={
+            **headers, "Content-Length": str(64 << 20)})
+    assert r.status_code == 401 and "token" in r.json()["detail"]
+    assert r.headers["connection"] == "close"
+    assert consumed[0] == 0
+    assert declared.status_code == 401
+
+
+def test_the_upload_limit_is_chosen_from_the_callers_role(engine, admin_token):
+    """An annotator posting to the upload route gets the ordinary body limit, not the upload one."""
+    from fastapi.testclient import TestClient
+
+    from market.api.app import create_app
+
+    from .conftest import pairs_jsonl
+
+    app = create_app(engine, max_body_bytes=2048, max_upload_bytes=8192, auth_failures="0")
+    text = pairs_jsonl(60)  # about 4 KB
+    with TestClient(app, raise_server_exceptions=False) as http:
+        admin = MarketClient("http://testserver", admin_token, transport=http)
+        req = admin.with_token(admin.create_account("req", "requester")["token"])
+        ann = admin.with_token(admin.create_account("ann", "annotator")["token"])
+        cid = req.create_campaign(name="c", budget_cents=1000, max_price_cents=50, rule="second_price")["id"]
+        send = lambda client: http.post(f"/v1/campaigns/{cid}/items", content=text,  # noqa: E731
+                                        headers={"Authorization": f"Bearer {client.token}",
+                                                 "Content-Type": "application/x-ndjson"})
+        refused = send(ann)
+        assert refused.status_code == 413 and refused.json()["detail"] == "body: request bodies are limited to 2048 bytes"
+        assert send(req).status_code == 201
+
+
+def test_failed_authentication_is_limited_per_address_whatever_the_token(engine, admin_token):
+    """Rotating fake tokens does not evade the limit; another address is not held back by it."""
+    from fastapi.testclient import TestClient
+
+    from market.api.app import create_app
+
+    app = create_app(engine, auth_failures="5/minute")
+    me = lambda http, token: http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})  # noqa: E731
+    with TestClient(app, client=("10.0.0.66", 4000), raise_server_exceptions=False) as attacker, \
+            TestClient(app, client=("10.0.0.7", 4000), raise_server_exceptions=False) as other:
+        assert [me(attacker, f"pm_fake{i}").status_code for i in range(5)] == [401] * 5
+        r = me(attacker, "pm_fake-number-six")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert "failed authentications" in r.json()["detail"] and "5 per 1 minute" in r.json()["detail"]
+        assert me(attacker, admin_token).status_code == 429  # the address waits, whatever it shows
+        assert me(other, admin_token).status_code == 200
+        assert me(other, "pm_fake0").status_code == 401  # its own count starts at one
+        assert attacker.get("/v1/health").status_code == 200
+
+
+def test_a_failed_authentication_takes_no_writer_lock(engine, monkeypatch):
+    """A miss is a read: on SQLite it never queues for the writer lock (nor holds it)."""
+    from fastapi.testclient import TestClient
+
+    from market import db
+    from market.api.app import create_app
+
+    if not db.is_sqlite(engine):
+        pytest.skip("the writer lock is SQLite's")
+    app = create_app(engine, auth_failures="0")
+    taken = []
+    real = db.WriterLock.acquire
+    monkeypatch.setattr(db.WriterLock, "acquire", lambda self: (taken.append(1), real(self))[1])
+    with TestClient(app, raise_server_exceptions=False) as http:
+        for token in ("pm_unknown", "nope", ""):
+            assert http.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert taken == []
