@@ -38,8 +38,11 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Bootstrap: accounts created directly in the database.", no_args_is_help=True)
 campaign_app = typer.Typer(help="Requester commands (through the HTTP API).", no_args_is_help=True)
+token_app = typer.Typer(help="Your API tokens (through the HTTP API; an admin's: anyone's): list, revoke, rotate.",
+                        no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(token_app, name="token")
 
 console = Console()
 err = Console(stderr=True)
@@ -313,6 +316,84 @@ def campaign_export(
     else:
         out.write_text(text, encoding="utf-8")
         err.print(f"wrote {len(rows)} labels to {out}")
+
+
+# --- token commands (HTTP) -----------------------------------------------------------------
+
+
+def _expiry(days: float | None) -> str | None:
+    if days is None:
+        return None
+    if not days > 0:
+        raise ValueError("--expires-in-days: must be a positive number of days")
+    from datetime import timedelta
+
+    from market import clock
+
+    return (clock.now() + timedelta(days=days)).isoformat()
+
+
+ExpiresInDays = Annotated[Optional[float], typer.Option(
+    "--expires-in-days", help="the new token stops working after this many days (default: never, or the old one's "
+    "expiry when rotating)", show_default=False)]
+
+
+@token_app.command("list")
+@friendly
+def token_list(
+    account_id: Annotated[Optional[int], typer.Option(help="admins: another account's tokens")] = None,
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+):
+    """Your tokens (never their secrets): id, status, expiry; * marks the one in use."""
+    rows = _client(url, token).list_tokens(account_id)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    t = Table(title="tokens")
+    for c in ("id", "", "status", "created", "expires", "revoked"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(str(r["id"]), "*" if r["current"] else "", r["status"], r["created_at"][:19],
+                  (r["expires_at"] or "never")[:19], (r["revoked_at"] or "")[:19])
+    console.print(t)
+
+
+@token_app.command("revoke")
+@friendly
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="the token's id (see `prefmarket token list`)")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+):
+    """Revoke a token: every server process refuses it from its next request on."""
+    r = _client(url, token).revoke_token(token_id)
+    console.print(f"token {r['id']} of account {r['account_id']} revoked at {r['revoked_at']}")
+
+
+@token_app.command("rotate")
+@friendly
+def token_rotate(
+    token_id: Annotated[Optional[int], typer.Argument(help="the token's id (default: the one in use)",
+                                                     show_default=False)] = None,
+    expires_in_days: ExpiresInDays = None,
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+):
+    """Issue a new token and revoke the old one at once; the new one is shown once."""
+    client = _client(url, token)
+    expires_at = _expiry(expires_in_days)
+    if token_id is None:
+        token_id = next(r["id"] for r in client.list_tokens() if r["current"])
+    new = client.rotate_token(token_id, expires_at)
+    if as_json:
+        print(json.dumps(new))
+        return
+    console.print(f"token {token_id} revoked; its successor is token {new['id']} "
+                  f"(expires {new['expires_at'] or 'never'})")
+    console.print(f"new token (shown once): [bold green]{new['token']}[/]")
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -140,3 +140,34 @@ def test_someone_elses_tokens_answer_404_and_admins_manage_anyones(market, snaps
     market.admin.revoke_token(bobs["id"])
     assert _status(bob.me) == 401
     assert alice.me()["id"] == a["id"]
+
+
+def test_the_token_commands_list_rotate_and_revoke(monkeypatch, http, market):
+    import json
+
+    from typer.testing import CliRunner
+
+    from app import cli
+
+    monkeypatch.setattr(cli, "_client", lambda url, token: MarketClient("http://testserver", token, transport=http))
+    runner = CliRunner()
+    bob, acct = market.account("bob", "annotator")
+    out = runner.invoke(cli.app, ["token", "list", "--json", "--token", bob.token])
+    assert out.exit_code == 0, out.output
+    (first,) = json.loads(out.output)
+    assert first["current"] and first["status"] == "active"
+    out = runner.invoke(cli.app, ["token", "rotate", "--expires-in-days", "7", "--json", "--token", bob.token])
+    assert out.exit_code == 0, out.output
+    new = json.loads(out.output)
+    assert new["expires_at"] and _status(bob.me) == 401
+    fresh = bob.with_token(new["token"])
+    assert fresh.me()["id"] == acct["id"]
+    out = runner.invoke(cli.app, ["token", "list", "--token", new["token"]])
+    assert out.exit_code == 0 and "revoked" in out.output and new["token"] not in out.output, out.output
+    bad = runner.invoke(cli.app, ["token", "rotate", "--expires-in-days", "-1", "--token", new["token"]])
+    assert bad.exit_code == 1 and "--expires-in-days" in bad.output and "Traceback" not in bad.output
+    gone = runner.invoke(cli.app, ["token", "revoke", str(first["id"] + 10**6), "--token", new["token"]])
+    assert gone.exit_code == 1 and "404" in gone.output
+    out = runner.invoke(cli.app, ["token", "revoke", str(new["id"]), "--token", new["token"]])
+    assert out.exit_code == 0 and "revoked" in out.output, out.output
+    assert _status(fresh.me) == 401
