@@ -34,6 +34,9 @@ class RecipeFields:
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA adapters"})
     schedule: str = field(default="continue", metadata={
         "help": "continue (train the current policy on the new labels) or retrain (all labels, from the reference)"})
+    keep_optimizer: bool = field(default=True, metadata={
+        "help": "with continue: carry Adam's moments from one round's training to the next, so a round of a few "
+                "labels takes steps on the running averages rather than a fresh optimiser's first, largest ones"})
     qa_weights: bool = field(default=False, metadata={
         "help": "weight each pair's loss by its label's quality (QA-DPO)", "set_by": "--quality"})
     soft_labels: bool = field(default=False, metadata={

@@ -11,7 +11,13 @@ What this adds to plain TRL, and why:
   whatever model it is given, which under the *continue* schedule is the current policy,
   not the reference.
 - Two schedules: ``continue`` trains the current policy on the newly bought labels (SHARP);
-  ``retrain`` starts again from the reference on everything bought so far (APL).
+  ``retrain`` starts again from the reference on everything bought so far (APL). Under
+  ``continue`` the optimiser's state carries from one training to the next
+  (``DPORecipe.keep_optimizer``, ``TrainResult.optimizer_state``): the trainings of a
+  campaign are then one run of Adam over the labels in the order they were bought. A fresh
+  Adam's first steps are its largest (its moments start at zero, so the first step moves
+  every weight by about the learning rate whatever the gradient's size), and a round of
+  three labels trained that way moved the model at random (issue 17).
 - QA-DPO: TRL has no per-pair weights, so ``PreferenceDPOTrainer`` computes the sigmoid DPO
   loss itself when a ``weight`` column is present: ``mean_i w_i · −log σ(β Δ_i)`` with
   ``w = 0.5 + σ(b_a − b_r)``. Without weights TRL's loss runs untouched.
@@ -46,6 +52,7 @@ from policy.recipe import RecipeFields
 from policy.scoring import ReferenceCache
 
 SCHEDULES = ("continue", "retrain")
+OPTIMIZER_FILE = "optimizer.pt"  # beside a checkpoint's adapter: Adam's state for the next ``continue``
 PER_PAIR = ("weight", "soft_label")  # dataset columns the loss reads besides TRL's own
 
 
@@ -159,13 +166,21 @@ class WeightedPreferenceCollator(DataCollatorForPreference):
 class PreferenceDPOTrainer(DPOTrainer):
     """``DPOTrainer`` that takes the reference log-probs it is given and honours per-pair weights and soft labels."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, optimizer_state: dict | None = None, **kwargs):
+        self._carried_state = optimizer_state
         super().__init__(*args, **kwargs)
         if isinstance(self.model, PeftModel) and "ref" in self.model.peft_config:
             # TRL copies a pre-trained adapter as the reference; ours is the base model (adapter off),
             # and its log-probs are already in the dataset, so the copy is dead weight.
             self.model.delete_adapter("ref")
             self.model.set_adapter("default")
+
+    def create_optimizer(self, *args, **kwargs):
+        """TRL's optimiser, with the moments a previous training left (``optimizer_state``) loaded into it."""
+        optimizer = super().create_optimizer(*args, **kwargs)
+        if self._carried_state is not None:
+            optimizer.load_state_dict(self._carried_state)
+        return optimizer
 
     def _precompute_ref_logps(self, dataset, name, batch_size):
         if "ref_chosen_logps" in dataset.column_names:
@@ -241,6 +256,7 @@ def preference_dataset(models: PolicyModels, pairs: Sequence[PreferencePair], ca
 class TrainResult:
     models: PolicyModels
     metrics: dict
+    optimizer_state: dict | None = None  # Adam's state after training, for the next ``continue`` (keep_optimizer)
 
 
 def train_dpo(
@@ -251,14 +267,19 @@ def train_dpo(
     output_dir: str | os.PathLike,
     *,
     progress: bool = False,
+    optimizer_state: dict | None = None,
 ) -> TrainResult:
     """Run one DPO training under ``recipe`` and return the new policy (the reference is untouched).
 
     ``pairs`` are the new labels under ``continue`` and all labels under ``retrain``; the
-    caller decides, since only it knows what was bought when.
+    caller decides, since only it knows what was bought when. ``optimizer_state`` is the
+    previous training's ``TrainResult.optimizer_state``: under ``continue`` with
+    ``keep_optimizer`` Adam resumes from it (it is ignored otherwise, as a retraining starts
+    from the reference with a fresh optimiser).
     """
     if not pairs:
         raise ValueError("no preference pairs to train on")
+    carry = recipe.schedule == "continue" and recipe.keep_optimizer
     policy = _starting_policy(models, recipe)
     dataset = preference_dataset(models, pairs, cache, weights=recipe.qa_weights, soft_labels=recipe.soft_labels)
     tokenizer = models.tokenizer
@@ -268,6 +289,7 @@ def train_dpo(
         train_dataset=dataset,
         processing_class=tokenizer,
         data_collator=WeightedPreferenceCollator(pad_token_id=tokenizer.pad_token_id, max_length=recipe.max_length),
+        optimizer_state=optimizer_state if carry else None,
     )
     output = trainer.train()
     trained = trainer.model
@@ -277,7 +299,14 @@ def train_dpo(
     metrics = {"train_loss": output.training_loss, "steps": trainer.state.global_step, "pairs": len(pairs)}
     if history:
         metrics.update({k: v for k, v in history[-1].items() if k.startswith("rewards/")})
-    return TrainResult(models=PolicyModels(policy=trained, tokenizer=tokenizer, reference=models.reference), metrics=metrics)
+    state = copy.deepcopy(_unwrapped(trainer.optimizer).state_dict()) if carry else None
+    return TrainResult(models=PolicyModels(policy=trained, tokenizer=tokenizer, reference=models.reference),
+                       metrics=metrics, optimizer_state=state)
+
+
+def _unwrapped(optimizer):
+    """The torch optimiser inside accelerate's wrapper (its ``state_dict`` is the same either way)."""
+    return getattr(optimizer, "optimizer", optimizer)
 
 
 def _drop_fused_head(model) -> None:
@@ -289,18 +318,28 @@ def _drop_fused_head(model) -> None:
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(models: PolicyModels, path: str | os.PathLike, meta: dict | None = None) -> Path:
-    """Save the policy (the adapter only, for LoRA) and ``meta`` as JSON; written to a temp dir, then renamed."""
+def save_checkpoint(models: PolicyModels, path: str | os.PathLike, meta: dict | None = None, *,
+                    optimizer_state: dict | None = None) -> Path:
+    """Save the policy (the adapter only, for LoRA), ``meta`` as JSON and the optimiser's state
+    if given (``load_optimizer_state``); written to a temp dir, then renamed."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     models.policy.save_pretrained(tmp)
+    if optimizer_state is not None:
+        torch.save(optimizer_state, tmp / OPTIMIZER_FILE)
     (tmp / "prefmarket.json").write_text(json.dumps({"lora": models.is_lora, **(meta or {})}, indent=2))
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
     return path
+
+
+def load_optimizer_state(checkpoint: str | os.PathLike) -> dict | None:
+    """The optimiser state saved with ``checkpoint``, or None (a retrain schedule, or a checkpoint from before)."""
+    path = Path(checkpoint) / OPTIMIZER_FILE
+    return torch.load(path, weights_only=True) if path.exists() else None
 
 
 def checkpoint_meta(path: str | os.PathLike) -> dict:

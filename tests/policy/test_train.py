@@ -15,6 +15,7 @@ from policy.train import (
     WeightedPreferenceCollator,
     initial_models,
     load_checkpoint,
+    load_optimizer_state,
     preference_dataset,
     qa_weight,
     save_checkpoint,
@@ -216,3 +217,37 @@ def test_bad_recipes_and_empty_data_are_refused(tmp_path):
         train_dpo(models, [], _recipe(lora=True), ReferenceCache(), tmp_path)
     with pytest.raises(ValueError, match="lora setting"):
         train_dpo(models, PAIRS_A, _recipe(lora=False), ReferenceCache(), tmp_path)
+
+
+def _adam_steps(state: dict) -> int:
+    return int(next(iter(state["state"].values()))["step"])
+
+
+def test_continue_carries_adams_state_from_one_training_to_the_next(tmp_path):
+    """Under continue, the trainings are one run of Adam: the second picks up the moments and
+    the step count the first left (a fresh optimiser's first steps are its largest), the
+    state survives a checkpoint, and it changes where the second training ends."""
+    recipe = _recipe()
+    cache = ReferenceCache()
+    first = train_dpo(initial_models(*tiny_model(), recipe), PAIRS_A, recipe, cache, tmp_path / "a")
+    assert _adam_steps(first.optimizer_state) == 3
+    path = save_checkpoint(first.models, tmp_path / "v1", optimizer_state=first.optimizer_state)
+    carried = load_optimizer_state(path)
+    assert _adam_steps(carried) == 3
+    models = load_checkpoint(initial_models(*tiny_model(), recipe), path)
+    second = train_dpo(models, PAIRS_B, recipe, cache, tmp_path / "b", optimizer_state=carried)
+    assert _adam_steps(second.optimizer_state) == 6  # one run of Adam: 3 steps, then 3 more
+
+    fresh = train_dpo(load_checkpoint(initial_models(*tiny_model(), recipe), path), PAIRS_B, recipe, cache,
+                      tmp_path / "c")
+    assert _adam_steps(fresh.optimizer_state) == 3
+    assert np.abs(_margins(second.models, cache, PAIRS_B) - _margins(fresh.models, cache, PAIRS_B)).max() > 1e-4
+
+
+def test_retrain_and_keep_optimizer_off_start_adam_afresh(tmp_path):
+    cache = ReferenceCache()
+    for recipe in (_recipe(schedule="retrain"), _recipe(keep_optimizer=False)):
+        done = train_dpo(initial_models(*tiny_model(), recipe), PAIRS_A, recipe, cache, tmp_path / recipe.schedule)
+        assert done.optimizer_state is None
+        path = save_checkpoint(done.models, tmp_path / f"ckpt-{recipe.schedule}")
+        assert load_optimizer_state(path) is None
