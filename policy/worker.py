@@ -3,7 +3,8 @@
 Each ``step`` does whatever the campaign needs now, in this order:
 
 1. rounds that settled since the last step: train on their accepted labels (``continue``:
-   the new labels; ``retrain``: all labels so far) and save a checkpoint;
+   the new labels, Adam's state carried from the last training; ``retrain``: all labels so
+   far) and save a checkpoint, and the pairs as trained in ``trained/v<version>.jsonl``;
 2. items uploaded as prompts only: sample two completions with the current policy and
    ``set_completions``;
 3. items with a pair and labels still to buy: score them with the current policy and
@@ -72,7 +73,8 @@ from policy.generate import SamplingConfig, generate_pairs
 from task.judges import FacetRewardModel, make_judge
 from policy.model import context_length, data_home, load
 from policy.scoring import ReferenceCache, encode, fits_context, pair_scores
-from policy.train import DPORecipe, PreferencePair, initial_models, load_checkpoint, qa_weight, save_checkpoint, train_dpo
+from policy.train import (DPORecipe, PreferencePair, initial_models, load_checkpoint, load_optimizer_state, qa_weight,
+                          save_checkpoint, train_dpo)
 
 log = logging.getLogger("prefmarket.worker")
 
@@ -152,6 +154,7 @@ class PolicyWorker:
         base, tokenizer = (load_model or (lambda: load(cfg.model)))()
         initial = initial_models(base, tokenizer, cfg.recipe)
         self.models = load_checkpoint(initial, self.state.checkpoint) if self.state.checkpoint else initial
+        self.optimizer_state = load_optimizer_state(self.state.checkpoint) if self.state.checkpoint else None
         if self.state.checkpoint:
             log.info("resumed from %s (version %d)", self.state.checkpoint, self.state.version)
         self.cache = ReferenceCache(cfg.workdir / "reference_logps.json")
@@ -207,14 +210,17 @@ class PolicyWorker:
             soft = self.cfg.soft_labels and any(p.soft_label != 1.0 for p in pairs)
             recipe = replace(self.cfg.recipe, qa_weights=self.cfg.recipe.qa_weights or weighted,
                              soft_labels=self.cfg.recipe.soft_labels or soft)
-            result = train_dpo(self.models, pairs, recipe, self.cache, self.cfg.workdir / "trainer", progress=self.progress)
+            result = train_dpo(self.models, pairs, recipe, self.cache, self.cfg.workdir / "trainer", progress=self.progress,
+                               optimizer_state=self.optimizer_state)
             metrics.update(
                 quality=self.cfg.quality, qa_weighted=recipe.qa_weights, soft_labels=recipe.soft_labels,
                 flipped_labels=sum(p.chosen != r["chosen"] for p, r in zip(pairs, train_on, strict=True)),
             )
             version = self.state.version + 1
-            path = save_checkpoint(result.models, self.cfg.workdir / "checkpoints" / f"v{version}", {"rounds": new_rounds})
-            self.models = result.models
+            path = save_checkpoint(result.models, self.cfg.workdir / "checkpoints" / f"v{version}", {"rounds": new_rounds},
+                                   optimizer_state=result.optimizer_state)
+            save_trained_pairs(self.cfg.workdir, version, pairs)
+            self.models, self.optimizer_state = result.models, result.optimizer_state
             self.cache.save()
             self.state.checkpoint, self.state.version = str(path), version
             self.state.labels_trained += [lab["label_id"] for lab in new]
@@ -433,6 +439,29 @@ def pairs_from_export(rows: list[dict], quality: str = "market", *, all_labels: 
         PreferencePair(r["prompt"], c, rj, float(w), float(s))
         for r, c, rj, w, s in zip(rows, chosen, rejected, weights, soft, strict=True)
     ]
+
+
+TRAINED = "trained"  # the work folder's record of what each training saw: trained/v<version>.jsonl
+
+
+def save_trained_pairs(workdir: Path, version: int, pairs: list[PreferencePair]) -> Path:
+    """Write the pairs training ``version`` saw, as trained (direction, weight, soft label), so
+    that a control arm can repeat the campaign's trainings exactly with other answers
+    (the demo's coin-flip control). Replaced whole: a redone round writes the same file."""
+    folder = Path(workdir) / TRAINED
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"v{version}.jsonl"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def trained_pairs(workdir: Path, version: int) -> list[list[PreferencePair]]:
+    """The pairs of trainings 1 to ``version`` (the worker's ``state.version``), one list per training, in order."""
+    folder = Path(workdir) / TRAINED
+    return [[PreferencePair(**json.loads(line)) for line in (folder / f"v{v}.jsonl").read_text(encoding="utf-8").splitlines()]
+            for v in range(1, version + 1)]
 
 
 def _jsonable(d: dict) -> dict:

@@ -320,3 +320,25 @@ def test_held_out_accuracy_is_posted_each_round_without_a_judge(market, tmp_path
     trained = {p.prompt for pairs in spy_training["pairs"] for p in pairs}
     assert trained and not trained & {r["prompt"] for r in rows}  # never trained on
     assert "prequential_accuracy" in m and "skipped_eval_prompts" not in m
+
+
+def test_rounds_train_as_one_run_of_adam_and_record_what_each_training_saw(market, tmp_path):
+    """Training accumulates: the second round's training resumes Adam where the first left it,
+    through a restart, and each training's pairs are kept (as trained) for a control arm."""
+    req, c = _campaign(market)
+    cfg = _config(c, tmp_path, judge="none")
+    w = PolicyWorker(req, cfg, load_model=tiny_model)
+    w.step()
+    _run_round(req, market, c)
+    w.step()
+    assert int(next(iter(w.optimizer_state["state"].values()))["step"]) == 2
+    resumed = PolicyWorker(req, cfg, load_model=tiny_model)  # a restart keeps Adam's state with the checkpoint
+    assert int(next(iter(resumed.optimizer_state["state"].values()))["step"]) == 2
+    _run_round(req, market, c, names=("b1", "b2", "b3"))
+    resumed.step()
+    assert int(next(iter(resumed.optimizer_state["state"].values()))["step"]) == 4
+    batches = worker_module.trained_pairs(cfg.workdir, resumed.state.version)
+    labels = req.export_labels(c["id"])
+    assert len(batches) == 2 and sum(map(len, batches)) == len(labels) == len(resumed.state.labels_trained)
+    assert {(p.prompt, frozenset((p.chosen, p.rejected))) for b in batches for p in b} == \
+        {(x["prompt"], frozenset((x["chosen"], x["rejected"]))) for x in labels}
