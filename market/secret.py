@@ -25,7 +25,7 @@ import secrets
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from market.tables import ServerSecret
 

@@ -7,20 +7,24 @@ Quality control is on for a campaign when ``gold_rate > 0``. Clearing then:
    newcomers sit at the prior's q (1/3), proven annotators move up, random clickers sink
    to the floor; only the quality-weighted rules read it, as before;
 3. caps what each bid may enter the clearing with (``mixing.admission_caps``): nothing
-   for an annotator below the bar, at most the gold items it has not seen for one on
-   probation (and only at an ask within the round's budget per unit), and a share of the
+   for an annotator below the bar, for one on probation at most what the gold it can
+   still be given allows (``mixing.units_for_gold``; only at an ask within the round's
+   budget per unit), and a share of the
    round for probation together, admitted in a queue (``mixing.probation_lottery``):
    promising tests first, then newcomers, then undecided tests, then annotators whose gold
    record has fallen below the prior's, by a lottery keyed on round and annotator within
    each group;
 4. after the mechanism picked the winning units, turns some of each winner's units into
-   gold checks (``mixing.gold_units``: all of them on probation, half while provisional,
-   a share ``gold_rate`` once qualified), with gold items the annotator has never held,
-   least used first (so each gold item is answered by many different annotators, which
-   also anchors Dawid–Skene).
+   gold checks (``mixing.gold_units``: half while on probation or provisional, a share
+   ``gold_rate`` once qualified), with gold items the annotator has never held, dealt
+   like real work (``gold.Pool``: each to up to ``labels_per_item`` annotators in one
+   round, fresh ones next, pairs with a known answer when the pool runs out).
 
-Both the lottery and the extra gold unit of the steady share come from hashes of the
-round and annotator ids: reproducible, and nothing an annotator's bid can steer.
+The lottery, the extra gold unit of the steady share and the order of the gold items
+come from HMACs of the round and annotator ids under the server's secret
+(``market.secret``): reproducible by the server, nothing an annotator's bid can steer,
+and nothing anyone else can compute (plain hashes of the public ids let a script predict
+every winner's gold count).
 
 Everything here runs inside the clearing's transaction, under the campaign's lock.
 
@@ -49,7 +53,7 @@ same ceiling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sqlmodel import Session
@@ -74,7 +78,7 @@ class Admission:
     quality: np.ndarray
     caps: np.ndarray
     key: bytes  # the server's secret (market.secret): every draw below is keyed with it
-    pool: gold.Pool = field(default=None)
+    pool: gold.Pool  # the campaign's gold items as this clearing deals them
 
     def note(self) -> str:
         """What the policy did, for the round's reason (never which units are gold)."""

@@ -22,6 +22,20 @@ other requester's judgement, or gold, decides who works here. The skill rows the
 stay per campaign; the carry is applied when a record is read, so nothing stored
 changes, and every reader (the clearing, acceptance at submission, the quality report)
 reads it through :func:`records`.
+
+Dealing (:class:`Pool`). A gold item must look like any other pair to annotators who
+compare notes, so it is dealt the way real work is: a real item reaches
+``labels_per_item`` different annotators, all in the round that offers it. So a clearing
+deals first the gold items it has started this round, until each has reached
+``labels_per_item`` annotators, then fresh ones, in an order keyed with the server's
+secret. When no fresh gold item is left, a fresh pair the requester uploaded with its
+answer (``pair`` format with ``gold``, not offered, never assigned) becomes a gold check:
+real work by origin, so its prompt is one an annotator could have met as work. Only when
+both run out does an item reach more annotators than real work does, least-used first;
+then colluding accounts that compare prompts can mark the recurring ones, and the
+requester should upload more gold (``docs/trust.md``). The logged preferences of ``trl``
+and ``hh`` lines are not promoted: they are the data being bought, and too noisy to
+judge annotators by.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ here is shown to annotators: their own view is the status and reason on each lab
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
