@@ -43,7 +43,7 @@ def experiment(
     movie_prompts: Annotated[Optional[int], typer.Option(help="prompts of the movie pool, generated once (default 448)")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds 0..N-1, each its own held-out split and annotators (default 20; --quick 3)")] = None,
     workers: Annotated[int, typer.Option(help="worker processes for the seeds")] = os.cpu_count() or 1,
-    arms: Annotated[str, typer.Option(help="comma-separated acquisition arms: random, sharp, apl, adpo, noise_aware, coin_flip")] = "random,sharp,apl,adpo,noise_aware,coin_flip",
+    arms: Annotated[Optional[str], typer.Option(help="comma-separated acquisition arms: random, sharp, apl, adpo, noise_aware, coin_flip (default: all at linear; at dpo random, coin_flip and the two best of linear per data set)")] = None,
     model: Annotated[str, typer.Option(help="the frozen model: the embedded SmolLM2-135M-Instruct, a local path, or 'tiny'")] = "SmolLM2-135M-Instruct",
     rounds: Annotated[Optional[int], typer.Option(help="rounds each arm buys (default 16)")] = None,
     budget_rounds: Annotated[Optional[int], typer.Option(help="rounds of the baseline's campaign (default 8)")] = None,
@@ -52,6 +52,9 @@ def experiment(
     price_supply: Annotated[str, typer.Option(help="supply of the simulated pricing campaigns: thin (a new campaign, 20 rounds) or normal (200 rounds)")] = "thin",
     price_quality: Annotated[Optional[str], typer.Option(help="quality control on the simulated pricing campaigns: gold (gold checks; posted prices then fill little) or none (default gold; --quick none)")] = None,
     price_rounds: Annotated[Optional[int], typer.Option(help="rounds of each simulated pricing campaign (default: the price study's own)")] = None,
+    fidelity: Annotated[str, typer.Option(help="linear (a log-linear policy on frozen features, seconds a seed) or dpo (real LoRA-DPO on the model, an hour a seed on a CPU)")] = "linear",
+    preset: Annotated[Optional[str], typer.Option(help="dpo sizes: cpu (one seed of one data set in about an hour on 2 cores) or gpu (bigger; untested on a GPU)")] = None,
+    report_only: Annotated[bool, typer.Option("--report-only", help="dpo: write the results section from the finished arms without running more")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a smoke run: tiny sizes (use with --model tiny in tests)")] = False,
     out: Annotated[Path, typer.Option(help="the results file whose experiment section is replaced")] = Path("docs/results.md"),
     plots: Annotated[Path, typer.Option(help="folder for the PNG plots")] = Path("docs/results"),
@@ -61,9 +64,22 @@ def experiment(
     Caches each data set's frozen features under data/experiments (resumable), runs the seeds in
     parallel (resumable: one file per data set and seed), then writes its section of docs/results.md
     and the plots."""
-    from app.experiments import experiment as exp
     from policy.model import data_home
 
+    if fidelity not in ("linear", "dpo"):
+        err.print(f"[bold red]error:[/] --fidelity: unknown {fidelity!r}; choose from linear, dpo")
+        raise typer.Exit(1)
+    if fidelity == "dpo":
+        _dpo(ctx, datasets=_names(datasets), hh=hh, seeds=seeds, workers=workers, arms=arms, model=model, rounds=rounds,
+             per_round=per_round, movie_prompts=movie_prompts, preset=preset, report_only=report_only, quick=quick,
+             out=out, plots=plots, home=data_home() / "experiments")
+        return
+    if preset is not None or report_only:
+        err.print("[bold red]error:[/] --preset and --report-only belong to --fidelity dpo")
+        raise typer.Exit(1)
+    from app.experiments import experiment as exp
+
+    arms = arms if arms is not None else ",".join(lab_arms())
     given = dict(datasets=_names(datasets), hh=hh, workers=workers, arms=_names(arms), model=model, prices=prices, price_supply=price_supply,
                  out=out, plots=plots, home=data_home() / "experiments", command=_command_line(ctx))
     for key, value in (("seeds", seeds), ("hh_pairs", hh_pairs), ("movie_prompts", movie_prompts),
@@ -74,6 +90,31 @@ def experiment(
         opts = exp.Options.quick(**given) if quick else exp.Options(**given)
         opts = exp.with_settings(opts, rounds=rounds, budget_rounds=budget_rounds, per_round=per_round)
         exp.run(opts, echo=console.print)
+    except (ValueError, OSError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def lab_arms() -> tuple[str, ...]:
+    from app.experiments.lab import ARMS
+
+    return ARMS
+
+
+def _dpo(ctx: typer.Context, *, arms: str | None, seeds: int | None, movie_prompts: int | None, rounds: int | None,
+         per_round: int | None, preset: str | None, quick: bool, **given) -> None:
+    """``--fidelity dpo``: real LoRA-DPO arm by arm (``app.experiments.dpo``), resumable."""
+    from app.experiments import dpo
+
+    given["command"] = _command_line(ctx)
+    if arms is not None:
+        given["arms"] = _names(arms)
+    for key, value in (("seeds", seeds), ("movie_prompts", movie_prompts)):
+        if value is not None:
+            given[key] = value
+    try:
+        opts = dpo.with_settings(dpo.Options.make(preset=preset, quick=quick, **given), rounds=rounds, per_round=per_round)
+        dpo.run(opts, echo=console.print)
     except (ValueError, OSError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None

@@ -314,14 +314,34 @@ def movie_inputs(n_prompts: int, model_name: str, home: Path, *, max_new_tokens:
                 "score_a": judge.score(kept, pairs.completion_a), "score_b": judge.score(kept, pairs.completion_b)}
 
     gen = chunked(folder / "pool", len(prompts), generate, chunk=chunk, desc="movie pairs", progress=progress)
-    diff = gen["score_a"] - gen["score_b"]
-    keep = np.abs(diff) > 1e-9
-    texts = {k: [str(s) for s in gen[k][keep]] for k in ("prompt", "a", "b")}
+    texts, diff = _judged(gen)
 
     def compute(start: int, stop: int) -> dict[str, np.ndarray]:
         return frozen_scores(model, tok, texts["prompt"][start:stop], texts["a"][start:stop], texts["b"][start:stop])
 
-    arrays = chunked(folder / "chunks", int(keep.sum()), compute, chunk=chunk, desc="movie features", progress=progress)
-    inputs = Inputs(truth=diff[keep], truth_kind=JUDGE, **arrays)
+    arrays = chunked(folder / "chunks", len(diff), compute, chunk=chunk, desc="movie features", progress=progress)
+    inputs = Inputs(truth=diff, truth_kind=JUDGE, **arrays)
     inputs.save(done)
     return inputs
+
+
+def _judged(gen: dict[str, np.ndarray]) -> tuple[dict[str, list[str]], np.ndarray]:
+    """The generated pairs the judge does not score equal: their texts and score differences."""
+    diff = gen["score_a"] - gen["score_b"]
+    keep = np.abs(diff) > 1e-9
+    return {k: [str(s) for s in gen[k][keep]] for k in ("prompt", "a", "b")}, diff[keep]
+
+
+def movie_texts(n_prompts: int, model_name: str, home: Path, *, max_new_tokens: int = 32, chunk: int = 32,
+                progress: bool = True) -> tuple[Inputs, dict[str, list[str]]]:
+    """``movie_inputs`` and the texts of its pairs (``prompt``, ``a``, ``b``), aligned with them: the
+    cache keeps the generations, so the ``dpo`` fidelity trains on the very pairs the ``linear`` one fits."""
+    inputs = movie_inputs(n_prompts, model_name, home, max_new_tokens=max_new_tokens, chunk=chunk, progress=progress)
+
+    def missing(start: int, stop: int) -> dict[str, np.ndarray]:
+        raise FileNotFoundError(f"the movie pool's generations {start}-{stop} are missing from the cache")
+
+    gen = chunked(inputs_folder(home, "movie", model_name) / "pool", n_prompts, missing, chunk=chunk,
+                  desc="movie pairs", progress=False)
+    texts, _ = _judged(gen)
+    return inputs, texts

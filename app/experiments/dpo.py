@@ -1,0 +1,532 @@
+"""The ``dpo`` fidelity of ``prefmarket experiment``: real LoRA-DPO on the embedded model, arm by arm.
+
+The ``linear`` fidelity fits a log-linear policy on frozen features in milliseconds; this one
+trains the model itself, so it checks what the cheap fidelity found on the real thing, at
+the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
+
+1. The seed splits the data set's pairs as the ``linear`` lab does (``lab.split``), keeping
+   ``held_out`` pairs to score and a candidate pool of ``pool`` pairs to buy from.
+2. Every pool pair gets its annotator's answer, its coin and the market's estimate of that
+   annotator's error from ``lab.annotator_answers``, keyed on ``(seed, pair)``: every arm
+   that buys a pair gets the same answer, and the coin flips of the control are shared.
+3. Each round the arm picks ``per_round`` pairs with the worker's own scorer
+   (``policy.acquire.SCORERS``) on the current policy's implicit-reward margins (and last-layer
+   features for ``adpo`` and ``noise_aware``; ADPO's design and noise_aware's posterior carry
+   the pairs already bought; ``noise_aware`` is given each pair's annotator's error estimate,
+   which the lab knows and the worker does not). ``random`` and ``coin_flip`` draw no scores.
+4. Training is ``retrain``: each round DPO starts again from the reference (a fresh LoRA
+   adapter, seeded alike in every arm) on everything bought so far. ``policy.train.train_dpo``
+   builds a new optimiser per call, so "continue" would reset Adam's state every round;
+   retraining is the schedule whose result does not depend on how rounds were cut.
+5. After each round: held-out implicit-reward accuracy against the truth (forward passes
+   only; 50% before any label, where every margin is 0). At the end, on the movie task, the
+   win rate against the reference on ``win_prompts`` prompts of the task's eval split, judged
+   by the judge that is the data set's truth, with ``policy.evaluate.sample_completions`` (the
+   same sampling seeds for policy and reference; the reference's completions are cached once
+   for every arm and seed). HH has no judge: its final figure is the held-out accuracy.
+
+Everything that does not depend on the arm is cached under ``<home>/dpo/``: the reference's
+log-probs of every completion scored (``ReferenceCache``) and the reference's completions.
+Each finished (data set, seed, arm) writes one result file atomically and a rerun skips it,
+so a killed run loses at most the arm it was in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from app.experiments import lab, report
+from app.experiments.features import JUDGE, LOGGED, TINY, Inputs, fingerprint, model_label
+from app.machine import describe as describe_machine
+
+DATASETS = ("movie", "hh")
+ARMS = ("random", "sharp", "adpo", "noise_aware", "coin_flip")
+# random, the control and the two best methods of the linear fidelity on each data set, by their
+# paired difference from random at 64 labels (docs/results.md, 20 seeds): movie noise_aware +0.1,
+# sharp -0.7; HH noise_aware +0.1, adpo -0.6.
+DEFAULT_ARMS = {"movie": ("random", "noise_aware", "sharp", "coin_flip"),
+                "hh": ("random", "noise_aware", "adpo", "coin_flip")}
+SECTION = "experiment-dpo"
+TITLES = {"movie": "movie-review task (judge = truth, bots' population answers)",
+          "hh": "Anthropic HH harmless-base (logged human preference = truth, simulated annotator noise)"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one (data set, seed, arm) does; fixed before any run, never tuned on held-out data."""
+
+    rounds: int = 3
+    per_round: int = 12
+    pool: int = 96  # candidate pairs per seed (at least twice the labels bought)
+    held_out: int = 64  # pairs scored by implicit-reward accuracy after each round
+    win_prompts: int = 256  # movie: eval-split prompts of the final win rate
+    samples: int = 1  # completions per win-rate prompt and model
+    new_tokens: int = 32  # tokens per win-rate completion (the movie pool's length)
+    epochs: float = 1.0
+    batch_size: int = 4
+    learning_rate: float | None = None  # None: the recipe's LoRA default
+    beta: float = 0.1
+    gold: int = 10  # gold answers behind the market's estimate of each annotator's error
+    max_prompt_tokens: int = 96  # HH pairs kept: prompts and replies at most this long, in tokens
+    max_reply_tokens: int = 48
+
+    @property
+    def labels(self) -> int:
+        return self.rounds * self.per_round
+
+    def check(self, dataset: str, n_pairs: int) -> None:
+        """Refuse a data set too small for these sizes (``ValueError`` naming what to change)."""
+        if self.pool < 2 * self.labels:
+            raise ValueError(f"--per-round/--rounds: {self.rounds} rounds of {self.per_round} labels need a pool of at "
+                             f"least {2 * self.labels} pairs (twice what an arm buys), the preset's pool is {self.pool}")
+        if self.pool + self.held_out > n_pairs:
+            raise ValueError(f"{dataset}: {n_pairs} pairs are too few for a pool of {self.pool} and {self.held_out} "
+                             "held out (choose a smaller --preset, or give more pairs)")
+
+
+PRESETS = {
+    # one seed of one data set, all 4 arms, in about an hour on 2 idle CPU cores (measured per arm)
+    "cpu": Settings(),
+    # bigger sizes for one GPU; never run on a GPU yet (the results say so)
+    "gpu": Settings(rounds=6, per_round=16, pool=224, held_out=192, win_prompts=512, samples=2, epochs=2.0,
+                    batch_size=8, max_prompt_tokens=1024, max_reply_tokens=512),
+}
+QUICK = Settings(rounds=2, per_round=4, pool=16, held_out=12, win_prompts=8, new_tokens=8, batch_size=4)
+
+
+@dataclass
+class Options:
+    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
+    hh: Path = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
+    seeds: int = 3
+    workers: int = 1
+    arms: list[str] | None = None  # None: DEFAULT_ARMS of each data set
+    model: str = "SmolLM2-135M-Instruct"
+    preset: str = "cpu"
+    settings: Settings = field(default_factory=Settings)
+    movie_prompts: int = 448
+    movie_new_tokens: int = 32
+    out: Path = Path("docs/results.md")
+    plots: Path = Path("docs/results")
+    home: Path = Path("data/experiments")
+    command: str = "prefmarket experiment --fidelity dpo"
+    report_only: bool = False
+    progress: bool = True
+
+    @classmethod
+    def make(cls, *, preset: str | None = None, quick: bool = False, **kw) -> Options:
+        """The options of a preset (``cpu`` by default) or, with ``quick``, the tests' tiny sizes."""
+        preset = preset or "cpu"
+        if preset not in PRESETS:
+            raise ValueError(f"--preset: unknown {preset!r}; choose from {', '.join(PRESETS)}")
+        if quick:
+            return cls(**{"seeds": 2, "model": TINY, "preset": preset, "settings": QUICK, "movie_prompts": 64,
+                          "movie_new_tokens": 12, **kw})
+        return cls(preset=preset, settings=PRESETS[preset], **kw)
+
+    def arms_of(self, dataset: str) -> list[str]:
+        return list(self.arms) if self.arms is not None else list(DEFAULT_ARMS[dataset])
+
+
+def with_settings(opts: Options, **changes) -> Options:
+    """``opts`` with some of its ``Settings`` changed (the CLI's --rounds and --per-round)."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    return replace(opts, settings=replace(opts.settings, **given)) if given else opts
+
+
+def check(opts: Options) -> None:
+    """Refuse bad options before any work, naming the option."""
+    bad = [d for d in opts.datasets if d not in DATASETS]
+    if bad or not opts.datasets:
+        raise ValueError(f"--datasets: unknown data set {', '.join(bad) or '(none given)'}; choose from {', '.join(DATASETS)}")
+    if opts.arms is not None:
+        unknown = [a for a in opts.arms if a not in ARMS]
+        if unknown or not opts.arms:
+            extra = " (apl is not run at the dpo fidelity: it samples completions every round)" if "apl" in unknown else ""
+            raise ValueError(f"--arms: unknown arm {', '.join(unknown) or '(none given)'} at the dpo fidelity; "
+                             f"choose from {', '.join(ARMS)}{extra}")
+        if lab.BASELINE not in opts.arms:
+            raise ValueError(f"--arms: every comparison is against {lab.BASELINE!r}; include it")
+    if opts.seeds < 1:
+        raise ValueError("--seeds: at least 1")
+    if opts.workers < 1:
+        raise ValueError("--workers: at least 1")
+    if opts.settings.rounds < 1 or opts.settings.per_round < 1:
+        raise ValueError("--rounds and --per-round: at least 1")
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """One data set's pairs: texts, truth (an ``Inputs`` with no features) and which pairs may be used."""
+
+    name: str
+    prompts: list[str]
+    a: list[str]
+    b: list[str]
+    inputs: Inputs  # truth and its kind, for lab.annotator_answers; features unused here
+    usable: np.ndarray  # indices of the pairs this fidelity draws from
+    note: str
+
+
+def _truth_only(truth: np.ndarray, kind: str) -> Inputs:
+    n = len(truth)
+    return Inputs(np.zeros((n, 0), np.float32), np.zeros((n, 0), np.float32), np.zeros(n), np.zeros(n),
+                  np.asarray(truth, dtype=np.float64), kind)
+
+
+def load_data(dataset: str, opts: Options, tokenizer) -> Data:
+    """The pairs of ``dataset``: the movie pool's cached generations, or the HH file through the importer.
+
+    HH pairs are kept only where the prompt and both replies fit ``max_prompt_tokens`` and
+    ``max_reply_tokens``: forward and backward passes on a CPU cost in proportion to tokens,
+    and HH's long dialogues would take most of an hour's budget on a few pairs.
+    """
+    from app.experiments.features import movie_texts, read_logged
+
+    if dataset == "movie":
+        inputs, texts = movie_texts(opts.movie_prompts, opts.model, opts.home, max_new_tokens=opts.movie_new_tokens,
+                                    progress=opts.progress)
+        return Data("movie", texts["prompt"], texts["a"], texts["b"], _truth_only(inputs.truth, JUDGE),
+                    np.arange(len(inputs)), f"the `linear` fidelity's movie pool: {len(inputs)} pairs the judge does "
+                    f"not score equal ({opts.movie_prompts} train-split prompts, two completions each)")
+    from policy.scoring import encode
+
+    pairs = read_logged(opts.hh)
+    s = opts.settings
+    enc_a = encode(tokenizer, pairs.prompts, pairs.completion_a)
+    enc_b = encode(tokenizer, pairs.prompts, pairs.completion_b)
+    fits = np.array([len(pa) <= s.max_prompt_tokens and len(ca) <= s.max_reply_tokens and len(cb) <= s.max_reply_tokens
+                     for (pa, ca), (_, cb) in zip(enc_a, enc_b, strict=True)])
+    usable = np.flatnonzero(fits)
+    note = (f"{len(pairs.prompts)} pairs imported by the product's HH importer; the {len(usable)} whose prompt is at "
+            f"most {s.max_prompt_tokens} tokens and replies at most {s.max_reply_tokens} are used")
+    return Data("hh", list(pairs.prompts), list(pairs.completion_a), list(pairs.completion_b),
+                _truth_only(pairs.a_preferred.astype(np.float64), LOGGED), usable, note)
+
+
+@dataclass
+class SeedSplit:
+    pool: np.ndarray  # data set indices of the candidate pool
+    held: np.ndarray  # data set indices of the held-out pairs
+    answers: np.ndarray  # (pool,) the annotator's answer is "a"
+    coins: np.ndarray  # (pool,) the control's coin
+    error: np.ndarray  # (pool,) the market's estimate of the pair's annotator's error
+
+
+def split_seed(data: Data, seed: int, s: Settings) -> SeedSplit:
+    """The seed's pool and held-out pairs (``lab.split`` over the usable pairs) and the pool's answers."""
+    n = len(data.usable)
+    pool_pos, held_pos = lab.split(n, seed, s.held_out / n)
+    pool = np.sort(data.usable[pool_pos][np.random.default_rng([seed, 5]).permutation(len(pool_pos))[: s.pool]])
+    held = data.usable[held_pos]
+    answers, coins, error = lab.annotator_answers(data.inputs, pool, seed, s.gold)
+    return SeedSplit(pool, held, answers, coins, error)
+
+
+# ----------------------------------------------------------------------------- one arm
+
+
+def _texts(data: Data, index: np.ndarray) -> tuple[list[str], list[str], list[str]]:
+    return [data.prompts[i] for i in index], [data.a[i] for i in index], [data.b[i] for i in index]
+
+
+def held_accuracy(models, cache, data: Data, split: SeedSplit, beta: float) -> float:
+    """Implicit-reward accuracy on the held-out pairs against the truth (ties count half)."""
+    from policy.evaluate import implicit_reward_accuracy
+    from policy.scoring import pair_scores
+
+    margins = pair_scores(models, cache, *_texts(data, split.held), beta=beta).margins
+    return implicit_reward_accuracy(np.where(data.inputs.a_wins[split.held], margins, -margins))
+
+
+def choose(arm: str, models, cache, data: Data, split: SeedSplit, bought: np.ndarray, s: Settings, seed: int,
+           rng: np.random.Generator) -> np.ndarray:
+    """The pool positions ``arm`` buys next, by the worker's scorer on the current policy."""
+    from policy import acquisition as acq
+    from policy.acquire import SCORERS, AcquisitionConfig, PoolInputs
+    from policy.scoring import pair_scores
+
+    free = np.setdiff1d(np.arange(len(split.pool)), bought)
+    if arm in (lab.BASELINE, lab.CONTROL):
+        return free[rng.permutation(len(free))[: s.per_round]]
+    features = arm != "sharp"
+    if not features and len(bought) == 0:  # policy = reference: every margin is 0, no pass needed
+        margins, feats = np.zeros(len(split.pool)), None
+    else:
+        scored = pair_scores(models, cache, *_texts(data, split.pool), beta=s.beta, features=features)
+        margins, feats = scored.margins, scored.features
+    x = PoolInputs(len(free), margins=margins[free])
+    if features:
+        x.features, x.bought_features, x.bought_margins = feats[free], feats[bought], margins[bought]
+    if arm == "noise_aware":
+        x.error = split.error[free]
+    cfg = AcquisitionConfig(method=arm, n_select=s.per_round, beta=s.beta, seed=seed)
+    return free[acq.select(SCORERS[arm](x, cfg, rng), s.per_round, rng)]
+
+
+def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, s: Settings, cache, workdir: Path,
+            reference_completions, *, progress: bool = True) -> tuple[dict, object]:
+    """One arm of one seed; returns its result and the base model, unwrapped for the next arm."""
+    from policy.train import DPORecipe, PreferencePair, initial_models, train_dpo
+
+    t0 = time.perf_counter()
+    recipe = DPORecipe(beta=s.beta, learning_rate=s.learning_rate, epochs=s.epochs, batch_size=s.batch_size,
+                       schedule="retrain", seed=seed)
+    models = initial_models(base, tokenizer, recipe)
+    rng = np.random.default_rng([seed, 4, lab.ARMS.index(lab.BASELINE if arm == lab.CONTROL else arm)])
+    labels = split.coins if arm == lab.CONTROL else split.answers
+    bought = np.zeros(0, dtype=np.int64)
+    curve, seconds = [0.5], []
+    for _ in tqdm(range(s.rounds), desc=f"{data.name} seed {seed} {arm}", disable=not progress, leave=False):
+        t = time.perf_counter()
+        bought = np.concatenate([bought, choose(arm, models, cache, data, split, bought, s, seed, rng)])
+        prompts, a, b = _texts(data, split.pool[bought])
+        pairs = [PreferencePair(p, x if says_a else y, y if says_a else x)
+                 for p, x, y, says_a in zip(prompts, a, b, labels[bought], strict=True)]
+        models = train_dpo(models, pairs, recipe, cache, workdir).models
+        curve.append(held_accuracy(models, cache, data, split, s.beta))
+        seconds.append(time.perf_counter() - t)
+    result = {"dataset": data.name, "seed": seed, "arm": arm, "labels": [r * s.per_round for r in range(s.rounds + 1)],
+              "accuracy": curve, "bought": split.pool[bought].tolist(), "round_seconds": seconds,
+              "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]]))}
+    if reference_completions is not None:
+        result.update(_win(models, *reference_completions, s, progress))
+    result["seconds"] = time.perf_counter() - t0
+    return result, models.policy.unload()
+
+
+def _sampling(s: Settings):
+    from policy.generate import SamplingConfig
+
+    return SamplingConfig(max_new_tokens=s.new_tokens, temperature=1.0, batch_size=32, seed=0)
+
+
+def _win(models, prompts: list[str], theirs: list[list[str | None]], s: Settings, progress: bool) -> dict:
+    """The policy's win rate against the reference's cached completions, with its per-prompt shares."""
+    from policy.evaluate import judged_outcomes, per_prompt, sample_completions, win_share
+    from task.judges import SentimentJudge
+
+    mine = sample_completions(models, prompts, _sampling(s), samples=s.samples, progress=progress)
+    outcomes = judged_outcomes(SentimentJudge(), prompts, mine, theirs)
+    win = win_share(outcomes)
+    return {"win_rate": win.rate, "win_ci": [win.ci_low, win.ci_high], "win_prompts": win.n,
+            "win_per_prompt": [None if np.isnan(v) else float(v) for v in per_prompt(outcomes)]}
+
+
+def reference_completions(models, home: Path, model_name: str, s: Settings, progress: bool):
+    """The eval split's win-rate prompts and the reference's completions of them, sampled once and cached."""
+    from policy.evaluate import sample_completions
+    from task import prompts as task
+
+    prompts = task.prompts("eval", s.win_prompts, seed=0)
+    cfg = _sampling(s)
+    path = home / "dpo" / f"movie-{model_label(model_name)}" / f"reference-{fingerprint(prompts, vars(cfg), s.samples)}.json"
+    if path.exists():
+        return prompts, json.loads(path.read_text())
+    theirs = sample_completions(models, prompts, cfg, samples=s.samples, reference=True, progress=progress)
+    _write_json(path, theirs)
+    return prompts, theirs
+
+
+# ----------------------------------------------------------------------------- seeds, resumable
+
+
+def _write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+
+
+def results_folder(opts: Options, dataset: str) -> Path:
+    """Where one data set's arm files go, keyed by the sizes (other sizes, other folder)."""
+    return (opts.home / "dpo" / "results" /
+            f"{dataset}-{model_label(opts.model)}-{opts.preset}-{fingerprint(asdict(opts.settings), opts.movie_prompts)}")
+
+
+def arm_path(opts: Options, dataset: str, seed: int, arm: str) -> Path:
+    return results_folder(opts, dataset) / f"seed-{seed:04d}-{arm}.json"
+
+
+def run_seed(opts: Options, dataset: str, seed: int) -> int:
+    """Every arm of one (data set, seed) that has no result file yet; returns how many it ran."""
+    from app.experiments.features import load_model
+    from policy.model import PolicyModels
+    from policy.scoring import ReferenceCache
+
+    todo = [arm for arm in opts.arms_of(dataset) if not arm_path(opts, dataset, seed, arm).exists()]
+    if not todo:
+        return 0
+    base, tok = load_model(opts.model)
+    data = load_data(dataset, opts, tok)
+    opts.settings.check(dataset, len(data.usable))
+    split = split_seed(data, seed, opts.settings)
+    folder = opts.home / "dpo" / f"{dataset}-{model_label(opts.model)}"
+    cache = ReferenceCache(folder / "reference-logps.json")
+    theirs = None
+    if dataset == "movie":
+        theirs = reference_completions(PolicyModels(policy=base, tokenizer=tok, reference=base), opts.home, opts.model,
+                                       opts.settings, opts.progress)
+    for arm in todo:
+        result, base = run_arm(base, tok, data, split, arm, seed, opts.settings, cache, folder / "trainer", theirs,
+                               progress=opts.progress)
+        cache.save()
+        _write_json(arm_path(opts, dataset, seed, arm), result)
+    return len(todo)
+
+
+def _seed_job(opts: Options, dataset: str, seed: int) -> int:
+    from policy.model import configure_threads
+
+    configure_threads()
+    return run_seed(opts, dataset, seed)
+
+
+def run(opts: Options, echo=print) -> dict:
+    """Run what is missing (unless ``report_only``), then write the section from every finished file."""
+    check(opts)
+    jobs = [(d, seed) for seed in range(opts.seeds) for d in opts.datasets]  # movie seed 0, HH seed 0, then seed 1
+    if not opts.report_only:
+        bar = tqdm(total=len(jobs), desc="dpo seeds", disable=not opts.progress)
+        if opts.workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=min(opts.workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+                for f in as_completed([pool.submit(_seed_job, opts, d, seed) for d, seed in jobs]):
+                    f.result()
+                    bar.update()
+        else:
+            for d, seed in jobs:
+                _seed_job(opts, d, seed)
+                bar.update()
+        bar.close()
+    figures = write_report(opts)
+    echo(f"wrote the dpo fidelity's section of {opts.out} and plots in {opts.plots}")
+    return figures
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def finished(opts: Options, dataset: str) -> tuple[list[dict], list[int]]:
+    """Per seed with every arm finished, one record in ``report``'s shape ({"labels", "accuracy": {arm: curve}, ...});
+    and the seeds still pending."""
+    done, pending = [], []
+    for seed in range(opts.seeds):
+        paths = {arm: arm_path(opts, dataset, seed, arm) for arm in opts.arms_of(dataset)}
+        if not all(p.exists() for p in paths.values()):
+            pending.append(seed)
+            continue
+        arms = {arm: json.loads(p.read_text()) for arm, p in paths.items()}
+        first = next(iter(arms.values()))
+        done.append({"seed": seed, "labels": first["labels"], "accuracy": {a: r["accuracy"] for a, r in arms.items()},
+                     "win": {a: r.get("win_rate") for a, r in arms.items()},
+                     "seconds": {a: r["seconds"] for a, r in arms.items()},
+                     "label_accuracy": first["label_accuracy"] if lab.BASELINE not in arms
+                     else arms[lab.BASELINE]["label_accuracy"]})
+    return done, pending
+
+
+def _resume_command(opts: Options) -> str:
+    return opts.command.replace(" --report-only", "")
+
+
+def write_report(opts: Options) -> dict:
+    s = opts.settings
+    now = dt.datetime.now(dt.timezone.utc)
+    lines = [f"## Points per label by acquisition function (`dpo` fidelity)", "",
+             f"_Written by `{opts.command}` on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()}; model "
+             f"`{opts.model}`; preset `{opts.preset}`; seeds asked 0–{opts.seeds - 1}._", "",
+             f"**Setup.** Real LoRA-DPO on the model (`policy.train.train_dpo`, LoRA r 16, β = {s.beta}, "
+             f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, the recipe's learning rate) under the **retrain** "
+             f"schedule: each round starts again from the reference, with a LoRA adapter seeded alike in every arm, on "
+             f"everything bought so far (`train_dpo` builds a new optimiser each call, so `continue` would reset Adam "
+             f"every round). Per seed: {s.pool} candidate pairs and {s.held_out} held out (`lab.split`), "
+             f"{s.rounds} rounds of {s.per_round} labels ({s.labels} in all). Answers, coins and the market's error "
+             f"estimates are the `linear` lab's (`lab.annotator_answers`, keyed on (seed, pair)): every arm gets the "
+             f"same answer to the same pair. Arms pick with the worker's scorers (`policy.acquire.SCORERS`) on the "
+             f"current policy's implicit-reward margins; `noise_aware` is also given each pair's annotator's error "
+             f"estimate. After each round: **held-out implicit-reward accuracy** against the truth (50% before any "
+             f"label). Movie, at the end: **win rate** against the reference on {s.win_prompts} eval-split prompts "
+             f"({s.samples} sample(s) each, {s.new_tokens} new tokens, temperature 1, the same sampling seeds for "
+             f"policy and reference), judged by the sentiment judge that is the data set's truth. HH has no judge: "
+             f"its final figure is the held-out accuracy. Intervals: 95%, `scipy.stats.bootstrap(..., paired=True)` "
+             f"over seeds (percentile); none with fewer than 2 seeds. The arms are random, the control and the two "
+             f"best methods of the `linear` fidelity on each data set (by their paired difference from random). "
+             f"Sizes were fixed before the runs; nothing was tuned on held-out data.", "",
+             f"The `gpu` preset ({_sizes(PRESETS['gpu'])}) is untested on a GPU: no run of it has been made. The `cpu` "
+             f"preset is {_sizes(PRESETS['cpu'])}.", ""]
+    figures = {}
+    for dataset in opts.datasets:
+        text, figs = _dataset_section(dataset, opts)
+        lines += text
+        figures[dataset] = figs
+    from app.experiments.price import write_section
+
+    write_section(opts.out, "\n".join(lines), SECTION)
+    return figures
+
+
+def _sizes(s: Settings) -> str:
+    return (f"{s.rounds} rounds of {s.per_round} labels, pool {s.pool}, {s.held_out} held out, {s.win_prompts} "
+            f"win-rate prompts × {s.samples}, {s.epochs:g} epoch(s), batch {s.batch_size}, HH pairs up to "
+            f"{s.max_prompt_tokens} prompt / {s.max_reply_tokens} reply tokens")
+
+
+def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
+    results, pending = finished(opts, dataset)
+    arms = opts.arms_of(dataset)
+    lines = [f"### {TITLES[dataset]}", ""]
+    status = f"{len(results)} of {opts.seeds} seeds finished (seeds {', '.join(str(r['seed']) for r in results) or 'none'})"
+    if pending:
+        status += (f"; {len(pending)} pending (seeds {', '.join(map(str, pending))}): resume with "
+                   f"`{_resume_command(opts)}` (finished arms are skipped)")
+    lines += [status + ".", ""]
+    if not results:
+        return lines, {}
+    last = len(results[0]["labels"]) - 1
+    labels = results[0]["labels"][-1]
+    base_acc = 100 * report.curves(results, lab.BASELINE)[:, last]
+    movie = dataset == "movie"
+    lines.append(f"Bought labels agree with the truth {np.mean([r['label_accuracy'] for r in results]):.1%} of the "
+                 "time (random's pairs).")
+    if lab.CONTROL in arms:
+        gain = report.control_gain(results, lab.CONTROL, last)
+        verdict = "no gain: the metric passes" if not gain.excludes(0.0) else "**a gain: the metric is wrong**"
+        lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
+                     f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
+    lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
+              + (" win rate vs reference | vs random, points [95%] |" if movie else "") + " wall time per arm |",
+              "|---|---|---|" + ("---|---|" if movie else "") + "---|"]
+    rows = {}
+    for arm in arms:
+        acc = 100 * report.curves(results, arm)[:, last]
+        vs = "baseline" if arm == lab.BASELINE else report.interval_text(
+            report.paired_interval(acc, base_acc, report.mean_difference), report.points)
+        cells = [f"{acc.mean():.1f}%", vs]
+        if movie:
+            win = 100 * np.array([r["win"][arm] for r in results], dtype=np.float64)
+            base_win = 100 * np.array([r["win"][lab.BASELINE] for r in results], dtype=np.float64)
+            wvs = "baseline" if arm == lab.BASELINE else report.interval_text(
+                report.paired_interval(win, base_win, report.mean_difference), report.points)
+            cells += [f"{win.mean():.1f}%", wvs]
+            rows[arm] = {"accuracy": float(acc.mean()), "win": float(win.mean())}
+        else:
+            rows[arm] = {"accuracy": float(acc.mean())}
+        minutes = np.mean([r["seconds"][arm] for r in results]) / 60
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {minutes:.1f} min |")
+    plot = opts.plots / f"experiment-dpo-{dataset}.png"
+    report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
+    lines += ["", f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
+    return lines, rows

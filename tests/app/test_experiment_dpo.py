@@ -1,0 +1,114 @@
+"""The ``dpo`` fidelity of ``prefmarket experiment``: pairing, resume, the report, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from app.experiments import dpo, lab
+from tests.app.test_experiment_lab import hh_file
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    from app.cli import app
+
+    monkeypatch.setenv("PREFMARKET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFMARKET_TORCH_THREADS", "1")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, ["experiment", "--fidelity", "dpo", "--model", "tiny", "--workers", "1",
+                                   "--out", str(tmp_path / "docs" / "results.md"),
+                                   "--plots", str(tmp_path / "docs" / "results"), *args])
+
+    return run
+
+
+def arm_files(tmp_path):
+    return sorted((tmp_path / "home" / "experiments" / "dpo" / "results").rglob("seed-*.json"))
+
+
+def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
+    hh = hh_file(tmp_path / "hh.jsonl", 60)
+    result = cli("--quick", "--hh", str(hh))
+    assert result.exit_code == 0, result.output
+    files = arm_files(tmp_path)
+    assert len(files) == 2 * 2 * 4  # 2 data sets x 2 seeds x 4 arms, one file each
+    runs = [json.loads(p.read_text()) for p in files]
+    for r in runs:
+        assert len(r["accuracy"]) == dpo.QUICK.rounds + 1 and r["accuracy"][0] == 0.5
+        assert len(r["bought"]) == len(set(r["bought"])) == dpo.QUICK.labels
+        assert all(0.0 <= a <= 1.0 for a in r["accuracy"])
+        assert ("win_rate" in r) == (r["dataset"] == "movie")
+    by = {(r["dataset"], r["seed"], r["arm"]): r for r in runs}
+    for d in ("movie", "hh"):
+        assert set(dpo.DEFAULT_ARMS[d]) == {arm for (dd, _, arm) in by if dd == d}
+        for seed in (0, 1):
+            # the control buys random's pairs (same stream), with coin answers instead of the annotators'
+            assert by[(d, seed, "coin_flip")]["bought"] == by[(d, seed, "random")]["bought"]
+        assert by[(d, 0, "random")]["bought"] != by[(d, 1, "random")]["bought"]
+    for seed in (0, 1):  # the same eval prompts and reference completions: one win-rate row per prompt
+        assert len(by[("movie", seed, "random")]["win_per_prompt"]) == dpo.QUICK.win_prompts
+    text = (tmp_path / "docs" / "results.md").read_text()
+    assert text.count("<!-- experiment-dpo:begin -->") == 1 and "`dpo` fidelity" in text
+    assert "| noise_aware |" in text and "| adpo |" in text and "| sharp |" in text and "win rate vs reference" in text
+    assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
+    assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
+                                                                           "experiment-dpo-hh.png"}
+    before = {p: p.stat().st_mtime_ns for p in files}
+    again = cli("--quick", "--hh", str(hh))
+    assert again.exit_code == 0, again.output
+    assert {p: p.stat().st_mtime_ns for p in arm_files(tmp_path)} == before  # resumed: no arm ran again
+    more = cli("--quick", "--hh", str(hh), "--seeds", "3", "--report-only")
+    assert more.exit_code == 0 and arm_files(tmp_path) == files  # report only: nothing ran
+    text = (tmp_path / "docs" / "results.md").read_text()
+    resume = text.split("1 pending (seeds 2): resume with `")[1].split("`")[0]
+    assert "--fidelity dpo" in resume and "--seeds 3" in resume and "--report-only" not in resume
+
+
+def test_every_arm_of_a_seed_sees_the_same_split_and_answers():
+    """The answers come from the linear lab's draw keyed on (seed, pair): an arm cannot change them."""
+    from app.experiments.features import LOGGED
+
+    truth = (np.arange(200) % 3 == 0).astype(float)
+    data = dpo.Data("hh", ["p"] * 200, ["a"] * 200, ["b"] * 200, dpo._truth_only(truth, LOGGED),
+                    np.arange(0, 200, 2), "")
+    s = dpo.Settings(pool=40, held_out=30, rounds=2, per_round=10)
+    one, two = dpo.split_seed(data, 3, s), dpo.split_seed(data, 3, s)
+    assert np.array_equal(one.pool, two.pool) and np.array_equal(one.answers, two.answers)
+    assert len(one.pool) == 40 and len(one.held) == 30 and not set(one.pool) & set(one.held)
+    assert set(one.pool) | set(one.held) <= set(data.usable)
+    answers, coins, _ = lab.annotator_answers(data.inputs, one.pool, 3, s.gold)
+    assert np.array_equal(answers, one.answers) and np.array_equal(coins, one.coins)
+    assert not np.array_equal(dpo.split_seed(data, 4, s).held, one.held)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--preset", "tpu"], "--preset"),
+    (["--arms", "random,apl"], "--arms"),
+    (["--arms", "sharp,coin_flip"], "'random'"),
+    (["--datasets", "imdb"], "--datasets"),
+    (["--per-round", "40"], "--per-round"),
+])
+def test_bad_input_is_a_cli_error_and_writes_nothing(cli, tmp_path, args, named):
+    hh = hh_file(tmp_path / "hh.jsonl", 60)
+    result = cli("--quick", "--hh", str(hh), *args)
+    assert result.exit_code == 1
+    assert named in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "docs").exists() and not (tmp_path / "home" / "experiments" / "dpo" / "results").exists()
+
+
+def test_an_unknown_fidelity_is_named(tmp_path, monkeypatch):
+    from app.cli import app
+
+    monkeypatch.setenv("PREFMARKET_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["experiment", "--fidelity", "full", "--out", str(tmp_path / "r.md")])
+    assert result.exit_code == 1 and "--fidelity" in result.output and "linear, dpo" in result.output
+    assert not (tmp_path / "r.md").exists()
