@@ -166,7 +166,7 @@ def test_who_may_see_quality(world, admin):
     assert e.value.status == 403
     r, _ = play_round(req, c, anns)
     gold_ids = {it["id"] for it in req.list_items(c["id"]) if it["gold_check"]}
-    assert not set(annotator.get_round(r["id"])["item_ids"]) & gold_ids  # gold is never offered as such
+    assert not set(req.get_round(r["id"])["item_ids"]) & gold_ids  # gold is never offered as such
 
 
 def test_mark_gold_route(admin):
