@@ -423,24 +423,25 @@ def demo(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when the worker would see a GPU)")] = "auto",
     seed: Annotated[int, typer.Option(help="seed for the pool, the bots, sampling and training")] = 0,
     quick: Annotated[bool, typer.Option("--quick", help="a smoke run: every step, tiny sizes")] = False,
-    quality: Annotated[bool, typer.Option(help="gold checks in the auction campaign, and the same auction without "
-                                          "them to compare with")] = True,
+    quality: Annotated[bool, typer.Option(help="a vetting phase (gold checks, its own budget line), then gold checks "
+                                          "at a steady share in the campaigns, the vetting records carried")] = True,
     spammers: Annotated[Optional[float], typer.Option(min=0.0, max=0.99, help="share of spammers among the "
                                                       "annotator bots (default 0.2)")] = None,
-    vet_once: Annotated[bool, typer.Option("--vet-once", help="then the auction again on the same pairs, carrying "
-                                           "its annotators' gold records (gold_carry 1): vetting paid once")] = False,
+    twin: Annotated[bool, typer.Option("--twin", help="also the auction without gold checks on the same pairs, to "
+                                       "see what gold checks bought (one campaign's more time)")] = False,
     posted_price_cents: Annotated[Optional[int], typer.Option(
         "--posted-price-cents", help="the posted-price baseline's price per label, integer cents, 1 to the campaigns' "
         "maximum price (default: the median private cost of the bot population, rounded up to a cent)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<timestamp>); an existing one is resumed")] = None,
 ):
-    """Run a campaign end to end and report what each win-rate point cost.
+    """Run the product end to end: an auction with acquisition against a posted price with random items.
 
-    Starts the market, the policy worker and annotator bots as processes; runs an auction
-    campaign with gold checks, the same auction without them, then a posted-price baseline,
-    all on the same pairs; writes runs/<timestamp>/. The baseline's price is set in advance
-    (the bots' median cost, or --posted-price-cents), and it spends what the auction it is
-    compared with spent."""
+    Starts the market, the policy workers and annotator bots as processes; samples the pool
+    and judge-labelled held-out pairs; vets the annotators once; runs the auction campaign,
+    then a posted-price baseline at the auction's spend, on the same pairs; trains a
+    coin-flip control; evaluates every policy on the same held-out prompts and seeds; writes
+    runs/<timestamp>/report.md, which leads with the claim. The baseline's price is set in
+    advance (the bots' median cost, or --posted-price-cents)."""
     from app.demo import run as demo_run
     from app.demo.processes import DemoError
     from app.demo.settings import DemoSettings, choose
@@ -454,7 +455,7 @@ def demo(
         else:
             settings = choose(quick=quick, device=demo_run.resolve_device(device), budget=budget, rounds=rounds,
                               rule=rule, acquisition=acquisition, model=model, seed=seed, quality=quality,
-                              spammers=spammers, vet_once=vet_once, posted_price_cents=posted_price_cents)
+                              spammers=spammers, twin=twin, posted_price_cents=posted_price_cents)
         report = demo_run.run(settings, out, console)
     except (DemoError, ValueError) as exc:
         _fail(str(exc), f"logs are in {out / 'logs'}; run the same command again to resume")
@@ -519,8 +520,6 @@ def _print_demo_summary(summary: dict, report: Path) -> None:
     console.print(verdict(summary["comparison"], c["auction"], c["baseline"]).replace("**", ""))
     if "no_qc" in c:
         console.print(quality_verdict(c["auction"], c["no_qc"]).replace("**", ""))
-    if "vetted" in c:
-        console.print(quality_verdict(c["vetted"], c["no_qc"], vetted=True).replace("**", ""))
     console.print(f"report: [bold]{report}[/]")
 
 

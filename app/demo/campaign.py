@@ -10,6 +10,9 @@ The demo plays the requester. Each round it
    last label; a round that overstays the labelling window is settled, releasing the rest);
 4. waits for the worker's evaluation of the policy trained on those labels.
 
+A campaign driven without a worker (the demo's vetting phase) skips 1 and 4: its items are
+offered unscored, in upload order, and nothing is trained on what it buys.
+
 Everything it knows it reads back from the API, so a resumed demo simply looks at the
 campaign's last round and carries on from whatever state it is in.
 """
@@ -36,14 +39,15 @@ class Ui:
 
     status: Callable[[str], None]
     settled: Callable[[dict], None]  # a round, once settled
-    evaluated: Callable[[dict, dict], None]  # a round and the evaluation that followed it
+    evaluated: Callable[[dict, dict | None], None]  # a round and the evaluation that followed it (None: none will)
 
 
 class CampaignDriver:
-    def __init__(self, req: MarketClient, campaign_id: int, procs: Processes, worker: str,
+    def __init__(self, req: MarketClient, campaign_id: int, procs: Processes, worker: str | None,
                  bidders_for: Callable[[int], int], ui: Ui, *, eval_timeout_s: float = 3600.0):
         self.req, self.cid, self.procs, self.worker = req, campaign_id, procs, worker
         self.bidders_for = bidders_for  # how many bots can afford a round with this max price
+        self.train = worker is not None  # without a worker nothing is scored, trained or evaluated (vetting)
         self.ui = ui
         self.eval_timeout_s = eval_timeout_s
         self.shown: set[int] = set()  # rounds whose evaluation was shown
@@ -60,7 +64,8 @@ class CampaignDriver:
                 self._await_evaluation(rounds[-1])
             if len(rounds) >= max_rounds or not want_more():
                 return
-            self._await_scores(first=not rounds)
+            if self.train:
+                self._await_scores(first=not rounds)
             try:
                 r = self.req.open_round(self.cid, duration_s=ROUND_DURATION_S)
             except MarketError as exc:
@@ -80,7 +85,8 @@ class CampaignDriver:
         start = time.monotonic()
         while True:
             for name in ("server", "bots", self.worker):
-                self.procs.check(name)
+                if name is not None:
+                    self.procs.check(name)
             result = done()
             if result:
                 return result
@@ -152,7 +158,10 @@ class CampaignDriver:
         """Wait for the worker's evaluation after this round. None comes when the round bought
         no training data: nothing paid, or only gold checks and ties (the worker trains on the
         export, which leaves both out, so this asks the same question of the same export)."""
-        if not r["paid_cents"] or not self._bought_data(r):
+        if not self.train or not r["paid_cents"] or not self._bought_data(r):
+            if r["id"] not in self.shown:
+                self.shown.add(r["id"])
+                self.ui.evaluated(r, None)
             return
 
         def posted():

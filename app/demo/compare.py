@@ -1,8 +1,8 @@
 """Several demo runs side by side: what each campaign bought over seeds, pooled.
 
-One CPU demo run evaluates each policy on 64 held-out prompts, so a final win rate carries
-a 95% CI of about ±12 points and a single run cannot say whether gold checks paid for
-themselves (README, "The demo"). Runs on different seeds are independent measurements of
+One demo run evaluates each policy on its own seed's held-out prompts, so a single run
+says little about how the campaigns compare across pools, bots and samples (README, "The
+demo"). Runs on different seeds are independent measurements of
 the same campaigns, so they pool: ``prefmarket demo-compare runs/a runs/b ...`` reads each
 run's ``summary.json`` and reports, per campaign, every run's final win rate and $ per
 point, the pooled win rate over all runs' held-out prompts, and $ per point at the pooled
@@ -35,9 +35,10 @@ from app.demo import plots
 from app.demo.report import pct
 
 Z95 = 1.96
-TITLES = {"auction": "auction with gold checks", "vetted": "auction again, records carried",
-          "no_qc": "auction, no gold checks", "baseline": "baseline (posted price, random items)"}
-GOLD_CAMPAIGNS = ("auction", "vetted")
+TITLES = {"auction": "auction with gold checks", "no_qc": "auction, no gold checks",
+          "baseline": "baseline (posted price, random items)"}
+GOLD_CAMPAIGNS = ("auction",)
+UNTRAINED = ("vetting",)  # campaigns that buy gold records, not a policy: nothing to pool
 NO_QC = "no_qc"
 
 
@@ -93,6 +94,8 @@ def finals(summaries: list[dict]) -> dict[str, list[Final]]:
     out: dict[str, list[Final]] = {}
     for s in summaries:
         for name, c in s["campaigns"].items():
+            if name in UNTRAINED:
+                continue
             f = c.get("final")
             out.setdefault(name, []).append(Final(
                 seed=s["settings"]["seed"], spend_cents=c["spent_cents"],

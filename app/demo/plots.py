@@ -1,5 +1,6 @@
-"""The report's PNGs: win rate against dollars, clearing prices, spend by annotator kind, and
-spammers' share of paid training labels per round; and ``demo-compare``'s pooled win rates.
+"""The report's PNGs: the final win rates, held-out accuracy against dollars, clearing prices,
+spend by annotator kind, and spammers' share of paid training labels per round; and
+``demo-compare``'s pooled win rates.
 
 Each function takes plain rows (what the API returned) and a path, so the plots can be
 redrawn from a run folder's CSVs as well.
@@ -14,7 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"auction": "#1f77b4", "vetted": "#2ca02c", "no_qc": "#ff7f0e", "baseline": "#d62728"}
+COLOURS = {"auction": "#1f77b4", "vetting": "#2ca02c", "no_qc": "#ff7f0e", "baseline": "#d62728",
+           "coin_flip": "#7f7f7f"}
 KIND_ORDER = ("diligent", "noisy", "spammer", "adversarial", "unknown")
 
 
@@ -25,9 +27,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def winrate_vs_spend(curves: dict[str, tuple[str, list[dict]]], path: Path) -> Path:
-    """``curves``: name -> (legend label, accounting curve points). The step-0 origin is
-    drawn hollow: it is 50% by construction, not measured."""
+def metric_vs_spend(curves: dict[str, tuple[str, list[dict]]], path: Path, *, ylabel: str, title: str) -> Path:
+    """``curves``: name -> (legend label, accounting curve points, the value as ``win_rate``).
+    The step-0 origin is drawn hollow: it is 50% by construction, not measured."""
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for name, (label, points) in curves.items():
         colour = COLOURS.get(name)
@@ -44,10 +46,27 @@ def winrate_vs_spend(curves: dict[str, tuple[str, list[dict]]], path: Path) -> P
     highs = [100 * p["ci_high"] for _, pts in curves.values() for p in pts]
     ax.set_ylim(min([40.0, *lows]) - 2, max([60.0, *highs]) + 2)  # at least 40-60%: flat noise must look flat
     ax.set_xlabel("cumulative spend on accepted labels ($)")
-    ax.set_ylabel("win rate against the reference (%)")
-    ax.set_title("What the money bought: win rate (95% CI band) against dollars spent")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(loc="best", fontsize=9)
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def final_win_rates(arms: dict[str, tuple[str, dict]], final: dict, path: Path) -> Path:
+    """Each policy's final win rate against the reference with its 95% interval (``arms``:
+    name -> (label, the arm in ``paired.json``)), on the same prompts and seeds."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.7 * len(arms)))
+    names = list(arms)[::-1]
+    for k, name in enumerate(names):
+        _, a = arms[name]
+        ax.errorbar(100 * a["win_rate"], k, xerr=[[100 * (a["win_rate"] - a["ci_low"])], [100 * (a["ci_high"] - a["win_rate"])]],
+                    fmt="o", color=COLOURS.get(name, "black"), capsize=4, markersize=7)
+    ax.set_yticks(range(len(names)), [arms[n][0] for n in names], fontsize=8)
+    ax.axvline(50, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel(f"win rate against the reference (%), {final['prompts']} held-out prompts × {final['samples']}, 95% CI")
+    ax.set_title("Final policies on the same prompts and sampling seeds")
+    ax.grid(alpha=0.3, axis="x")
     return _save(fig, path)
 
 

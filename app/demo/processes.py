@@ -1,4 +1,5 @@
-"""The demo's child processes: the market server, the policy worker, the annotator bots.
+"""The demo's child processes: the market server, the policy worker, the annotator bots, and
+the steps that work with the model outside the market (``app.demo.paired``).
 
 Each runs as ``python -m app.cli <command>`` (the same commands a person would type),
 with its output in ``<run>/logs/<name>.log``. On Linux each child asks the kernel to
@@ -121,7 +122,26 @@ class Processes:
                    env={"PREFMARKET_TOKEN": admin_token})
 
     def worker(self, name: str, url: str, token: str, campaign_id: int, args: list[str], *, cpu_only: bool) -> None:
-        env = {"PREFMARKET_TOKEN": token}
+        self.start(name, cli("worker", "--url", url, "--campaign", str(campaign_id), *args),
+                   env={"PREFMARKET_TOKEN": token} | self._torch_env(cpu_only))
+
+    def model_job(self, name: str, argv: list[str], *, cpu_only: bool) -> None:
+        """A child process that works with the model and exits (``finished`` says when)."""
+        self.start(name, argv, env=self._torch_env(cpu_only))
+
+    def finished(self, name: str) -> bool:
+        """Whether ``name`` has exited with code 0; ``DemoError`` with its log's end if it failed."""
+        proc = self.running[name]
+        if proc.poll() is None:
+            return False
+        if proc.returncode:
+            self.check(name)
+        del self.running[name]
+        return True
+
+    @staticmethod
+    def _torch_env(cpu_only: bool) -> dict[str, str]:
+        env = {}
         if cpu_only:
             env["CUDA_VISIBLE_DEVICES"] = ""  # the worker has no device option: hide the GPUs from it
             # One core stays free for the server and the bots: torch's OpenMP threads spin at
@@ -129,4 +149,4 @@ class Processes:
             # slower on two shared cores (1.8 s against 0.13 s for a batch of 16).
             env["PREFMARKET_TORCH_THREADS"] = (os.environ.get("PREFMARKET_TORCH_THREADS")
                                                or str(max(1, (os.cpu_count() or 2) - 1)))
-        self.start(name, cli("worker", "--url", url, "--campaign", str(campaign_id), *args), env=env)
+        return env

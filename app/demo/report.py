@@ -1,35 +1,46 @@
 """What the demo bought and what it was worth, written into the run folder.
 
-Every figure is read back from the market's API, and the cost-per-win-rate figures come
-from ``GET /v1/campaigns/{id}/accounting`` (so the report, the portal and any client say
-the same thing: $ per point charges all a campaign spent, see ``market.accounting``).
-Money is formatted by ``market.money.usd``. Files:
+``report.md`` leads with the claim (issue 17): the auction with its acquisition against a
+posted price with random items, at equal spend, on the final paired evaluation
+(``paired.json``, from ``app.demo.paired``):
+
+- price per label: what each campaign paid per accepted label (the mechanism's part);
+- points per label: win-rate points above 50% per training label (the acquisition's part);
+- dollars per point (``market.accounting.cents_per_point``: all a campaign spent, gold
+  checks included);
+- the auction against the baseline prompt by prompt (a paired 95% interval), the
+  coin-flip control beside them, and a plain verdict. The verdict calls nothing a finding
+  unless the evaluation told the auction's labels from coin flips (their intervals do not
+  overlap): an evaluation that cannot see labels cannot rank two ways of buying them.
+
+Then quality control (the vetting phase's own budget line, the gold checks' share of the
+flagship's spend, spammers' share of the training labels), the run's caveats, and the
+rounds. Market figures are read back from the API. Money is formatted by
+``market.money.usd``. Files:
 
 ===================== ===============================================================
-``report.md``         the figures and the verdict, with the plots
-``summary.json``      the same figures, machine-readable
-``evaluations.csv``   every evaluation of every campaign (win rate, CI, n, metrics)
+``report.md``         the claim, quality control, caveats, rounds, with the plots
+``summary.json``      the same figures, machine-readable (``wall_s``: the run's wall time)
+``evaluations.csv``   every per-round evaluation (held-out accuracy, its CI, metrics)
 ``rounds.csv``        every round: bids, labels (training data and gold checks), spammers'
                       share of the paid training labels, clearing price, money
 ``ledger.csv``        every ledger posting of every campaign, payees' kinds added
 ``dataset.jsonl``     what the auction bought, TRL prompt/chosen/rejected (+ metadata)
-``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin,
-                      ``vetted_dataset.jsonl`` for the auction run again)
-``plots/*.png``       win rate vs dollars, clearing prices, spend by annotator kind,
-                      spammers' share of paid labels per round, and training labels the
+``baseline_dataset.jsonl`` the same for the baseline (``no_qc_dataset.jsonl`` for the twin)
+``plots/*.png``       final win rates, held-out accuracy against dollars, clearing prices,
+                      spend by annotator kind, spammers' share per round, labels the
                       judge agrees with by annotator kind
 ===================== ===============================================================
 
-Campaigns: ``auction`` (the product), ``baseline`` (posted price, random items) and, when
-quality control is on, ``no_qc`` (the auction without gold checks); with ``--vet-once``,
-``vetted`` (the auction again on the same pairs, carrying its gold records). A paid label is
-*training data* when the export holds it; the other paid labels are gold checks.
+Campaigns: ``vetting`` (gold checks before the campaigns; nothing trained), ``auction``
+(the product), ``baseline`` (posted price, random items) and, with ``--twin``, ``no_qc``
+(the auction without gold checks). A paid label is *training data* when the export holds
+it; the other paid labels are gold checks.
 
 The baseline's terms (``baseline_terms`` in ``summary.json``, from ``run._baseline_campaign``):
 its posted price and where it came from (``median cost``: the bots' median private cost,
-rounded up to a cent; ``given``: ``--posted-price-cents``), its budget (what the auction it
-is compared with spent), the labels that budget buys at that price, and the labels it bought
-(its fill). The report says how the price was set and shows the fill.
+rounded up to a cent; ``given``: ``--posted-price-cents``), its budget (what the auction
+spent), the labels that budget buys at that price, and the labels it bought (its fill).
 """
 
 from __future__ import annotations
@@ -40,14 +51,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from market.accounting import spend_by_kind
+from market.accounting import cents_per_point, spend_by_kind
 from market.client import MarketClient
 from market.money import usd
 from app.demo import plots
 from app.demo.settings import DemoSettings
 
-DATASETS = {"auction": "dataset.jsonl", "vetted": "vetted_dataset.jsonl", "no_qc": "no_qc_dataset.jsonl",
+DATASETS = {"vetting": "vetting_dataset.jsonl", "auction": "dataset.jsonl", "no_qc": "no_qc_dataset.jsonl",
             "baseline": "baseline_dataset.jsonl"}
+TITLES = {"vetting": "vetting", "auction": "auction", "no_qc": "auction, no gold checks", "baseline": "baseline",
+          "coin_flip": "coin-flip control"}
+TARGET_GOLD_SHARE = 0.25  # gold checks' most of the flagship's spend once records are carried (issue 17)
 
 
 def pct(x: float | None) -> str:
@@ -55,24 +69,20 @@ def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _win(point: dict | None) -> str:
-    if point is None:
-        return "not evaluated"
-    return f"{pct(point['win_rate'])} (95% CI {pct(point['ci_low'])} to {pct(point['ci_high'])}, n = {point['n']})"
-
-
 def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: int, baseline_id: int,
           roster: list[dict], baseline_terms: dict, wall_s: float, resumed: bool, no_qc_id: int | None = None,
-          vetted_id: int | None = None) -> Path:
-    ids = {"auction": auction_id, "vetted": vetted_id, "no_qc": no_qc_id, "baseline": baseline_id}
+          vetting_id: int | None = None) -> Path:
+    ids = {"vetting": vetting_id, "auction": auction_id, "no_qc": no_qc_id, "baseline": baseline_id}
     ids = {name: cid for name, cid in ids.items() if cid is not None}
+    trained = [n for n in ids if n != "vetting"]
     kind_of = {b["id"]: b["kind"] for b in roster}
-    acc = {name: req.accounting(cid, compare_to=baseline_id if name == "auction" else None, metric="win_rate")
-           for name, cid in ids.items()}
+    acc = {name: req.accounting(cid, metric="heldout_accuracy") for name, cid in ids.items()}
     ledgers = {name: req.ledger(cid) for name, cid in ids.items()}
     exports = {name: req.export_labels(cid) for name, cid in ids.items()}
+    final = json.loads((out / "paired.json").read_text())
 
     ledger_rows, paid_labels = [], []
+    gold_cents = dict.fromkeys(ids, 0)
     for name, led in ledgers.items():
         data = {row["label_id"] for row in exports[name]}
         for e in led["entries"]:
@@ -83,6 +93,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
             if e["reason"] == "pay":
                 paid_labels.append({"campaign": name, "round_id": e["round_id"], "kind": kind,
                                     "data": e["label_id"] in data})
+                gold_cents[name] += 0 if e["label_id"] in data else e["cents"]
     pd.DataFrame(ledger_rows).to_csv(out / "ledger.csv", index=False)
 
     rounds = {name: sorted(req.list_rounds(campaign_id=cid), key=lambda r: r["id"]) for name, cid in ids.items()}
@@ -95,53 +106,128 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
                  ).rename(columns={"id": "round_id"}).to_csv(out / "rounds.csv", index=False)
 
     eval_rows = []
-    for name, cid in ids.items():
-        for e in req.list_evaluations(cid):
+    for name in trained:
+        for e in req.list_evaluations(ids[name]):
             metrics = {k: v for k, v in (e.get("metrics") or {}).items() if not isinstance(v, (dict, list))}
-            eval_rows.append({"campaign": name, "campaign_id": cid, "round_id": e["round_id"],
-                              "spend_cents": e["spend_cents"], "win_rate": e["win_rate"], "ci_low": e["ci_low"],
-                              "ci_high": e["ci_high"], "n": e["n"], **metrics})
+            eval_rows.append({"campaign": name, "campaign_id": ids[name], "round_id": e["round_id"],
+                              "spend_cents": e["spend_cents"], **metrics})
     pd.DataFrame(eval_rows).to_csv(out / "evaluations.csv", index=False)
 
     for name, rows in exports.items():
         (out / DATASETS[name]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                           encoding="utf-8")
 
-    from task.judges import SentimentJudge  # the truth the bots answer to; no torch behind it
+    from task.judges import make_judge  # the truth the bots answer to; no torch behind it
 
-    judge = SentimentJudge()
+    judge = make_judge(settings.judge)
     right = {name: labels_right(rows, kind_of, judge) for name, rows in exports.items()}
     by_kind = {name: spend_by_kind(((p["annotator_id"], p["cents"]) for p in a["paid_by_annotator"]), kind_of)
                for name, a in acc.items()}
+    arms = final["arms"]
+    campaigns = {}
+    for n in ids:
+        a = acc[n]
+        f = arms.get(n)
+        point = None if f is None else {k: f[k] for k in ("win_rate", "ci_low", "ci_high", "n")}
+        campaigns[n] = ({k: a[k] for k in ("campaign_id", "rule", "acquisition", "budget_cents", "spent_cents",
+                                           "labels", "cost_per_label_cents")}
+                        | {"final": point, "cents_per_point": None if f is None else cents_per_point(a["spent_cents"], f["win_rate"]),
+                           "gold_cents": gold_cents[n], "spend_by_kind_cents": by_kind[n],
+                           "books_balanced": ledgers[n]["books"]["balanced"], "rounds": len(rounds[n]),
+                           "training_labels": len(exports[n]), "heldout_final": _last_heldout(a)}
+                        | spammer_shares(paid_labels, n) | right[n])
+    summary = {"settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
+               "campaigns": campaigns, "paired": final,
+               "comparison": claim(campaigns["auction"], campaigns["baseline"], final)}
+
     pdir = out / "plots"
     pdir.mkdir(exist_ok=True)
-    labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items"
-                         f"{', gold checks' if 'no_qc' in ids else ''})",
-              "vetted": "the auction again, gold records carried",
+    labels = {"auction": f"auction ({settings.rule}, {settings.acquisition} items)",
               "no_qc": "the same auction without gold checks",
-              "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)"}
-    plots.winrate_vs_spend({n: (labels[n], [win_rate_point(p) for p in acc[n]["curve"]]) for n in ids},
-                           pdir / "winrate_vs_spend.png")
+              "baseline": f"baseline (posted price {baseline_terms['price_cents']}c, random items)",
+              "coin_flip": "coin-flip control (the auction's pairs, coin-flip answers)"}
+    plots.final_win_rates({n: (labels[n], arms[n]) for n in (*trained, "coin_flip") if n in arms}, final,
+                          pdir / "final_win_rates.png")
+    plots.metric_vs_spend({n: (labels[n], [win_rate_point(p) for p in acc[n]["curve"]]) for n in trained},
+                          pdir / "heldout_vs_spend.png", ylabel="held-out implicit-reward accuracy (%)",
+                          title="Held-out accuracy (95% CI band) against dollars spent, after each round")
     plots.clearing_prices(rounds, pdir / "clearing_price.png")
     plots.spend_by_kind(by_kind, pdir / "spend_by_kind.png")
     plots.spammer_share(rounds, pdir / "spammer_share.png")
-    plots.labels_right(right, pdir / "labels_right.png")
+    plots.labels_right({n: right[n] for n in trained}, pdir / "labels_right.png")
 
-    summary = {
-        "settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
-        "campaigns": {n: {k: acc[n][k] for k in ("campaign_id", "rule", "acquisition", "budget_cents", "spent_cents",
-                                                   "labels", "cost_per_label_cents", "cents_per_point")}
-                      | {"final": win_rate_point(acc[n]["final"]),
-                         "spend_by_kind_cents": by_kind[n], "books_balanced": ledgers[n]["books"]["balanced"],
-                         "rounds": len(rounds[n]), "training_labels": len(exports[n])}
-                      | spammer_shares(paid_labels, n) | right[n]
-                      for n in ids},
-        "comparison": acc["auction"]["comparison"],
-    }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     path = out / "report.md"
-    path.write_text(_markdown(summary, settings, rounds, labels), encoding="utf-8")
+    path.write_text(_markdown(summary, settings, rounds), encoding="utf-8")
     return path
+
+
+def _last_heldout(acc: dict) -> dict | None:
+    """The campaign's last measured held-out accuracy (the accounting curve's last point), or None."""
+    measured = [p for p in acc["curve"] if p["measured"]]
+    return None if not measured else {("accuracy" if k == "value" else k): v for k, v in measured[-1].items()}
+
+
+def claim(auction: dict, baseline: dict, final: dict) -> dict:
+    """The figures the report leads with, and its verdict: price per label, points per
+    training label, dollars per point for both; the auction against the baseline and
+    against the coin-flip control, prompt by prompt; whether the evaluation separated
+    real labels from coin flips at all."""
+    arms, diffs = final["arms"], final["differences"]
+
+    def figures(c: dict) -> dict:
+        f = c["final"]
+        paid = c["labels"]
+        points = None if f is None else 100 * (f["win_rate"] - 0.5)
+        return {"spent_cents": c["spent_cents"], "paid_labels": paid, "training_labels": c["training_labels"],
+                "price_per_label_cents": c["spent_cents"] / paid if paid else None,
+                "points": points, "points_per_label": points / c["training_labels"] if c["training_labels"] and
+                points is not None else None, "cents_per_point": c["cents_per_point"]}
+
+    coin, mine = arms.get("coin_flip"), arms.get("auction")
+    separated = bool(coin and mine and coin["ci_high"] < mine["ci_low"])
+    out = {"auction": figures(auction), "baseline": figures(baseline),
+           "head_to_head": diffs.get("auction-baseline"), "against_coin_flip": diffs.get("auction-coin_flip"),
+           "coin_flip": coin, "separated": separated,
+           "coin_flip_covers_half": bool(coin and coin["ci_low"] <= 0.5 <= coin["ci_high"])}
+    out["verdict"] = verdict(out, auction, baseline)
+    return out
+
+
+def _interval(d: dict | None, scale: float = 100.0, unit: str = " points") -> str:
+    if d is None:
+        return "-"
+    return f"{scale * d['mean']:+.1f}{unit} [{scale * d['ci_low']:+.1f}, {scale * d['ci_high']:+.1f}]"
+
+
+def _win(d: dict | None) -> str:
+    return "-" if d is None else f"{pct(d['win_rate'])} [{pct(d['ci_low'])}, {pct(d['ci_high'])}]"
+
+
+def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
+    """One plain paragraph: did the auction with its acquisition beat a posted price with random
+    items on this run, and may its figures be read as a finding at all?"""
+    a, b = cmp["auction"], cmp["baseline"]
+    price = ""
+    if a["price_per_label_cents"] is not None and b["price_per_label_cents"] is not None:
+        cheaper = "less" if a["price_per_label_cents"] < b["price_per_label_cents"] else "more"
+        price = (f" The auction paid {usd(a['price_per_label_cents'])} per label, {cheaper} than the posted price's "
+                 f"{usd(b['price_per_label_cents'])} (a market figure, not an evaluation).")
+    coin, mine, h2h = cmp["coin_flip"], auction["final"], cmp["head_to_head"]
+    if mine is None or h2h is None:
+        return "**No verdict:** a campaign's policy was not evaluated." + price
+    if not cmp["separated"]:
+        return ("**No finding on this run:** the evaluation did not tell the auction's labels from coin flips "
+                f"(coin-flip control {_win(coin)}, auction {_win(mine)}: the intervals overlap), so the head-to-head "
+                f"figure ({_interval(h2h)}) is not evidence either way." + price)
+    if h2h["ci_low"] > 0:
+        head = f"**The auction beat the posted price at equal spend:** {_interval(h2h)} head to head"
+    elif h2h["ci_high"] < 0:
+        head = f"**The posted price beat the auction at equal spend:** {_interval(h2h)} head to head"
+    else:
+        head = f"**No demonstrated difference at equal spend:** {_interval(h2h)} head to head, an interval that holds 0"
+    return (head + f" (win-rate points against the reference, the same {mine['n']} prompts and sampling seeds; the "
+            f"evaluation separated the auction's labels from coin flips: {_win(coin)} against {_win(mine)})." + price)
 
 
 def win_rate_point(point: dict | None) -> dict | None:
@@ -195,25 +281,8 @@ def labels_right(rows: list[dict], kind_of: dict[int, str], judge) -> dict:
             "labels_right_by_kind": {k: {"labels": len(v), "right": sum(v) / len(v)} for k, v in sorted(by_kind.items())}}
 
 
-def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
-    """One plain sentence: did the auction beat the baseline, on this run's measurements?"""
-    a, b = auction["final"], baseline["final"]
-    if a is None or b is None:
-        return "**No verdict:** a campaign was never evaluated (it bought no accepted labels)."
-    if cmp["beats_baseline"]:
-        return (f"**The auction beat the baseline:** its final win rate's 95% CI ({pct(a['ci_low'])} to "
-                f"{pct(a['ci_high'])}) lies wholly above the baseline's final win rate ({pct(b['win_rate'])}).")
-    if a["win_rate"] > b["win_rate"]:
-        return (f"**Not a demonstrated win:** the auction ended higher ({pct(a['win_rate'])} against "
-                f"{pct(b['win_rate'])}), but its 95% CI reaches down to {pct(a['ci_low'])}, so on this run "
-                "the difference is within the evaluation's noise.")
-    return (f"**The auction did not beat the baseline on this run:** it ended at {pct(a['win_rate'])} against "
-            f"the baseline's {pct(b['win_rate'])}.")
-
-
-def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
-    """What gold checks bought, on this run: spammers' share after round 1 and $ per point
-    (``vetted``: for the auction run again with its gold records carried)."""
+def quality_verdict(auction: dict, no_qc: dict) -> str:
+    """What gold checks bought, on this run (with ``--twin``): spammers' share after round 1 and $ per point."""
     a, b = auction["spammer_share_after_round_1"], no_qc["spammer_share_after_round_1"]
     parts = [f"spammers' share of the paid training labels after round 1 was {pct(a)} with gold checks "
              f"against {pct(b)} without ({auction['gold_labels']} gold checks paid for)"]
@@ -230,8 +299,7 @@ def quality_verdict(auction: dict, no_qc: dict, *, vetted: bool = False) -> str:
         parts.append(f"a win-rate point cost {usd(da, none='undefined (no gain)')} with gold "
                      f"checks against {usd(db)} without, so on this run quality control did not pay for itself "
                      "in win rate")
-    head = "Quality control, vetted once (the auction again, gold records carried)" if vetted else "Quality control"
-    return f"**{head}:** " + "; ".join(parts) + "."
+    return "**Gold checks against none (the twin):** " + "; ".join(parts) + "."
 
 
 def price_source(terms: dict) -> str:
@@ -272,88 +340,95 @@ def baseline_sentence(terms: dict, twin: bool) -> str:
             f"which buys at most {terms['labels']} labels at that price{got}. Same pairs, judge and seed.")
 
 
-def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], labels: dict[str, str]) -> str:
-    camps = summary["campaigns"]
-    a, b = camps["auction"], camps["baseline"]
-    cmp, terms = summary["comparison"], summary["baseline_terms"]
-    names = list(camps)
-    titles = {"auction": "auction", "vetted": "auction again, records carried", "no_qc": "auction, no gold checks",
-              "baseline": "baseline"}
+def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]]) -> str:
+    camps, cmp, terms, final = summary["campaigns"], summary["comparison"], summary["baseline_terms"], summary["paired"]
+    a, b = cmp["auction"], cmp["baseline"]
+    arms = final["arms"]
+    trained = [n for n in camps if n != "vetting"]
 
-    def spam(c):
-        paid = c["spend_by_kind_cents"].get("spammer", 0)
-        share = f" ({100 * paid / c['spent_cents']:.0f}% of spend)" if c["spent_cents"] else ""
-        return f"{usd(paid)}{share}"
+    def money(x):
+        return usd(x, none="-")
 
-    def per_point(c):
-        return usd(c["cents_per_point"], none="undefined (win rate not above 50%)")
+    def per_label(x):
+        return "-" if x is None else f"{x:+.2f}"
 
-    def how(n):
-        return f"posted price {usd(terms['price_cents'])}/label ({price_source(terms)})" if n == "baseline" else \
-            f"{s.rule}, max {usd(s.max_price_cents)}/label"
-
-    def row(title, cell):
-        return f"| {title} | " + " | ".join(cell(n, camps[n]) for n in names) + " |"
-
-    reach = cmp["cents_to_baseline_final"]
     lines = [
         "# prefmarket demo report",
         "",
-        f"Model {s.model or 'SmolLM2-135M-Instruct (embedded default)'} on {s.device}; seed {s.seed}; "
-        f"{s.preset} sizes: {s.pool} prompts in the pool, rounds of {s.round_size} items, {s.bots} annotator bots "
-        f"({100 * s.spammers:.0f}% spammers), "
-        f"{s.eval_prompts} held-out prompts per evaluation, completions of up to {s.max_new_tokens} tokens, "
-        f"DPO with {'LoRA' if s.lora else 'full fine-tuning'} ({s.epochs:g} epoch{'' if s.epochs == 1 else 's'} "
-        f"over each round's labels{'' if s.lr is None else f', lr {s.lr:g}'}). "
-        f"Wall time {summary['wall_s'] / 60:.1f} min{' (this invocation; the run was resumed)' if summary['resumed'] else ''}.",
+        f"## The claim: an auction with {s.acquisition} acquisition against a posted price with random items, "
+        "at equal spend",
         "",
-        verdict(cmp, a, b),
+        cmp["verdict"],
         "",
-        baseline_sentence(terms, "no_qc" in camps),
+        "| | auction | posted price (baseline) |",
+        "|---|---|---|",
+        f"| how labels were bought | {s.rule}, max {usd(s.max_price_cents)}/label, {s.acquisition} items | "
+        f"{usd(terms['price_cents'])}/label ({price_source(terms)}), random items |",
+        f"| spend | {usd(a['spent_cents'])} | {usd(b['spent_cents'])} |",
+        f"| labels paid (training labels + gold checks) | {a['paid_labels']} ({a['training_labels']} + "
+        f"{a['paid_labels'] - a['training_labels']}) | {b['paid_labels']} ({b['training_labels']} + "
+        f"{b['paid_labels'] - b['training_labels']}) |",
+        f"| **price per label** (the mechanism's part) | **{money(a['price_per_label_cents'])}** | "
+        f"**{money(b['price_per_label_cents'])}** |",
+        f"| final win rate against the reference (95% CI) | {_win(camps['auction']['final'])} | "
+        f"{_win(camps['baseline']['final'])} |",
+        f"| **points per training label** (the acquisition's part) | **{per_label(a['points_per_label'])}** | "
+        f"**{per_label(b['points_per_label'])}** |",
+        f"| **$ per win-rate point** above 50% | **{usd(a['cents_per_point'], none='no gain')}** | "
+        f"**{usd(b['cents_per_point'], none='no gain')}** |",
+        "",
+        f"- **Head to head:** auction minus baseline, {_interval(cmp['head_to_head'])} of win rate against the "
+        f"reference, paired over the same {final['prompts']} held-out prompts ({final['samples']} sample"
+        f"{'s' if final['samples'] > 1 else ''} each, the same sampling seeds for every policy), 95% bootstrap "
+        "interval over prompts.",
+        f"- **Coin-flip control** (the auction's {arms.get('coin_flip', {}).get('labels', 0)} pairs, coin-flip "
+        f"answers, the same trainings): {_win(arms.get('coin_flip'))}; the auction minus the control "
+        f"{_interval(cmp['against_coin_flip'])}. The evaluation "
+        + ("separated" if cmp["separated"] else "did **not** separate") + " real labels from coin flips"
+        + ("" if cmp["coin_flip_covers_half"] else " (and the control's interval does not cover 50%)") + ".",
+        f"- {baseline_sentence(terms, 'no_qc' in camps)}",
+        f"- How it was measured: each policy sampled {final['prompts']} held-out prompts (titles never trained on, "
+        f"drawn with seed {s.seed}) with the same seeds, completions of up to {s.max_new_tokens} tokens, judged "
+        f"against the reference's by the `{s.judge}` judge (ties half). That judge is also the truth the annotator "
+        "bots answer to and what labelled the held-out pairs. Training accumulates: each round continues the "
+        f"policy on its new labels ({s.epochs:g} pass{'es' if s.epochs != 1 else ''}, LoRA, lr "
+        f"{s.lr if s.lr is not None else 'default'}) with Adam's state carried from the round before.",
+        "",
+        "![final win rates](plots/final_win_rates.png)",
+        "",
+        "## Quality control",
         "",
     ]
+    if "vetting" in camps:
+        v = camps["vetting"]
+        lines += [f"- **Vetting, its own phase and budget line:** {usd(v['spent_cents'])} over {v['rounds']} rounds "
+                  f"for {v['gold_labels']} gold checks and {v['training_labels']} labels that nothing trains on; "
+                  f"spammers' share of its paid labels after round 2: {pct(v['spammer_share_of_paid_after_round_2'])}. "
+                  "The campaigns after it carry these records (`gold_carry` 1) instead of paying for them again.", ""]
+    auction = camps["auction"]
+    if auction["spent_cents"]:
+        share = auction["gold_cents"] / auction["spent_cents"]
+        lines += [f"- **Gold checks' share of the auction's spend:** {pct(share)} ({usd(auction['gold_cents'])} of "
+                  f"{usd(auction['spent_cents'])}; target at most {pct(TARGET_GOLD_SHARE)}: "
+                  f"{'met' if share <= TARGET_GOLD_SHARE else 'missed'}).", ""]
     if "no_qc" in camps:
-        lines += [quality_verdict(a, camps["no_qc"]), ""]
-    if "vetted" in camps:
-        lines += [quality_verdict(camps["vetted"], camps["no_qc"], vetted=True), ""]
+        lines += [quality_verdict(camps["auction"], camps["no_qc"]), ""]
     lines += [
-        "| | " + " | ".join(titles[n] for n in names) + " |",
-        "|---|" + "---|" * len(names),
-        row("how labels were bought", lambda n, c: how(n)),
-        row("which items", lambda n, c: "random" if n == "baseline" else f"{s.acquisition} acquisition"),
-        row("gold checks", lambda n, c: f"{c['gold_labels']} paid" if n in ("auction", "vetted") and "no_qc" in camps
-            else "none"),
-        row("rounds", lambda n, c: str(c["rounds"])),
-        row("training labels bought", lambda n, c: str(c["training_labels"])),
-        row("... that the judge agrees with", lambda n, c: pct(c["labels_right"])),
-        row("posted-price fill (labels bought of those its budget buys at its price)",
-            lambda n, c: fill(terms) if n == "baseline" else "-"),
-        row("spend", lambda n, c: f"{usd(c['spent_cents'])} of {usd(c['budget_cents'])}"),
-        row("average price per paid label", lambda n, c: usd(c["cost_per_label_cents"] or 0)),
-        row("final win rate vs the reference", lambda n, c: _win(c["final"])),
-        row("$ per win-rate point above 50%", lambda n, c: per_point(c)),
-        row("paid to spammers", lambda n, c: spam(c)),
-        row("spammers' share of paid training labels (all rounds)", lambda n, c: pct(c["spammer_share"])),
-        row("... after round 1", lambda n, c: pct(c["spammer_share_after_round_1"])),
-        row("spammers' share of all paid labels, gold checks included, after round 2",
-            lambda n, c: pct(c["spammer_share_of_paid_after_round_2"])),
-        row("books balance", lambda n, c: "yes" if c["books_balanced"] else "NO"),
+        "| | " + " | ".join(TITLES[n] for n in camps) + " |",
+        "|---|" + "---|" * len(camps),
+        "| spend | " + " | ".join(f"{usd(c['spent_cents'])} of {usd(c['budget_cents'])}" for c in camps.values()) + " |",
+        "| gold checks paid | " + " | ".join(f"{c['gold_labels']} ({usd(c['gold_cents'])})" for c in camps.values()) + " |",
+        "| training labels | " + " | ".join(str(c["training_labels"]) for c in camps.values()) + " |",
+        "| ... that the judge agrees with | " + " | ".join(pct(c["labels_right"]) for c in camps.values()) + " |",
+        "| spammers' share of paid training labels | " + " | ".join(pct(c["spammer_share"]) for c in camps.values()) + " |",
+        "| paid to spammers | " + " | ".join(usd(c["spend_by_kind_cents"].get("spammer", 0)) for c in camps.values()) + " |",
+        "| last held-out accuracy | " + " | ".join(
+            "-" if c["heldout_final"] is None else f"{pct(c['heldout_final']['accuracy'])} "
+            f"[{pct(c['heldout_final']['ci_low'])}, {pct(c['heldout_final']['ci_high'])}]" for c in camps.values()) + " |",
+        "| posted-price fill | " + " | ".join(fill(terms) if n == "baseline" else "-" for n in camps) + " |",
+        "| books balance | " + " | ".join("yes" if c["books_balanced"] else "NO" for c in camps.values()) + " |",
         "",
-        f"**$ to reach the baseline's final win rate ({pct(cmp['baseline_final_value'])}):** "
-        + (f"the auction's curve first reached it after {usd(reach)} (the baseline had spent "
-           f"{usd(cmp['baseline_final_spend_cents'])} at that evaluation); a first crossing, so with CIs this wide read it next to the plot."
-           if reach is not None else "the auction never reached it."),
-        "",
-        "How to read this: the win rate is the policy's completion against the reference model's on held-out "
-        "prompts (titles never seen in training), judged by the embedded sentiment judge, ties counted half, "
-        "with a bootstrap 95% CI. $ per point counts all a campaign spent, rounds after its last evaluation "
-        "included. The curve starts at $0 and exactly 50% (step 0: the policy is the reference); "
-        "every other point was measured after a round that bought training labels. $ to reach a win rate "
-        "interpolates linearly between those points. Spend includes gold checks, which buy no training data: "
-        "they are what it costs to find out who the spammers are. One run's CIs are wide; pool runs on other "
-        "seeds with `prefmarket demo-compare RUN...`.",
-        "",
-        "![win rate against dollars](plots/winrate_vs_spend.png)",
+        "![held-out accuracy against dollars](plots/heldout_vs_spend.png)",
         "",
         "![spammers' share of paid labels per round](plots/spammer_share.png)",
         "",
@@ -362,6 +437,20 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
         "![clearing price per round](plots/clearing_price.png)",
         "",
         "![spend by annotator kind](plots/spend_by_kind.png)",
+        "",
+        "## Caveats",
+        "",
+        f"- One run, seed {s.seed}: its intervals are over prompts, not over seeds. Pool runs on other seeds with "
+        "`prefmarket demo-compare RUN...`; for the multi-seed evidence on acquisition and pricing see "
+        "`prefmarket experiment` (docs/results.md).",
+        f"- {s.preset} sizes: a pool of {s.pool} pairs (at least four times what a campaign can buy), rounds of "
+        f"{s.round_size} items, {s.bots} annotator bots ({100 * s.spammers:.0f}% spammers), "
+        f"{len(trained)} campaign{'s' if len(trained) > 1 else ''} trained on a few dozen labels: small data.",
+        f"- The per-round metric is held-out implicit-reward accuracy on {s.heldout_pairs} judge-labelled held-out "
+        "pairs (ties dropped), a cheap signal with wide intervals; the final win rates are the measurement.",
+        f"- Wall time {summary['wall_s'] / 60:.1f} min"
+        f"{' (this invocation; the run was resumed)' if summary['resumed'] else ''}, model "
+        f"{s.model or 'SmolLM2-135M-Instruct (embedded default)'} on {s.device}.",
         "",
         "## Rounds",
         "",
@@ -374,8 +463,8 @@ def _markdown(summary: dict, s: DemoSettings, rounds: dict[str, list[dict]], lab
             lines.append(f"| {name} | {k} | {r['n_bids'] or 0} | {r['labels']} | {r['gold_labels']} | "
                          f"{pct(r['spammer_share'])} | {price} | {usd(r['paid_cents'])} | "
                          f"{usd(r['released_cents'])} |")
-    lines += ["", "Files: `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
+    lines += ["", "Files: `paired.json` and `paired_completions.jsonl` (the final evaluation and what each policy "
+              "wrote), `evaluations.csv`, `rounds.csv`, `ledger.csv`, `dataset.jsonl` (TRL format), "
               "`baseline_dataset.jsonl`" + (", `no_qc_dataset.jsonl`" if "no_qc" in camps else "")
-              + (", `vetted_dataset.jsonl`" if "vetted" in camps else "")
               + ", `summary.json`, `plots/`, and `logs/` for each process.", ""]
     return "\n".join(lines)

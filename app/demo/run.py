@@ -1,12 +1,22 @@
-"""The whole demo: the campaigns through the real processes, then the report.
+"""The whole demo: the pairs, the campaigns through the real processes, the paired evaluation, the report.
 
-Campaigns, in order: ``auction`` (the product: an auction rule, acquisition scores, gold
-checks), ``no_qc`` (the same auction without gold checks, on the same pairs; only with
-quality control on), ``vetted`` (with ``--vet-once``: the auction again on the same pairs,
-carrying the first one's gold records), and ``baseline`` (posted price, random items: the
-usual way). The baseline's price is set in advance, as a requester would set it (the bots'
-median cost, or ``--posted-price-cents``), and its budget is what the auction it is compared
-with spent, so the two are compared at equal dollars (``_baseline_campaign``).
+Phases, in order:
+
+1. ``prepare`` (a child process with the model, ``app.demo.paired``): the pool's pairs and
+   the judge-labelled held-out pairs, sampled from the reference once for every campaign;
+2. ``vetting`` (with quality control): rounds of mostly gold checks on the flagship's pairs,
+   everyone on probation, no training: the annotators' track records, paid for once, on
+   their own budget line;
+3. ``auction``, the flagship: an auction rule and the acquisition's items, the records
+   carried (``gold_carry`` 1), a steady share of gold checks; its worker trains after every
+   round and posts the held-out accuracy;
+4. ``no_qc`` (only with ``--twin``): the flagship again without gold checks, same pairs;
+5. ``baseline``: a posted price and random items, with the same quality control and
+   records, at the auction's spend. Its price is set in advance, as a requester would set
+   it (the bots' median cost, or ``--posted-price-cents``), never read off the auction's
+   prices (``_baseline_campaign``);
+6. ``final`` (a child process with the model): the coin-flip control, and every policy
+   sampled and judged on the same held-out prompts with the same seeds (``paired.json``).
 
 Run folder layout (everything a resumed run needs is here):
 
@@ -16,13 +26,16 @@ Run folder layout (everything a resumed run needs is here):
                     where it came from, budget, labels wanted, and at the end its fill)
 ``market.db``       the market's SQLite database (serve it again to browse the run)
 ``bots.json``       the annotator bots' accounts, kinds, costs and skills
-``workers/<name>``  each policy worker's checkpoints and caches
+``pool.jsonl``      the pool's pairs; ``held_out.jsonl`` the judge-labelled held-out pairs
+``paired.json``     the final paired evaluation (``paired_completions.jsonl``: what each wrote)
+``workers/<name>``  each policy worker's checkpoints, caches and trained pairs
 ``logs/``           each process's output
 =================== ==================================================================
 
 Resuming: run again with the same ``--out``. The market's database says which round
-each campaign reached; the workers reload their last checkpoint; the bots reuse their
-accounts. Nothing is bought twice.
+each campaign reached; the workers reload their last checkpoint (and Adam's state); the
+bots reuse their accounts; the model steps skip what they already wrote. Nothing is
+bought twice.
 """
 
 from __future__ import annotations
@@ -43,13 +56,15 @@ from market import accounts, db
 from market.client import MarketClient
 from market.money import usd
 from market.private_file import write_private
-from app.demo import report
+from app.demo import paired, report
 from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
 from app.demo.processes import DemoError, Processes
+from app.demo.report import pct
 from app.demo.settings import DemoSettings, posted_price_cents
 
-AUCTION, NO_QC, VETTED, BASELINE = "auction", "no_qc", "vetted", "baseline"
+VETTING, AUCTION, NO_QC, BASELINE = "vetting", "auction", "no_qc", "baseline"
 QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
+CARRIED = dict(QUALITY_CONTROL, gold_carry=1.0)  # the vetting phase's records count in full
 
 
 @dataclass
@@ -105,14 +120,15 @@ def tiny_model_dir(out: Path) -> Path:
 
 
 class Display:
-    """Rich progress: a bar per campaign, a status line, one printed line per round."""
+    """Rich progress: a bar per campaign and a status line, and one printed line per round
+    (campaign, round i of n, spend, labels, the latest metric, an ETA), which is what remains
+    when the output goes to a file."""
 
     def __init__(self, console: Console):
         self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
                                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                                  console=console)
         self.tasks: dict[str, int] = {}
-        self.last: dict[str, dict] = {}
 
     def __enter__(self) -> Display:
         self.progress.start()
@@ -122,41 +138,49 @@ class Display:
         self.progress.stop()
 
     def print(self, text: str) -> None:
-        self.progress.console.print(text)
+        self.progress.console.print(text, soft_wrap=True)
+
+    def step(self, name: str, status: str) -> None:
+        """A status line for a step without rounds (the model's work)."""
+        task = self.tasks.get(name)
+        if task is None:
+            task = self.tasks[name] = self.progress.add_task(name, total=None, status="")
+        self.progress.update(task, status=status)
 
     def ui(self, name: str, req: MarketClient, cid: int, total: int, done: int) -> Ui:
         task = self.tasks.get(name)
         if task is None:
             task = self.tasks[name] = self.progress.add_task(name, total=total, completed=done, status="")
-        self.last[name] = {"spent": None, "win": None}
-
-        def headline() -> str:
-            s = self.last[name]
-            win = "" if s["win"] is None else f" · win rate {s['win']}"
-            return f"spent {s['spent'] or '$0.00'}{win}"
+        started, first = time.monotonic(), done  # the ETA counts the rounds this invocation ran
+        last = {"metric": None}
 
         def status(text: str) -> None:
-            self.progress.update(task, status=f"{headline()} · {text}")
+            self.progress.update(task, status=text)
+
+        def line(r: dict, metric: str | None) -> None:
+            ids = [x["id"] for x in sorted(req.list_rounds(campaign_id=cid), key=lambda x: x["id"])]
+            k = ids.index(r["id"]) + 1
+            summary = req.campaign_summary(cid)
+            data = len(req.export_labels(cid))
+            ran = k - first
+            eta = "-" if ran <= 0 or k >= total else f"{(time.monotonic() - started) / ran * (total - k) / 60:.1f} min"
+            if metric is not None:
+                last["metric"] = metric
+            self.progress.update(task, completed=min(k, total), total=max(k, total))
+            self.print(f"{name} round {k} of {total}: spent {usd(summary['spent_cents'])} of "
+                       f"{usd(summary['budget_cents'])}, {data} training labels + {summary['labels'] - data} gold checks"
+                       f"; {last['metric'] or 'no metric yet'}; ETA {eta}")
 
         def settled(r: dict) -> None:
-            spent = req.campaign_summary(cid)["spent_cents"]
-            self.last[name]["spent"] = usd(spent)
-            k = len(req.list_rounds(campaign_id=cid))
             price = "-" if r["clearing_price_cents"] is None else f"{r['clearing_price_cents']}c"
-            self.progress.update(task, completed=min(k, self.progress.tasks[task].total or k),
-                                 total=max(k, self.progress.tasks[task].total or 0))
-            self.print(f"{name} round {k}: {r['n_bids'] or 0} bids, {r['n_assignments']} assignments, "
-                       f"clearing price {price}, paid {usd(r['paid_cents'])}; campaign spent {usd(spent)}")
-            status("")
+            status(f"round settled: {r['n_bids'] or 0} bids, {r['n_assignments']} assignments, "
+                   f"clearing price {price}, paid {usd(r['paid_cents'])}")
 
-        def evaluated(r: dict, ev: dict) -> None:
-            win = f"{100 * ev['win_rate']:.1f}% [{100 * ev['ci_low']:.1f}, {100 * ev['ci_high']:.1f}]"
-            self.last[name]["win"] = win
-            k = [x["id"] for x in sorted(req.list_rounds(campaign_id=cid), key=lambda x: x["id"])].index(r["id"]) + 1
-            acc = ev["metrics"].get("prequential_accuracy")
-            extra = "" if acc is None else f"; before training on them the policy agreed with {100 * acc:.0f}% of the new labels"
-            self.print(f"{name} after round {k}: win rate {win} over {ev['n']} held-out prompts "
-                       f"at {usd(ev['spend_cents'])}{extra}")
+        def evaluated(r: dict, ev: dict | None) -> None:
+            m = (ev or {}).get("metrics") or {}
+            line(r, None if m.get("heldout_accuracy") is None else (
+                f"held-out accuracy {pct(m['heldout_accuracy'])} [{pct(m['heldout_ci_low'])}, "
+                f"{pct(m['heldout_ci_high'])}] on {m['heldout_n']} pairs"))
             status("")
 
         return Ui(status=status, settled=settled, evaluated=evaluated)
@@ -199,41 +223,55 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         def bidders_for(max_price_cents: int) -> int:
             return sum(1 for b in roster if b["cost_cents"] <= max_price_cents)
 
-        cid = _auction_campaign(req, state, settings)
-        _phase(AUCTION, cid, req, procs, display, bidders_for, settings, out, url, state, model,
-               max_rounds=settings.rounds)
+        _model_step("prepare", procs, display, settings, out,
+                    f"sampling the pool ({settings.pool} pairs) and the held-out pairs with the reference")
+        pool = (out / paired.POOL).read_text(encoding="utf-8")
+        held_out = (out / paired.HELD_OUT).read_text(encoding="utf-8")
 
-        def on_the_auctions_pairs(name: str, campaign_id: int, **rounds) -> None:
-            """Run a campaign on the auction's pairs, its worker starting from the auction
-            worker's reference caches."""
-            _warm_caches(out / "workers" / AUCTION, out / "workers" / name)
+        def phase(name: str, campaign_id: int, **rounds) -> None:
+            if name not in (VETTING, AUCTION):
+                _warm_caches(out / "workers" / AUCTION, out / "workers" / name)
             _phase(name, campaign_id, req, procs, display, bidders_for, settings, out, url, state, model, **rounds)
 
-        twin = vetted = None
         if settings.quality:
-            twin = _twin_campaign(req, state, settings, cid)
-            on_the_auctions_pairs(NO_QC, twin, max_rounds=settings.rounds)
-        if settings.vet_once:
-            vetted = _vetted_campaign(req, state, settings, cid)
-            on_the_auctions_pairs(VETTED, vetted, max_rounds=settings.rounds)
-
-        bid = _baseline_campaign(req, state, settings, roster, twin or cid, pairs_from=cid)
+            phase(VETTING, _vetting_campaign(req, state, settings, pool), max_rounds=settings.vet_rounds)
+        cid = _auction_campaign(req, state, settings, pool, held_out)
+        phase(AUCTION, cid, max_rounds=settings.rounds)
+        twin = None
+        if settings.twin:
+            twin = _twin_campaign(req, state, settings, pool, held_out)
+            phase(NO_QC, twin, max_rounds=settings.rounds)
+        bid = _baseline_campaign(req, state, settings, roster, cid, pool, held_out)
         wanted = state.baseline_terms["labels"]
-        on_the_auctions_pairs(BASELINE, bid, max_rounds=2 * settings.rounds,
-                              want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
+        phase(BASELINE, bid, max_rounds=2 * settings.rounds,
+              want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
         _record_fill(req, state, bid)
+        _model_step("final", procs, display, settings, out,
+                    f"the coin-flip control, then every policy on {settings.eval_prompts} held-out prompts")
 
         display.print("writing the report")
-        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin, vetted_id=vetted,
-                            roster=roster, baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started,
-                            resumed=resumed)
+        path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin,
+                            vetting_id=state.campaigns.get(VETTING), roster=roster,
+                            baseline_terms=state.baseline_terms, wall_s=time.monotonic() - started, resumed=resumed)
     return path
+
+
+def _model_step(step: str, procs: Processes, display: Display, s: DemoSettings, out: Path, what: str) -> None:
+    """Run ``app.demo.paired``'s ``step`` in a child process and wait for it (it skips work already written)."""
+    display.print(f"{step}: {what}")
+    started = time.monotonic()
+    procs.model_job(step, [sys.executable, "-m", "app.demo.paired", step, str(out)], cpu_only=s.device == "cpu")
+    while not procs.finished(step):
+        display.step(step, f"{what} ({time.monotonic() - started:.0f} s)")
+        time.sleep(0.5)
+    display.step(step, f"done in {time.monotonic() - started:.0f} s")
+    display.print(f"{step}: done in {time.monotonic() - started:.0f} s")
 
 
 def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSettings, out: Path) -> list[dict]:
     roster = out / "bots.json"
     procs.bots(url, state.accounts["admin"]["token"], size=settings.bots, seed=settings.seed, roster=roster,
-               judge="sentiment", spammers=settings.spammers, capacity=settings.bot_capacity)
+               judge=settings.judge, spammers=settings.spammers, capacity=settings.bot_capacity)
     deadline = time.monotonic() + 120
     while not roster.exists():
         procs.check("bots")
@@ -250,71 +288,63 @@ def _auction_terms(s: DemoSettings, state: RunState) -> dict:
                 worker_id=state.accounts["worker"]["id"])
 
 
-def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings) -> int:
-    """The product's campaign: the pool's prompts (the worker samples the pairs) and, with
-    quality control, the gold checks. Gold goes up first, so a resumed run that finds items
-    knows both uploads happened (one request each, and the pool's is last)."""
+def _vetting_campaign(req: MarketClient, state: RunState, s: DemoSettings, pool: str) -> int:
+    """The vetting phase: gold checks on everyone, on probation from the start (the whole
+    round may go to probation), on the flagship's pairs; nothing is trained on what it buys.
+    Its gold records are what the campaigns after it carry."""
     from task import prompts as task  # the built-in prompt pool (plain templates; no torch)
 
+    if VETTING not in state.campaigns:
+        _created(req, state, VETTING, name="demo vetting: gold checks before the campaigns", budget_cents=s.vet_budget_cents,
+                 max_price_cents=s.max_price_cents, rule=s.rule, acquisition="random", labels_per_item=1,
+                 round_size=s.vet_round_size, round_budget_cents=max(s.max_price_cents, s.vet_budget_cents // s.vet_rounds),
+                 round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
+                 **QUALITY_CONTROL | {"probation_share": 1.0, "min_gold_answers": s.min_gold_answers})
+    return _with_items(req, state.campaigns[VETTING], pool, gold=task.gold_jsonl(s.gold_items, seed=s.seed))
+
+
+def _auction_campaign(req: MarketClient, state: RunState, s: DemoSettings, pool: str, held_out: str) -> int:
+    """The product's campaign on the pool's pairs; with quality control it carries the vetting
+    phase's records and keeps a steady share of gold checks (new gold items)."""
+    from task import prompts as task
+
     if AUCTION not in state.campaigns:
-        qc = QUALITY_CONTROL | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
+        qc = CARRIED | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
         _created(req, state, AUCTION, name=f"demo auction: {s.rule} + {s.acquisition}{' + gold checks' if s.quality else ''}",
                  **_auction_terms(s, state), **qc)
-    cid = state.campaigns[AUCTION]
-    items = req.list_items(cid)
-    if s.quality and not any(it["gold_check"] for it in items):
-        req.upload_items(cid, task.gold_jsonl(s.gold_items, seed=s.seed))
-    if not any(not it["gold_check"] for it in items):
-        req.upload_items(cid, task.pool_jsonl(s.pool, seed=s.seed))
-    return cid
+    return _with_items(req, state.campaigns[AUCTION], pool, held_out,
+                       gold=task.gold_jsonl(s.gold_items, seed=s.seed + 1) if s.quality else None)
 
 
-def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
+def _twin_campaign(req: MarketClient, state: RunState, s: DemoSettings, pool: str, held_out: str) -> int:
     """The auction campaign again without gold checks: same rule, budget, bots and pairs."""
     if NO_QC not in state.campaigns:
         _created(req, state, NO_QC, name=f"demo auction without quality control: {s.rule} + {s.acquisition}",
                  **_auction_terms(s, state))
-    return _with_pairs(req, state.campaigns[NO_QC], auction_id)
-
-
-def _vetted_campaign(req: MarketClient, state: RunState, s: DemoSettings, auction_id: int) -> int:
-    """The auction again, on its pairs and with its terms, carrying its gold records
-    (``gold_carry`` 1): the requester's next campaign, with vetting paid once. Its gold
-    items are new (the next seed's), and go up first, as in the first campaign."""
-    from task import prompts as task
-
-    if VETTED not in state.campaigns:
-        _created(req, state, VETTED, name=f"demo auction again, gold records carried: {s.rule} + {s.acquisition}",
-                 **_auction_terms(s, state), **QUALITY_CONTROL, min_gold_answers=s.min_gold_answers, gold_carry=1.0)
-    vid = state.campaigns[VETTED]
-    items = req.list_items(vid)
-    if not any(it["gold_check"] for it in items):
-        req.upload_items(vid, task.gold_jsonl(s.gold_items, seed=s.seed + 1))
-    if not any(not it["gold_check"] for it in items):
-        req.upload_items(vid, _pairs_jsonl(req, auction_id))
-    return vid
+    return _with_items(req, state.campaigns[NO_QC], pool, held_out)
 
 
 def _created(req: MarketClient, state: RunState, role: str, **fields) -> int:
-    """Create the run's campaign ``role`` (auction, no_qc, vetted, baseline) and remember it (a
+    """Create the run's campaign ``role`` (vetting, auction, no_qc, baseline) and remember it (a
     resumed run finds it there); ``fields`` go to the API as they are."""
     state.campaigns[role] = req.create_campaign(**fields)["id"]
     state.save()
     return state.campaigns[role]
 
 
-def _with_pairs(req: MarketClient, campaign_id: int, pairs_from: int) -> int:
-    """Upload ``pairs_from``'s pairs into an empty ``campaign_id``; a campaign with items is left alone."""
-    if not req.list_items(campaign_id):
-        req.upload_items(campaign_id, _pairs_jsonl(req, pairs_from))
+def _with_items(req: MarketClient, campaign_id: int, pool: str, held_out: str | None = None, *,
+                gold: str | None = None) -> int:
+    """Upload the gold checks, the held-out pairs and the pool into ``campaign_id``, each once.
+    The pool goes last, so a resumed run that finds pool items knows the others went up."""
+    items = req.list_items(campaign_id)
+    if any(not it["gold_check"] for it in items):
+        return campaign_id
+    if gold is not None and not any(it["gold_check"] for it in items):
+        req.upload_items(campaign_id, gold)
+    if held_out is not None and not req.list_held_out(campaign_id):
+        req.upload_held_out(campaign_id, held_out)
+    req.upload_items(campaign_id, pool)
     return campaign_id
-
-
-def _pairs_jsonl(req: MarketClient, campaign_id: int) -> str:
-    """The campaign's generated pairs (gold checks left out), ready to upload elsewhere."""
-    pairs = [it for it in req.list_items(campaign_id) if it["completion_a"] and not it["gold_check"]]
-    return "".join(json.dumps({"prompt": it["prompt"], "completion_a": it["completion_a"],
-                               "completion_b": it["completion_b"]}) + "\n" for it in pairs)
 
 
 def baseline_price(s: DemoSettings, roster: list[dict]) -> tuple[int, str]:
@@ -326,18 +356,18 @@ def baseline_price(s: DemoSettings, roster: list[dict]) -> tuple[int, str]:
     return posted_price_cents([b["cost"] for b in roster], s.max_price_cents), "median cost"
 
 
-def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, roster: list[dict], auction_id: int, *,
-                       pairs_from: int) -> int:
+def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, roster: list[dict], auction_id: int,
+                       pool: str, held_out: str) -> int:
     """Posted price + random items, with the budget the auction ``auction_id`` spent, on the
-    pairs of ``pairs_from`` (the same pairs everywhere).
+    same pairs, with the same quality control and the same carried records.
 
     The price is set in advance (``baseline_price``), never read off the auction's prices:
     a price found after the fact would erase the auction's price discovery by construction.
     Equal spend: the budget is what that auction spent, so the baseline wants
     ``budget // price`` labels and buys as many as annotators accept at that price, the pool
-    and its rounds allow (its fill, recorded by ``_record_fill``). With quality control on,
-    the budget comes from the auction without gold checks: the baseline has none either,
-    and money spent on gold buys no training data."""
+    and its rounds allow (its fill, recorded by ``_record_fill``)."""
+    from task import prompts as task
+
     if BASELINE not in state.campaigns:
         done = req.campaign_summary(auction_id)
         if not done["spent_cents"]:
@@ -352,14 +382,15 @@ def _baseline_campaign(req: MarketClient, state: RunState, s: DemoSettings, rost
         per_round = math.ceil(wanted / s.rounds)
         state.baseline_terms = {"price_cents": price, "price_source": source, "budget_cents": budget,
                                 "labels": wanted, "round_size": per_round, "auction_spent_cents": budget,
-                                "auction_labels": done["labels"],
-                                "budget_from": NO_QC if auction_id == state.campaigns.get(NO_QC) else AUCTION}
+                                "auction_labels": done["labels"], "budget_from": AUCTION}
+        qc = CARRIED | {"min_gold_answers": s.min_gold_answers} if s.quality else {}
         _created(req, state, BASELINE, name="demo baseline: posted price + random", budget_cents=budget,
                  max_price_cents=price, rule="posted_price", posted_price_cents=price, acquisition="random",
                  labels_per_item=1, round_size=per_round, round_budget_cents=price * per_round,
                  round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
-                 worker_id=state.accounts["worker"]["id"])
-    return _with_pairs(req, state.campaigns[BASELINE], pairs_from)
+                 worker_id=state.accounts["worker"]["id"], **qc)
+    return _with_items(req, state.campaigns[BASELINE], pool, held_out,
+                       gold=task.gold_jsonl(s.gold_items, seed=s.seed + 2) if s.quality else None)
 
 
 def _record_fill(req: MarketClient, state: RunState, baseline_id: int) -> None:
@@ -383,22 +414,31 @@ def _warm_caches(src: Path, dst: Path) -> None:
 
 
 def _worker_args(s: DemoSettings, model: str | None, workdir: Path) -> list[str]:
-    args = ["--workdir", str(workdir), "--eval-prompts", str(s.eval_prompts), "--max-new-tokens", str(s.max_new_tokens),
+    """The worker trains with ``paired.recipe``'s knobs (the coin-flip control repeats them) and
+    samples nothing: the pairs are uploaded, and its per-round metric is the held-out accuracy
+    (``--judge none``: no sampled win rate each round; the final paired evaluation has it)."""
+    args = ["--workdir", str(workdir), "--judge", "none", "--max-new-tokens", str(s.max_new_tokens),
             "--epochs", str(s.epochs), "--batch-size", str(s.batch_size), "--seed", str(s.seed),
+            "--schedule", "continue", "--keep-optimizer",
             "--lora" if s.lora else "--full", "--poll", "0.5"]  # scores on the method's scale (auto)
     return args + (["--model", model] if model else []) + (["--lr", str(s.lr)] if s.lr else [])
 
 
 def _phase(name: str, cid: int, req: MarketClient, procs: Processes, display: Display, bidders_for, s: DemoSettings,
            out: Path, url: str, state: RunState, model: str | None, *, max_rounds: int, want_more=lambda: True) -> None:
+    """Drive campaign ``name`` through its rounds, with its policy worker (the vetting phase has none)."""
+    train = name != VETTING
     rounds = sorted(req.list_rounds(campaign_id=cid), key=lambda r: r["id"])
     evaluated = {e["round_id"] for e in req.list_evaluations(cid)}
     if rounds and (len(rounds) >= max_rounds or not want_more()) and all(r["state"] == "settled" for r in rounds) \
-            and (not rounds[-1]["paid_cents"] or rounds[-1]["id"] in evaluated):
+            and (not train or not rounds[-1]["paid_cents"] or rounds[-1]["id"] in evaluated):
         return  # finished before an interruption: no worker to start
-    worker = f"worker-{name}"
-    procs.worker(worker, url, state.accounts["worker"]["token"], cid, _worker_args(s, model, out / "workers" / name),
-                 cpu_only=s.device == "cpu")
-    ui = display.ui(name, req, cid, total=s.rounds, done=sum(r["state"] == "settled" for r in rounds))
+    worker = f"worker-{name}" if train else None
+    if train:
+        procs.worker(worker, url, state.accounts["worker"]["token"], cid, _worker_args(s, model, out / "workers" / name),
+                     cpu_only=s.device == "cpu")
+    ui = display.ui(name, req, cid, total=s.rounds if train else s.vet_rounds,
+                    done=sum(r["state"] == "settled" for r in rounds))
     CampaignDriver(req, cid, procs, worker, bidders_for, ui).drive(max_rounds, want_more)
-    procs.stop(worker)
+    if train:
+        procs.stop(worker)

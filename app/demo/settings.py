@@ -1,30 +1,48 @@
 """The demo's sizes, and why they are what they are.
 
-Three presets. ``cpu`` is sized so that the whole job (three campaigns, the real default
-model) fits in about 25 minutes on two shared CPU cores: generation dominates (the pool's pairs once,
-then the held-out completions after every round), so the pool, the number of held-out
-prompts and the completion length are the levers; DPO on a round's labels with LoRA is a
-few seconds. ``gpu`` spends the same wall time on a bigger budget. ``quick`` is the smoke
-run the tests use (with ``--model tiny``): every step happens, nothing is big.
+Three presets. ``cpu`` is sized so that the whole job, model loads included, aims at 15
+minutes on two CPU cores with the real default model (README, "The demo", has the measured
+time). On a CPU everything torch does is dear: sampling a 24-token completion costs about
+0.4 CPU seconds, one DPO step on 8 pairs about 15, so the levers are the completion length,
+the labels bought (each costs training steps in three arms) and the prompts sampled at the
+end (256 × four policies). The per-round metric is therefore held-out implicit-reward
+accuracy (forward passes on ``heldout_pairs`` judge-labelled pairs), not a sampled win rate.
+``gpu`` keeps bigger sizes (it has not been run on a GPU). ``quick`` is the smoke run the
+tests use (with ``--model tiny``): every step happens, nothing is big.
 
-Quality control. The population has ``spammers`` (20%) among its annotators, and the
-auction campaign checks its annotators with ``gold_items`` gold checks (two reviews a notch
-apart in tone, ``task.prompts.GOLD_PAIRS``, mixed in unmarked); everyone starts on probation, so the first
-round or two buy mostly gold. With ``quality`` on, a twin of the auction campaign runs
-without gold checks on the same pairs, budget and bots, so the report can say what quality
-control bought: spammers' share of paid labels, and win rate per dollar. The demo judges
-at confidence 0.8 (``run.QUALITY_CONTROL``): four right answers of four to qualify, so a
-random clicker gets through probation one time in sixteen (at 0.7, three of three let one
-in one time in eight, and in a CPU run one did). A bot delivers 3 to 6 labels a round
-(``bot_capacity``; the population's default is 1 to 3): a round is a sitting, reading two
-short completions takes a minute, and an annotator admitted to probation can then answer
-its four gold checks in one round, so probation takes the first round or two rather than
-most of a five-round campaign.
+What is compared (issue 17). The flagship campaign (``auction``: an auction rule and the
+acquisition's items) against the usual way (``baseline``: a posted price and random items)
+at equal spend, both on a pool ``pool_factor`` times what a campaign can buy (so the
+acquisition decides what is bought), both trained the same way: each round continues the
+policy on the new labels with Adam's state carried from the last round (one run of Adam
+over the labels in the order they were bought, ``epochs`` passes over each round's
+labels). At the end, each campaign's policy and a coin-flip control (the auction's pairs,
+coin-flip answers, the same trainings) are sampled on the same ``eval_prompts`` held-out
+prompts with the same sampling seeds (``eval_samples`` each) and judged against the
+reference; the auction and the baseline are compared prompt by prompt (a paired interval).
+The held-out prompts are drawn with the run's seed.
+
+The truth. ``judge`` (``facets``: the judge that reads the prompt, ``docs/judges.md``) is
+what the bots answer to, what labels the held-out pairs and what judges the final
+comparison: a review wins by being about the film and aspect asked for, in a warm tone,
+fluent and finished, not by gushing about any film.
+
+Quality control. The population has ``spammers`` (20%) among its annotators. With
+``quality`` on, vetting is its own phase (``vetting``: ``vet_rounds`` rounds of
+``vet_round_size`` units on the flagship's pairs, mostly gold checks, everyone on
+probation, its own budget line in the report), as a running market's annotators arrive
+with track records; the flagship and the baseline then carry those records
+(``gold_carry`` 1) and keep a steady share of gold checks, so their money buys training
+labels (target: gold checks at most 25% of the flagship's spend). The demo judges at
+confidence 0.8 (``run.QUALITY_CONTROL``): four right answers of four to qualify. A bot
+delivers 3 to 6 labels a round (``bot_capacity``). ``twin`` adds the flagship again
+without gold checks on the same pairs (an option: it costs a campaign's training and
+teaches only what gold checks buy).
 
 Money follows the annotator population's defaults (``bidders.population``: a label costs
 an annotator $0.25 at the median): the round budget is sized so that the budget-feasible
-rule can buy most of a round at the market's prices, and the campaign's budget is the
-round budget times the rounds.
+rule can buy a round at the market's prices, and the campaign's budget is the round
+budget times the rounds.
 
 The baseline's posted price (``posted_price_cents``, ``prefmarket demo --posted-price-cents``)
 is the one a requester sets in advance, before any auction has run: by default the median
@@ -33,14 +51,6 @@ bots' roster), rounded up to a whole cent and capped at ``max_price_cents``; or 
 user gives. It is never read off the auction's own prices after the fact, which would erase
 the auction's price discovery by construction. The baseline spends what the auction it is
 compared with spent, and buys what annotators accept at that price (its fill).
-
-Vetting once (``vet_once``, ``prefmarket demo --vet-once``). Vetting 20 bots at 8 to 20
-gold answers each costs more gold checks than a five-round campaign of 80 units can spare,
-so the gold campaign buys few training labels. A requester pays for vetting once, not in
-every campaign (``gold_carry``): with ``vet_once`` the demo runs the auction a second time
-on the same pairs with new gold items, carrying the first campaign's gold records, and the
-report sets that campaign (``vetted``) beside the twin without gold checks. About a fifth
-more wall time.
 
 The settings are saved as ``settings.json`` in the run folder; a resumed run reads them
 back, so it continues the run that was started rather than a different one.
@@ -59,6 +69,8 @@ from market.campaign import known_rules
 from market.money import usd
 
 DEVICES = ("auto", "cpu", "cuda")
+POOL_FACTOR = 4  # the pool holds at least this many times what a campaign can buy (issue 17 item 1)
+JUDGES = ("facets", "sentiment")  # judges the bots, the held-out labels and the evaluation can all use
 
 
 @dataclass(frozen=True)
@@ -66,13 +78,13 @@ class DemoSettings:
     preset: str
     budget_cents: int
     rounds: int
-    pool: int  # training prompts uploaded (the worker samples a pair for each)
+    pool: int  # pairs in the pool (sampled from the reference before the campaigns): >= pool_factor x rounds x round_size
     round_size: int  # items offered per round
     max_price_cents: int
     bots: int  # annotators in the population
-    eval_prompts: int  # held-out prompts per evaluation (the win rate's n)
+    eval_prompts: int  # held-out prompts of the final paired evaluation
     max_new_tokens: int
-    epochs: float  # DPO epochs over each round's labels
+    epochs: float  # DPO passes over each round's new labels (Adam's state carried between rounds)
     batch_size: int
     lr: float | None = None  # None: the worker's default (5e-4 LoRA, 5e-6 full)
     lora: bool = True
@@ -83,12 +95,18 @@ class DemoSettings:
     model: str | None = None  # None: the embedded SmolLM2 default; "tiny": the test model
     device: str = "cpu"
     seed: int = 0
-    quality: bool = True  # gold checks in the auction campaign, and a twin campaign without them
+    judge: str = "facets"  # the truth: the bots' answers, the held-out pairs' labels, the final judge
+    eval_samples: int = 1  # completions per held-out prompt and policy at the end (seeds seed+1234+j)
+    heldout_pairs: int = 48  # judge-labelled held-out pairs for the per-round implicit-reward accuracy
+    quality: bool = True  # a vetting phase, then gold checks at a steady share with the records carried
+    twin: bool = False  # also the flagship without gold checks, on the same pairs
     spammers: float = 0.2  # share of spammers among the bots
     bot_capacity: str = "3-6"  # labels a bot can deliver per round, MIN-MAX (prefmarket bots --capacity)
     gold_items: int = 40
     min_gold_answers: int = 3  # gold answers before an annotator can leave probation
-    vet_once: bool = False  # with quality: the auction again, carrying its gold records (gold_carry 1)
+    vet_rounds: int = 3  # the vetting phase's rounds
+    vet_round_size: int = 32  # units a vetting round buys (mostly gold checks while everyone is on probation)
+    vet_budget_cents: int = 3_000
     posted_price_cents: int | None = None  # the baseline's price; None: the bots' median cost (posted_price_cents())
 
     @property
@@ -110,15 +128,23 @@ class DemoSettings:
                              f"label's maximum price ({usd(self.max_price_cents)}) per round")
         if not 0 <= self.spammers < 1:
             raise ValueError("--spammers: a share in [0, 1)")
-        if self.vet_once and not self.quality:
-            raise ValueError("--vet-once: needs gold checks to carry; drop --no-quality")
+        if self.twin and not self.quality:
+            raise ValueError("--twin: the twin is the flagship without gold checks; drop --no-quality")
+        if self.eval_prompts < 2 or self.eval_samples < 1:
+            raise ValueError("eval_prompts: at least 2 held-out prompts, eval_samples at least 1")
+        if self.heldout_pairs < 2:
+            raise ValueError("heldout_pairs: at least 2 judge-labelled held-out pairs")
+        if self.judge not in JUDGES:
+            raise ValueError(f"judge: choose one of {', '.join(JUDGES)}")
         if self.quality and self.gold_items < self.min_gold_answers:
             raise ValueError("gold_items: at least min_gold_answers gold checks are needed to judge anyone")
         if self.posted_price_cents is not None and not 1 <= self.posted_price_cents <= self.max_price_cents:
             raise ValueError(f"--posted-price-cents: {self.posted_price_cents} is outside 1 to {self.max_price_cents} "
                              f"(the campaigns' maximum price, {usd(self.max_price_cents)})")
-        if self.pool < self.round_size:
-            raise ValueError("the pool must hold at least one round's items")
+        if self.pool < POOL_FACTOR * self.rounds * self.round_size:
+            raise ValueError(f"the pool ({self.pool} pairs) must hold at least {POOL_FACTOR} times what a campaign "
+                             f"can buy ({self.rounds} rounds of {self.round_size}), so that the acquisition "
+                             "decides what is bought")
         return self
 
     def save(self, path: Path) -> None:
@@ -146,15 +172,18 @@ def posted_price_cents(costs_dollars, cap_cents: int) -> int:
 
 # cpu: measured on two shared CPU cores with SmolLM2-135M and one torch thread (README, "The demo").
 PRESETS: dict[str, DemoSettings] = {
-    "cpu": DemoSettings(preset="cpu", budget_cents=4_000, rounds=5, pool=80, round_size=16, max_price_cents=60,
-                        bots=20, eval_prompts=64, max_new_tokens=32, epochs=1.0, batch_size=8, lr=1e-3),
-    "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=1_200, round_size=100, max_price_cents=60,
-                        bots=120, eval_prompts=512, max_new_tokens=48, epochs=2.0, batch_size=16, gold_items=100),
-    # quick: five rounds, because with gold as hard as the work a careful reader needs four
-    # or more answers to qualify, and the smoke run must still buy training labels after that.
-    "quick": DemoSettings(preset="quick", budget_cents=1_500, rounds=5, pool=30, round_size=6, max_price_cents=100,
+    "cpu": DemoSettings(preset="cpu", budget_cents=1_600, rounds=4, pool=160, round_size=10, max_price_cents=60,
+                        bots=20, eval_prompts=256, max_new_tokens=24, epochs=2.0, batch_size=8, lr=5e-4,
+                        heldout_pairs=48),
+    "gpu": DemoSettings(preset="gpu", budget_cents=40_000, rounds=8, pool=3_200, round_size=100, max_price_cents=60,
+                        bots=120, eval_prompts=1_024, max_new_tokens=48, epochs=2.0, batch_size=16, gold_items=100,
+                        eval_samples=4, heldout_pairs=512, vet_rounds=3, vet_round_size=200, vet_budget_cents=15_000),
+    # quick: with gold as hard as the work a careful reader needs four or more answers to
+    # qualify, so the vetting phase's rounds are big enough for every bot to take four.
+    "quick": DemoSettings(preset="quick", budget_cents=1_200, rounds=3, pool=72, round_size=6, max_price_cents=100,
                           bots=10, eval_prompts=8, max_new_tokens=8, epochs=1.0, batch_size=4, gold_items=12,
-                          min_gold_answers=2),
+                          min_gold_answers=2, heldout_pairs=6, vet_rounds=2, vet_round_size=24,
+                          vet_budget_cents=2_000),
 }
 
 
@@ -169,7 +198,7 @@ def choose(*, quick: bool, device: str, budget: float | None = None, rounds: int
         changes["rounds"] = rounds
         if budget is None:
             changes["budget_cents"] = base.round_budget_cents * rounds
-        changes["pool"] = max(base.pool, math.ceil(1.5 * rounds * base.round_size))
+        changes["pool"] = max(base.pool, POOL_FACTOR * rounds * base.round_size)
     if budget is not None:
         changes["budget_cents"] = round(budget * 100)
     return replace(base, device=device, **changes).check()
