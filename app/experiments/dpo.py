@@ -37,6 +37,7 @@ import datetime as dt
 import json
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
@@ -432,9 +433,9 @@ def finished(opts: Options, dataset: str) -> tuple[list[dict], list[int]]:
         first = next(iter(arms.values()))
         done.append({"seed": seed, "labels": first["labels"], "accuracy": {a: r["accuracy"] for a, r in arms.items()},
                      "win": {a: r.get("win_rate") for a, r in arms.items()},
+                     "win_per_prompt": {a: r.get("win_per_prompt") for a, r in arms.items()},
                      "seconds": {a: r["seconds"] for a, r in arms.items()},
-                     "label_accuracy": first["label_accuracy"] if lab.BASELINE not in arms
-                     else arms[lab.BASELINE]["label_accuracy"]})
+                     "label_accuracy": arms[lab.BASELINE]["label_accuracy"]})
     return done, pending
 
 
@@ -478,6 +479,20 @@ def write_report(opts: Options) -> dict:
     return figures
 
 
+def _over_prompts(results: list[dict], arm: str) -> str:
+    """``arm`` minus random in win rate, points, paired over prompts, each prompt averaged over seeds."""
+    from policy.evaluate import paired_difference
+
+    def shares(name: str) -> np.ndarray:
+        rows = np.array([[np.nan if v is None else v for v in r["win_per_prompt"][name]] for r in results], float)
+        with warnings.catch_warnings():  # a prompt skipped in every seed stays NaN and is dropped
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return 100 * np.nanmean(rows, axis=0)
+
+    d = paired_difference(shares(arm), shares(lab.BASELINE))
+    return report.interval_text(report.Interval(d.mean, d.ci_low, d.ci_high), report.points)
+
+
 def _sizes(s: Settings) -> str:
     return (f"{s.rounds} rounds of {s.per_round} labels, pool {s.pool}, {s.held_out} held out, {s.win_prompts} "
             f"win-rate prompts × {s.samples}, {s.epochs:g} epoch(s), batch {s.batch_size}, HH pairs up to "
@@ -507,8 +522,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
                      f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
     lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
-              + (" win rate vs reference | vs random, points [95%] |" if movie else "") + " wall time per arm |",
-              "|---|---|---|" + ("---|---|" if movie else "") + "---|"]
+              + (" win rate vs reference | vs random, points [95%] | vs random, paired over prompts [95%] |"
+                 if movie else "") + " wall time per arm |",
+              "|---|---|---|" + ("---|---|---|" if movie else "") + "---|"]
     rows = {}
     for arm in arms:
         acc = 100 * report.curves(results, arm)[:, last]
@@ -520,12 +536,17 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
             base_win = 100 * np.array([r["win"][lab.BASELINE] for r in results], dtype=np.float64)
             wvs = "baseline" if arm == lab.BASELINE else report.interval_text(
                 report.paired_interval(win, base_win, report.mean_difference), report.points)
-            cells += [f"{win.mean():.1f}%", wvs]
+            cells += [f"{win.mean():.1f}%", wvs, "baseline" if arm == lab.BASELINE else _over_prompts(results, arm)]
             rows[arm] = {"accuracy": float(acc.mean()), "win": float(win.mean())}
         else:
             rows[arm] = {"accuracy": float(acc.mean())}
         minutes = np.mean([r["seconds"][arm] for r in results]) / 60
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {minutes:.1f} min |")
+    if movie:
+        lines += ["", "Win rates: the first interval is over seeds; the second pairs each eval prompt's share of "
+                  "wins (averaged over the finished seeds) with random's on the same prompt "
+                  "(`policy.evaluate.paired_difference`, a bootstrap over prompts: it holds the sampling noise "
+                  "of the completions, not the seed-to-seed spread of training)."]
     plot = opts.plots / f"experiment-dpo-{dataset}.png"
     report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
     lines += ["", f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
