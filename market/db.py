@@ -41,14 +41,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from market import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 DEFAULT_DATA_DIR = Path("data")
 BUSY_TIMEOUT_S = 30.0
-READ_ONLY = "prefmarket_read_only"  # execution option of read_session's connection
+READ_ONLY = "prefmarket_read_only"  # execution option of read_connection's connections
 
 
 def default_url() -> str:
@@ -119,7 +119,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - exercised through every test
         if conn.get_execution_options().get(READ_ONLY):
-            return  # no BEGIN: each statement reads on its own, taking no lock (see read_session)
+            return  # no BEGIN: each statement reads on its own, taking no lock (see read_connection)
         dbapi = conn.connection.dbapi_connection
         dbapi.acquire_write_lock()
         try:
@@ -322,16 +322,15 @@ FIRST_REVISION = "0001"
 
 
 @contextmanager
-def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for a short read that must not queue behind writers (authentication).
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for a short read that must not queue behind writers (authentication).
 
     On SQLite it takes no writer lock and issues no BEGIN, so each statement reads a
     consistent snapshot on its own (WAL readers never wait); it must not write. Elsewhere
     it is an ordinary transaction, rolled back at the end."""
     with engine.connect() as conn:
         conn.execution_options(**{READ_ONLY: True})
-        with Session(bind=conn, expire_on_commit=False) as session:
-            yield session
+        yield conn
 
 
 @contextmanager

@@ -95,8 +95,8 @@ def _bearer(scope: Scope) -> str | None:
 
 
 def _lookup(engine: Engine, token: str) -> accounts.Caller:
-    with db.read_session(engine) as session:
-        return accounts.authenticate(session, token)
+    with db.read_connection(engine) as conn:
+        return accounts.authenticate(conn, token)
 
 
 def parse_failures(text: str | None) -> RateLimitItem | None:
