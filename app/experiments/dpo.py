@@ -479,6 +479,20 @@ def write_report(opts: Options) -> dict:
     return figures
 
 
+def _partial(opts: Options, dataset: str, pending: list[int]) -> str:
+    """The finished arms of incomplete seeds: their final held-out accuracy (and win rate), wall time."""
+    out = []
+    for seed in pending:
+        for arm in opts.arms_of(dataset):
+            path = arm_path(opts, dataset, seed, arm)
+            if path.exists():
+                r = json.loads(path.read_text())
+                win = f", win rate {100 * r['win_rate']:.1f}%" if r.get("win_rate") is not None else ""
+                out.append(f"seed {seed} `{arm}` {100 * r['accuracy'][-1]:.1f}% held out{win} "
+                           f"({r['seconds'] / 60:.0f} min)")
+    return "; ".join(out)
+
+
 def _over_prompts(results: list[dict], arm: str) -> str:
     """``arm`` minus random in win rate, points, paired over prompts, each prompt averaged over seeds."""
     from policy.evaluate import paired_difference
@@ -508,6 +522,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
         status += (f"; {len(pending)} pending (seeds {', '.join(map(str, pending))}): resume with "
                    f"`{_resume_command(opts)}` (finished arms are skipped)")
     lines += [status + ".", ""]
+    partial = _partial(opts, dataset, pending)
+    if partial:
+        lines += ["Arms finished in seeds not yet complete (not paired, so not in the table): " + partial + ".", ""]
     if not results:
         return lines, {}
     last = len(results[0]["labels"]) - 1

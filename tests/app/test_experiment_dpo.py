@@ -71,6 +71,10 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     text = (tmp_path / "docs" / "results.md").read_text()
     resume = text.split("1 pending (seeds 2): resume with `")[1].split("`")[0]
     assert "--fidelity dpo" in resume and "--seeds 3" in resume and "--report-only" not in resume
+    next(p for p in files if "hh-" in str(p.parent) and p.name == "seed-0001-adpo.json").unlink()
+    assert cli("--quick", "--hh", str(hh), "--report-only").exit_code == 0
+    hh_text = (tmp_path / "docs" / "results.md").read_text().split("HH harmless-base")[-1]
+    assert "1 of 2 seeds finished (seeds 0)" in hh_text and "seed 1 `random`" in hh_text  # unpaired, listed apart
 
 
 def test_every_arm_of_a_seed_sees_the_same_split_and_answers():
