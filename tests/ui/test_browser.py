@@ -246,17 +246,20 @@ def test_sign_in_bid_label_and_read_the_dashboard(stack, browser, artifacts):
     assert len(lines) == 3 and all('"chosen"' in line for line in lines)
 
     # Another requester's campaign checks quality: an annotator who gets its gold checks
-    # wrong has its fourth label rejected; its owner reads why on the Quality page.
+    # wrong is judged at its fourth wrong gold answer, and that label is rejected; its
+    # owner reads why on the Quality page.
     qc_req, qc_acct = api.account("requester", "Dee (requester)")
     qc = qc_req.create_campaign(name="careful reviews", **QC_CAMPAIGN)
     qc_req.upload_items(qc["id"], qc_pairs_jsonl(8))
     qc_req.upload_items(qc["id"], qc_pairs_jsonl(4, start=100, gold=True))
     careless, _ = api.account("annotator", "Eve (annotator)")
-    qc_round = qc_req.open_round(qc["id"])
-    careless.place_bid(qc_round["id"], 20, 4)
-    qc_req.close_round(qc_round["id"])
-    for a in careless.my_assignments(state="open"):  # all four are gold checks (probation)
-        careless.submit_label(a["id"], "b" if a["completion_a"].startswith("good") else "a")
+    for _ in range(2):  # probation: two gold checks in four units a round, judged after four
+        qc_round = qc_req.open_round(qc["id"])
+        careless.place_bid(qc_round["id"], 20, 4)
+        qc_req.close_round(qc_round["id"])
+        for a in careless.my_assignments(state="open"):
+            careless.submit_label(a["id"], "b" if a["completion_a"].startswith("good") else "a")
+    assert careless.earnings()["rejected_labels"] >= 1
     sign_out(browser)
     sign_in(browser, url, qc_acct["token"])
     wait_text(browser, "New campaign")
