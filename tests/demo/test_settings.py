@@ -22,7 +22,7 @@ def test_rounds_without_a_budget_keep_the_round_budget_and_grow_the_pool():
     base = PRESETS["cpu"]
     s = choose(quick=False, device="cpu", rounds=2 * base.rounds)
     assert s.round_budget_cents == base.round_budget_cents and s.budget_cents == 2 * base.budget_cents
-    assert s.pool >= 1.5 * s.rounds * s.round_size
+    assert s.pool >= 4 * s.rounds * s.round_size
     t = choose(quick=False, device="cpu", budget=50.0, rounds=5, rule="second_price", acquisition="random", seed=3)
     assert (t.budget_cents, t.rounds, t.rule, t.acquisition, t.seed) == (5000, 5, "second_price", "random", 3)
 
@@ -45,7 +45,7 @@ def test_settings_survive_the_run_folder(tmp_path):
 
 
 def test_the_demo_package_never_imports_torch():
-    code = ("import sys, app.cli, app.demo.run, app.demo.report, app.demo.campaign; "
+    code = ("import sys, app.cli, app.demo.run, app.demo.report, app.demo.campaign, app.demo.paired; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -54,7 +54,10 @@ def test_the_demo_package_never_imports_torch():
 @pytest.mark.parametrize("bad, message", [
     (dict(spammers=1.0), "--spammers"),
     (dict(gold_items=1, min_gold_answers=3), "gold_items"),
-    (dict(vet_once=True, quality=False), "--vet-once"),
+    (dict(twin=True, quality=False), "--twin"),
+    (dict(pool=4 * 4 * 10 - 1), "4 times what a campaign"),  # the acquisition must have a choice
+    (dict(judge="psychic"), "judge"),
+    (dict(heldout_pairs=1), "heldout_pairs"),
 ])
 def test_impossible_quality_settings_are_refused(bad, message):
     from dataclasses import replace
@@ -67,7 +70,13 @@ def test_quality_control_can_be_turned_off_and_spammers_set():
     s = choose(quick=False, device="cpu", quality=False, spammers=0.3)
     assert (s.quality, s.spammers) == (False, 0.3)
     assert choose(quick=False, device="cpu").quality  # on by default
-    assert not choose(quick=False, device="cpu").vet_once and choose(quick=True, device="cpu", vet_once=True).vet_once
+    assert not choose(quick=False, device="cpu").twin and choose(quick=True, device="cpu", twin=True).twin
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_pool_holds_four_times_what_a_campaign_can_buy(preset):
+    s = PRESETS[preset]
+    assert s.pool >= 4 * s.rounds * s.round_size and s.judge == "facets"
 
 
 @pytest.mark.parametrize("gpu, asked, got", [(False, "auto", "cpu"), (True, "auto", "cuda"), (True, "cuda", "cuda"),
