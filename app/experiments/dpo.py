@@ -447,7 +447,9 @@ def write_report(opts: Options) -> dict:
     s = opts.settings
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"## Points per label by acquisition function (`dpo` fidelity)", "",
-             f"_Written by `{opts.command}` on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()}; model "
+             f"_Run with `{_resume_command(opts)}`"
+             + (f", this section written from its finished arms by `{opts.command}`" if opts.report_only else "")
+             + f" on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()}; model "
              f"`{opts.model}`; preset `{opts.preset}`; seeds asked 0–{opts.seeds - 1}._", "",
              f"**Setup.** Real LoRA-DPO on the model (`policy.train.train_dpo`, LoRA r 16, β = {s.beta}, "
              f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, the recipe's learning rate) under the **retrain** "
