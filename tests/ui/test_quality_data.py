@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from market.quality.acceptance import REASON as TOLD  # what an annotator is told: no figures
 from ui import data
 from ui import quality_data as qd
 
 REASON = ("below the quality bar: accuracy on the requester's gold checks is 0.29 after 4 checks on this campaign, "
           "and the requester accepts labels only when it is likely at least 0.65; this label is not paid and its "
           "price returns to the campaign")
+"""A release's ledger note, as the owner reads it (with the figures measured from gold)."""
 
 
 def _skill(i, status, accuracy, accepted=4, rejected=0, gold=4):
@@ -28,7 +30,7 @@ FLAGS = [{"kind": "gold_at_chance", "campaign_id": 1, "annotator_ids": [5],
 
 
 def test_reason_kind_is_the_headline_before_the_figures():
-    assert qd.reason_kind(REASON) == "below the quality bar"
+    assert qd.reason_kind(REASON) == qd.reason_kind(TOLD) == "below the quality bar"
     assert qd.reason_kind("plain words") == "plain words"
     assert qd.reason_kind(None) == qd.reason_kind("  ") == "no reason given"
     assert len(qd.reason_kind("x" * 500)) == 80
@@ -48,20 +50,20 @@ def _assignment(i, accepted, reason=None, price=50):
 
 
 def test_an_annotator_sees_each_rejected_label_with_its_reason():
-    work = [_assignment(1, True), _assignment(2, False, REASON), _assignment(3, False, None, price=30),
+    work = [_assignment(1, True), _assignment(2, False, TOLD), _assignment(3, False, None, price=30),
             dict(id=4, campaign_id=1, round_id=2, prompt="p", price_cents=50, state="open", label=None)]
     rows = qd.rejected_rows(work)
     assert rows["assignment"].tolist() == [2, 3]
-    assert rows["reason"].tolist() == [REASON, "no reason given"]
+    assert rows["reason"].tolist() == [TOLD, "no reason given"]
     assert rows["not paid"].tolist() == ["$0.50", "$0.30"]
     by = qd.my_rejections_by_reason(work)
     assert by["reason"].tolist() == ["below the quality bar", "no reason given"]
     history = data.work_rows(work)
-    assert history["why not paid"].tolist() == ["", REASON, "no reason given"]
+    assert history["why not paid"].tolist() == ["", TOLD, "no reason given"]
 
 
 def test_label_message_gives_the_reason_of_a_rejection():
-    msg = data.label_message({"choice": "b", "accepted": False, "paid_cents": 0, "reject_reason": REASON})
+    msg = data.label_message({"choice": "b", "accepted": False, "paid_cents": 0, "reject_reason": TOLD})
     assert msg.startswith("Label recorded (you chose B) but not accepted, so it is not paid. Why: below the")
     assert data.label_message({"choice": "b", "accepted": False}).endswith("not paid.")
 
