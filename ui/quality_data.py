@@ -3,7 +3,7 @@
 Two readers. An annotator sees its own rejected labels (``label.reject_reason`` on its
 assignments) with their reasons and counts by reason; the API gives annotators no
 standing of their own (no posterior, no status: knowing "on probation" would tell that
-all current work is gold checks). A campaign's owner, and an admin, see the campaign's
+half the current work is gold checks). A campaign's owner, and an admin, see the campaign's
 quality report (``GET /campaigns/{id}/quality``), its integrity flags, what was paid to
 whom (``accounting.paid_by_annotator``) and, the owner only, the ledger whose ``release``
 entries name each rejected label and carry its reason as ``note``.

@@ -13,9 +13,10 @@ own gold answer (if it is one) has been counted:
 Why at submission and not at settlement: the annotator learns the outcome of each label
 when giving it, payment stays immediate for everyone in good standing, and a label is
 final once given (nothing already paid is ever clawed back). What this gives up: labels
-given before an annotator is judged are paid. Probation (all the work of an annotator
-not yet proven is gold checks, see ``mixing``) is what keeps those labels out of the
-dataset, and the clearing keeps annotators below the bar out of later rounds. The
+given before an annotator is judged are paid. Probation (half the work of an annotator
+not yet proven is gold checks, see ``mixing``; its real labels count with the weight of
+its record) is what limits those labels' share of the dataset, and the clearing keeps
+annotators below the bar out of later rounds. The
 weakness that remains: an annotator who answers carefully while on probation and
 carelessly once qualified is caught only by the steady gold share, slowly.
 
