@@ -8,8 +8,10 @@ little next to the server. Two phases in the same run against the same server:
 2. bids: ``PUT /v1/rounds/{id}/bid`` (auth lookup, round check, upsert, commit), each
    client a different annotator replacing its own bid with a fresh random ask.
 
-Figures are printed as ratios to the baseline. Targets (issue 2): >= 500 bids/s and
-p99 <= 100 ms on 2 cores. Loops are bounded by request count and by time.
+Figures are printed as ratios to the baseline. Targets (issue 18, measured against the
+baseline of the same run, since the machine's load moves both): bids at least 0.5x
+health's throughput, and a bid's p99 at most 2x health's. Loops are bounded by request
+count and by time.
 
     python -m bench http           # via the bench runner (writes bench/results.md)
     python bench/bench_http.py     # just this bench
@@ -180,10 +182,10 @@ def main() -> list[Figure]:
         print(f"warning: {bids['errors']} bid errors, {base['errors']} baseline errors; e.g. {bids['error_sample']}")
     figures = [
         Figure("http", f"bid submissions/s ({out['clients']} clients, SQLite)", bids["rps"], "req/s",
-               "GET /v1/health", base["rps"], ">= 500/s", bids["rps"] >= 500),
+               "GET /v1/health", base["rps"], ">= 0.5x", bids["rps"] >= 0.5 * base["rps"]),
         Figure("http", "bid latency p50", bids["p50_ms"], "ms", "GET /v1/health p50", base["p50_ms"], "", None),
-        Figure("http", "bid latency p99", bids["p99_ms"], "ms", "GET /v1/health p99", base["p99_ms"], "<= 100 ms",
-               bids["p99_ms"] <= 100),
+        Figure("http", "bid latency p99", bids["p99_ms"], "ms", "GET /v1/health p99", base["p99_ms"], "<= 2x",
+               bids["p99_ms"] <= 2 * base["p99_ms"]),
     ]
     show(figures, f"HTTP bench: {bids['n']} bids, {base['n']} baseline requests, {out['cpus']} CPUs")
     return figures
