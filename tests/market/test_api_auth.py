@@ -224,3 +224,18 @@ def test_a_failed_authentication_takes_no_writer_lock(engine, monkeypatch):
         for token in ("pm_unknown", "nope", ""):
             assert http.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         assert taken == []
+
+
+def test_the_failed_authentication_limit_parses_and_refuses_nonsense(engine, monkeypatch):
+    from market.api.app import create_app
+    from market.api.middleware import parse_failures
+
+    assert parse_failures("0") is None and parse_failures("off") is None and parse_failures(None) is None
+    assert (parse_failures("5/minute").amount, parse_failures("5/minute").get_expiry()) == (5, 60)
+    for bad in ("lots", "0/minute", "-3/second"):
+        with pytest.raises(ValueError):
+            parse_failures(bad)
+    monkeypatch.delenv("PREFMARKET_AUTH_FAILURES", raising=False)
+    assert str(create_app(engine).state.limits["auth_failures"]) == "20 per 1 minute"
+    monkeypatch.setenv("PREFMARKET_AUTH_FAILURES", "3/second")
+    assert str(create_app(engine).state.limits["auth_failures"]) == "3 per 1 second"
