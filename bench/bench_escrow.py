@@ -91,7 +91,9 @@ def per_assignment(path: Path, items: int) -> tuple[float, float, int]:
 
 def main(large: int = LARGE) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
-        small = min((per_assignment(Path(tmp) / f"small{k}.db", SMALL) for k in range(3)), key=lambda r: r[0])
+        # the large round runs once, so it is set against a typical small one (the median
+        # of three), not the luckiest: on a shared machine the best of three is biased low
+        small = sorted((per_assignment(Path(tmp) / f"small{k}.db", SMALL) for k in range(3)), key=lambda r: r[0])[1]
         big = per_assignment(Path(tmp) / "large.db", large)
     figures = []
     for k, what in ((0, "close"), (1, "escrow postings of")):
@@ -99,7 +101,7 @@ def main(large: int = LARGE) -> list[Figure]:
             bench="escrow",
             what=f"{what} a round of {large:,} items x {LABELS} labels, per assignment ({big[2]:,})",
             value=big[k] * 1e6, unit="us",
-            baseline=f"a round of {SMALL} x {LABELS} ({small[2]:,}), best of 3",
+            baseline=f"a round of {SMALL} x {LABELS} ({small[2]:,}), median of 3",
             baseline_value=small[k] * 1e6,
             target="<= 1.5x", ok=big[k] <= 1.5 * small[k]))
     show(figures, "Clearing cost per assignment, large round vs small")

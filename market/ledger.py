@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from market import clock
@@ -47,6 +47,8 @@ from market.errors import LedgerViolation
 from market.tables import Assignment, Campaign, Label, LedgerEntry
 
 EXTERNAL = "external"
+_ENTRIES = LedgerEntry.__table__
+_BATCH = 5_000  # escrow rows per INSERT (executemany)
 REASONS = ("fund", "escrow", "pay", "release")
 
 
@@ -167,11 +169,13 @@ def post_escrows(session: Session, assignments: Sequence[Assignment]) -> int:
     if available < total:
         raise LedgerViolation(f"{src} holds {available} cents, cannot move {total}")
     now = clock.now()
-    session.execute(insert(LedgerEntry), [
-        {"from_account": src, "to_account": dst, "cents": a.price_cents, "reason": "escrow", "key": key,
-         "campaign_id": campaign_id, "round_id": round_id, "assignment_id": a.id, "created_at": now}
-        for a, key in zip(assignments, keys, strict=True)
-    ])
+    conn = session.connection()
+    for start in range(0, len(assignments), _BATCH):  # batches: a bounded list of rows, freed as it goes
+        conn.execute(_ENTRIES.insert(), [
+            {"from_account": src, "to_account": dst, "cents": a.price_cents, "reason": "escrow", "key": key,
+             "campaign_id": campaign_id, "round_id": round_id, "assignment_id": a.id, "created_at": now}
+            for a, key in zip(assignments[start:start + _BATCH], keys[start:start + _BATCH], strict=True)
+        ])
     return len(assignments)
 
 
