@@ -105,8 +105,10 @@ class DemoSettings:
     gold_items: int = 40
     min_gold_answers: int = 3  # gold answers before an annotator can leave probation
     vet_rounds: int = 3  # the vetting phase's rounds
-    vet_round_size: int = 32  # units a vetting round buys (mostly gold checks while everyone is on probation)
-    vet_budget_cents: int = 3_000
+    # units a vetting round buys (mostly gold checks while everyone is on probation): enough that
+    # every bot, not only the cheapest, sells some (in a CPU run, rounds of 32 gave 8 of 20 bots none)
+    vet_round_size: int = 60
+    vet_budget_cents: int = 6_000
     posted_price_cents: int | None = None  # the baseline's price; None: the bots' median cost (posted_price_cents())
 
     @property
