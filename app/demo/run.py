@@ -65,6 +65,11 @@ from app.demo.settings import DemoSettings, posted_price_cents
 VETTING, AUCTION, NO_QC, BASELINE = "vetting", "auction", "no_qc", "baseline"
 QUALITY_CONTROL = dict(gold_rate=0.1, quality_bar=0.65, quality_confidence=0.8, probation_share=0.2)
 CARRIED = dict(QUALITY_CONTROL, gold_carry=1.0)  # the vetting phase's records count in full
+# The vetting phase buys gold checks, not labels: almost all of every unit (the market's most
+# is under 1; at QUALITY_CONTROL's 0.1 an annotator on probation does half gold, half labels,
+# and a CPU run's vetting paid for 85 labels nothing trains on beside its 80 gold checks),
+# with the whole round open to annotators on probation.
+VETTING_QC = dict(gold_rate=0.95, probation_share=1.0)
 
 
 @dataclass
@@ -289,9 +294,9 @@ def _auction_terms(s: DemoSettings, state: RunState) -> dict:
 
 
 def _vetting_campaign(req: MarketClient, state: RunState, s: DemoSettings, pool: str) -> int:
-    """The vetting phase: gold checks on everyone, on probation from the start (the whole
-    round may go to probation), on the flagship's pairs; nothing is trained on what it buys.
-    Its gold records are what the campaigns after it carry."""
+    """The vetting phase: gold checks on everyone (``VETTING_QC``), on the flagship's pairs as
+    cover (nothing is trained on the few labels it buys). Its gold records are what the
+    campaigns after it carry."""
     from task import prompts as task  # the built-in prompt pool (plain templates; no torch)
 
     if VETTING not in state.campaigns:
@@ -299,7 +304,7 @@ def _vetting_campaign(req: MarketClient, state: RunState, s: DemoSettings, pool:
                  max_price_cents=s.max_price_cents, rule=s.rule, acquisition="random", labels_per_item=1,
                  round_size=s.vet_round_size, round_budget_cents=max(s.max_price_cents, s.vet_budget_cents // s.vet_rounds),
                  round_duration_s=ROUND_DURATION_S, label_duration_s=LABEL_WINDOW_S,
-                 **QUALITY_CONTROL | {"probation_share": 1.0, "min_gold_answers": s.min_gold_answers})
+                 **QUALITY_CONTROL | VETTING_QC | {"min_gold_answers": s.min_gold_answers})
     return _with_items(req, state.campaigns[VETTING], pool, gold=task.gold_jsonl(s.gold_items, seed=s.seed))
 
 

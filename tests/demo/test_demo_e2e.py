@@ -1,11 +1,11 @@
-"""``prefmarket demo --quick --model tiny`` end to end: server, worker and bots as real processes.
+"""``prefmarket demo --quick --model tiny`` end to end: server, workers and bots as real processes.
 
-One test runs the demo straight through (four campaigns: the auction with gold checks, the
-same auction again carrying its gold records, the auction without gold checks, the
-posted-price baseline at the bots' median cost) and audits the run folder; the other runs
-it without quality control (two campaigns) and with a given posted price, interrupts it
-after the auction's first evaluated round and resumes it. Both run the real commands
-in subprocesses, the way ``make demo`` does.
+One test runs the demo straight through with ``--twin`` (the vetting phase, the auction
+carrying its records, the auction without gold checks, the posted-price baseline at the
+bots' median cost, then the coin-flip control and the paired evaluation) and audits the run
+folder; the other runs it without quality control (two campaigns) and with a given posted
+price, interrupts it after the auction's first evaluated round and resumes it. Both run the
+real commands in subprocesses, the way ``make demo`` does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PREFMARKET_TORCH_THREADS": "1", "COLUMNS": "120",  # other test runs share the cores
        "PYTHONUNBUFFERED": "1"}  # lines reach the test as they are printed: it interrupts on one
 FILES = ("report.md", "summary.json", "ledger.csv", "rounds.csv", "evaluations.csv", "dataset.jsonl",
-         "baseline_dataset.jsonl", "plots/winrate_vs_spend.png", "plots/clearing_price.png",
+         "baseline_dataset.jsonl", "pool.jsonl", "held_out.jsonl", "paired.json", "paired_completions.jsonl",
+         "plots/final_win_rates.png", "plots/heldout_vs_spend.png", "plots/clearing_price.png",
          "plots/spend_by_kind.png", "plots/spammer_share.png")
 
 
@@ -69,12 +70,13 @@ def audit(out: Path) -> dict:
                                                  and _round_campaign(out, k) == cid)
         assert held + c["spent_cents"] == c["budget_cents"], name
         assert sum(c["spend_by_kind_cents"].values()) == c["spent_cents"]
-        assert c["final"] is not None and c["final"]["ci_low"] <= c["final"]["win_rate"] <= c["final"]["ci_high"]
+        if name != "vetting":  # every trained policy was evaluated at the end
+            assert c["final"] is not None and c["final"]["ci_low"] <= c["final"]["win_rate"] <= c["final"]["ci_high"]
     assert -balance["external"] == sum(c["budget_cents"] for c in summary["campaigns"].values())
 
     camps = summary["campaigns"]
     auction, baseline = camps["auction"], camps["baseline"]
-    terms_from = camps.get("no_qc", auction)  # equal spend: the baseline's budget is what this auction spent
+    terms_from = auction  # equal spend: the baseline's budget is what the auction spent
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     assert len(rows) == auction["training_labels"] > 0 and all(r["prompt"] and r["chosen"] and r["rejected"] for r in rows)
     assert auction["labels"] == auction["training_labels"] + auction["gold_labels"]  # accepted = data + gold
@@ -95,7 +97,10 @@ def audit(out: Path) -> dict:
     assert terms["spent_cents"] == baseline["spent_cents"] and terms["fill"] == terms["labels_bought"] / terms["labels"]
     with open(out / "evaluations.csv") as f:
         evals = list(csv.DictReader(f))
-    assert {e["campaign"] for e in evals} == set(camps)
+    assert {e["campaign"] for e in evals} == set(camps) - {"vetting"}
+    assert all(0 <= float(e["heldout_ci_low"]) <= float(e["heldout_accuracy"]) <= float(e["heldout_ci_high"]) <= 1
+               for e in evals)  # the per-round metric: held-out accuracy on the judge-labelled pairs
+    audit_choice_and_evaluation(out, summary)
     with open(out / "rounds.csv") as f:
         for r in csv.DictReader(f):  # training labels and gold checks add up to what the round paid for
             assert int(r["labels"]) + int(r["gold_labels"]) <= int(r["n_assignments"])
@@ -103,14 +108,46 @@ def audit(out: Path) -> dict:
         assert 0.0 <= c["labels_right"] <= 1.0
         assert sum(k["labels"] for k in c["labels_right_by_kind"].values()) == c["training_labels"]
     report = (out / "report.md").read_text()
-    assert "average price (" not in report  # the old terms: as many labels as the auction, at its average price
-    for needle in ("final win rate vs the reference", "that the judge agrees with", "95% CI", "$ per win-rate point", "paid to spammers",
-                   "spammers' share of paid training labels", "$ to reach the baseline's final win rate",
-                   "posted-price fill", f"{terms['labels_bought']} of {terms['labels']}", "Equal spend",
+    # the report leads with the claim: auction + acquisition against posted price + random at equal spend
+    sections = [line for line in report.splitlines() if line.startswith("## ")]
+    assert sections[:3] == ["## The claim: an auction with random acquisition against a posted price with random "
+                            "items, at equal spend", "## Quality control", "## Caveats"], sections
+    claim = report[report.index("## The claim"):report.index("## Quality control")]
+    assert summary["comparison"]["verdict"] in claim
+    for needle in ("**price per label** (the mechanism's part)", "**points per training label** (the acquisition's part)",
+                   "**$ per win-rate point**", "**Head to head:**", "**Coin-flip control**", "Equal spend",
                    "the median private cost" if terms["price_source"] == "median cost" else "--posted-price-cents",
-                   "plots/winrate_vs_spend.png", "plots/spammer_share.png", "plots/labels_right.png"):
+                   "plots/final_win_rates.png"):
+        assert needle in claim, needle
+    for needle in ("that the judge agrees with", "paid to spammers", "spammers' share of paid training labels",
+                   "posted-price fill", f"{terms['labels_bought']} of {terms['labels']}", "prefmarket experiment",
+                   "plots/heldout_vs_spend.png", "plots/spammer_share.png", "plots/labels_right.png"):
         assert needle in report, needle
     return summary
+
+
+def audit_choice_and_evaluation(out: Path, summary: dict) -> None:
+    """A pool bigger than what is bought, and the paired evaluation with its coin-flip control."""
+    s, camps = summary["settings"], summary["campaigns"]
+    pool = (out / "pool.jsonl").read_text().splitlines()
+    assert len(pool) >= 4 * s["rounds"] * s["round_size"] > camps["auction"]["training_labels"]
+    held = [json.loads(line) for line in (out / "held_out.jsonl").read_text().splitlines()]
+    assert held and all(h["chosen"] != h["rejected"] for h in held)
+    assert not {h["prompt"] for h in held} & {json.loads(line)["prompt"] for line in pool}  # held out: never in the pool
+    final = json.loads((out / "paired.json").read_text())
+    assert final["prompts"] == s["eval_prompts"] and final["samples"] == s["eval_samples"]
+    arms = final["arms"]
+    assert set(arms) == (set(camps) - {"vetting"}) | {"coin_flip"}
+    # the control: the auction's pairs, as many labels, the same trainings, coin-flip answers
+    assert arms["coin_flip"]["labels"] == arms["auction"]["labels"] == camps["auction"]["training_labels"]
+    assert arms["coin_flip"]["trainings"] == arms["auction"]["trainings"] > 0
+    for a in arms.values():
+        assert a["n"] == s["eval_prompts"] and 0 <= a["ci_low"] <= a["win_rate"] <= a["ci_high"] <= 1
+    h2h = final["differences"]["auction-baseline"]
+    assert h2h["ci_low"] <= h2h["mean"] <= h2h["ci_high"] and h2h["n"] == s["eval_prompts"]
+    assert abs(h2h["mean"] - (arms["auction"]["win_rate"] - arms["baseline"]["win_rate"])) < 1e-9  # same prompts
+    rows = [json.loads(line) for line in (out / "paired_completions.jsonl").read_text().splitlines()]
+    assert len(rows) == s["eval_prompts"] and set(rows[0]) == {"prompt", "reference", *arms}
 
 
 def _round_campaign(out: Path, escrow_account: str) -> int:
@@ -126,32 +163,33 @@ def _round_campaign(out: Path, escrow_account: str) -> int:
 def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
     out = tmp_path / "run"
     start = time.monotonic()
-    done = subprocess.run(demo(out, "--vet-once"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(demo(out, "--twin"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert time.monotonic() - start < 300
+    assert time.monotonic() - start < 600  # minutes on two shared cores, not the CPU preset's quarter hour
     summary = audit(out)
     camps = summary["campaigns"]
-    assert summary["settings"]["preset"] == "quick" and list(camps) == ["auction", "vetted", "no_qc", "baseline"]
-    assert camps["auction"]["rounds"] == camps["no_qc"]["rounds"] == camps["vetted"]["rounds"] == \
-        summary["settings"]["rounds"]
+    assert summary["settings"]["preset"] == "quick" and list(camps) == ["vetting", "auction", "no_qc", "baseline"]
+    assert camps["auction"]["rounds"] == camps["no_qc"]["rounds"] == summary["settings"]["rounds"]
+    assert camps["vetting"]["rounds"] == summary["settings"]["vet_rounds"] and camps["vetting"]["gold_labels"] > 0
     assert camps["auction"]["gold_labels"] > 0 and camps["no_qc"]["gold_labels"] == 0
-    # the auction run again carries the gold records: annotators the first campaign qualified
-    # sell training labels from its first round on (without them, round 1 would be all gold)
+    # the auction carries the vetting phase's records: annotators it qualified sell training
+    # labels from the auction's first round on (without them, round 1 would be all gold)
     with open(out / "rounds.csv") as f:
-        vetted = [r for r in csv.DictReader(f) if r["campaign"] == "vetted"]
-    assert int(vetted[0]["labels"]) > 0
-    assert (out / "vetted_dataset.jsonl").stat().st_size > 0
+        auction = [r for r in csv.DictReader(f) if r["campaign"] == "auction"]
+    assert int(auction[0]["labels"]) > 0
     low, high = map(int, summary["settings"]["bot_capacity"].split("-"))
     capacities = [b["capacity"] for b in json.loads((out / "bots.json").read_text())["bots"]]
     assert all(low <= c <= high for c in capacities) and len(set(capacities)) > 1  # the population's range, drawn
     text = " ".join(done.stdout.split())
-    for needle in ("auction round 1", "auction after round", "no_qc after round", "baseline after round",
-                   "Quality control: spammers' share", "Quality control, vetted once", "report:",
+    rounds = summary["settings"]["rounds"]
+    for needle in ("vetting round 1 of 2: spent $", f"auction round 1 of {rounds}: spent $", "training labels +",
+                   "held-out accuracy", "ETA", f"no_qc round {rounds} of {rounds}", "baseline round 1 of",
+                   "Gold checks against none (the twin)", "report:",
                    "prefmarket portal --api-url http://127.0.0.1:8000", "http://127.0.0.1:8501"):
         assert needle in text, needle
     assert {p.name for p in (out / "logs").iterdir()} >= {"server.log", "bots.log", "worker-auction.log",
-                                                          "worker-no_qc.log", "worker-vetted.log",
-                                                          "worker-baseline.log"}
+                                                          "worker-no_qc.log", "worker-baseline.log",
+                                                          "prepare.log", "final.log"}
 
 
 def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
@@ -163,7 +201,7 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
         proc = subprocess.Popen(demo(out, "--no-quality", "--posted-price-cents", "40"), cwd=ROOT, env=ENV, stdout=sink, stderr=subprocess.STDOUT,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:  # stop it once the market holds the auction's first evaluation (its output may lag behind)
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 400  # the pairs are sampled first
             while not _evaluations(out) and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             proc.send_signal(signal.SIGINT)
@@ -178,7 +216,7 @@ def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):
     assert set(state["campaigns"]) == {"auction"}
     bots = json.loads((out / "bots.json").read_text())["bots"]
 
-    done = subprocess.run(demo(out, "--rounds", "9"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=150)
+    done = subprocess.run(demo(out, "--rounds", "9"), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "resuming" in done.stdout
     summary = audit(out)
