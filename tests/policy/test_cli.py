@@ -72,7 +72,10 @@ def test_every_recipe_field_is_an_option_with_its_default_and_help():
         [row] = [r for r in rows if f"│ {flag} " in r or f"│ {flag}," in r]
         assert f.metadata["help"] in row
         if f.default is not None:
-            default = ("lora" if f.default else "full") if f.name == "lora" else f.default
+            default = f.default
+            if isinstance(f.default, bool):  # typer shows a switch's default as the flag that is on
+                on, off = f.metadata.get("flags", (f"--{f.name.replace('_', '-')}/--no-{f.name.replace('_', '-')}",))[0].split("/")
+                default = (on if f.default else off).lstrip("-")
             assert f"[default: {default}]" in row, row
 
 
