@@ -217,9 +217,11 @@ def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
     if mine is None or h2h is None:
         return "**No verdict:** a campaign's policy was not evaluated." + price
     if not cmp["separated"]:
+        paired = "" if cmp["against_coin_flip"] is None else \
+            f"; paired over prompts the auction is {_interval(cmp['against_coin_flip'])} above the control"
         return ("**No finding on this run:** the evaluation did not tell the auction's labels from coin flips "
-                f"(coin-flip control {_win(coin)}, auction {_win(mine)}: the intervals overlap), so the head-to-head "
-                f"figure ({_interval(h2h)}) is not evidence either way." + price)
+                f"(coin-flip control {_win(coin)}, auction {_win(mine)}: the intervals overlap{paired}), so the "
+                f"head-to-head figure ({_interval(h2h)}) is not evidence either way." + price)
     if h2h["ci_low"] > 0:
         head = f"**The auction beat the posted price at equal spend:** {_interval(h2h)} head to head"
     elif h2h["ci_high"] < 0:

@@ -140,3 +140,4 @@ def test_no_figure_is_a_finding_while_coin_flips_look_like_labels():
                 _final(a, b, coin, _diff(0.13, 0.08, 0.18), _diff(0.03, -0.02, 0.08)))
     assert not got["separated"]
     assert got["verdict"].startswith("**No finding on this run:**") and "not evidence either way" in got["verdict"]
+    assert "paired over prompts the auction is +3.0 points [-2.0, +8.0] above the control" in got["verdict"]
