@@ -537,7 +537,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                  "time (random's pairs).")
     if lab.CONTROL in arms:
         gain = report.control_gain(results, lab.CONTROL, last)
-        verdict = "no gain: the metric passes" if not gain.excludes(0.0) else "**a gain: the metric is wrong**"
+        verdict = ("one seed: no interval, no verdict yet" if np.isnan(gain.low) else "no gain: the metric passes"
+                   if not gain.excludes(0.0) else "**a gain: the metric is wrong**")
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
                      f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
     lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
