@@ -58,6 +58,9 @@ ARMS = ("random", "sharp", "adpo", "noise_aware", "coin_flip")
 DEFAULT_ARMS = {"movie": ("random", "noise_aware", "sharp", "coin_flip"),
                 "hh": ("random", "noise_aware", "adpo", "coin_flip")}
 SECTION = "experiment-dpo"
+DATA_NOTES = {"movie": "the `linear` fidelity's cached movie pool (the pairs the judge does not score equal)",
+              "hh": "HH harmless-base through the product's HH importer, the pairs whose prompt and replies fit the "
+                    "preset's token limits"}  # for result files written before they recorded their data's note
 TITLES = {"movie": "movie-review task (judge = truth, bots' population answers)",
           "hh": "Anthropic HH harmless-base (logged human preference = truth, simulated annotator noise)"}
 
@@ -302,7 +305,8 @@ def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, 
         seconds.append(time.perf_counter() - t)
     result = {"dataset": data.name, "seed": seed, "arm": arm, "labels": [r * s.per_round for r in range(s.rounds + 1)],
               "accuracy": curve, "bought": split.pool[bought].tolist(), "round_seconds": seconds,
-              "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]]))}
+              "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]])),
+              "data": data.note}
     if reference_completions is not None:
         result.update(_win(models, *reference_completions, s, progress))
     result["seconds"] = time.perf_counter() - t0
@@ -523,7 +527,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     if pending:
         status += (f"; {len(pending)} pending (seeds {', '.join(map(str, pending))}): resume with "
                    f"`{_resume_command(opts)}` (finished arms are skipped)")
-    lines += [status + ".", ""]
+    notes = [json.loads(p.read_text()).get("data") for p in results_folder(opts, dataset).glob("seed-*.json")]
+    note = next((n for n in notes if n), DATA_NOTES[dataset])
+    lines += [f"Pairs: {note}. {status}.", ""]
     partial = _partial(opts, dataset, pending)
     if partial:
         lines += ["Arms finished in seeds not yet complete (not paired, so not in the table): " + partial + ".", ""]
