@@ -79,6 +79,7 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
     acc = {name: req.accounting(cid, metric="heldout_accuracy") for name, cid in ids.items()}
     ledgers = {name: req.ledger(cid) for name, cid in ids.items()}
     exports = {name: req.export_labels(cid) for name, cid in ids.items()}
+    terms = {name: req.get_campaign(cid) for name, cid in ids.items()}
     final = json.loads((out / "paired.json").read_text())
 
     ledger_rows, paid_labels = [], []
@@ -134,7 +135,10 @@ def write(out: Path, req: MarketClient, settings: DemoSettings, *, auction_id: i
                         | {"final": point, "cents_per_point": None if f is None else cents_per_point(a["spent_cents"], f["win_rate"]),
                            "gold_cents": gold_cents[n], "spend_by_kind_cents": by_kind[n],
                            "books_balanced": ledgers[n]["books"]["balanced"], "rounds": len(rounds[n]),
-                           "training_labels": len(exports[n]), "heldout_final": _last_heldout(a)}
+                           "training_labels": len(exports[n]), "heldout_final": _last_heldout(a),
+                           # the quality terms it ran under: whether a few rounds drew a gold check is chance
+                           "quality_terms": {k: terms[n].get(k) for k in ("gold_rate", "gold_carry", "probation_share",
+                                                                          "min_gold_answers", "quality_bar")}}
                         | spammer_shares(paid_labels, n) | right[n])
     summary = {"settings": asdict(settings), "wall_s": wall_s, "resumed": resumed, "baseline_terms": baseline_terms,
                "campaigns": campaigns, "paired": final,
