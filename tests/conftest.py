@@ -26,6 +26,10 @@ _counter = itertools.count()
 # Per-token rate limits stay off in tests (servers started by tests inherit this); the
 # hardening test for them turns them on for its own app.
 os.environ.setdefault("PREFMARKET_RATE_LIMIT", "0")
+# One fixed server secret for the whole suite (servers started by tests inherit it), so the
+# keyed gold draws are the same on every run and a figure cannot pass here and fail in CI on
+# a different draw. tests/market/test_secret.py unsets it to test the stored secret.
+os.environ.setdefault("PREFMARKET_SECRET", "the-test-suite-secret-0123456789")
 
 
 def _server_url() -> str | None:
