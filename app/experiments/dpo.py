@@ -5,7 +5,9 @@ trains the model itself, so it checks what the cheap fidelity found on the real 
 the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
 
 1. The seed splits the data set's pairs as the ``linear`` lab does (``lab.split``), keeping
-   ``held_out`` pairs to score and a candidate pool of ``pool`` pairs to buy from.
+   ``held_out`` pairs to score and a candidate pool of ``pool`` pairs to buy from. The
+   ``tuning`` pairs on which the recipe was chosen (``pilot``) are set apart first, the same
+   for every seed, so no reported figure comes from a pair the recipe was tuned on.
 2. Every pool pair gets its annotator's answer, its coin and the market's estimate of that
    annotator's error from ``lab.annotator_answers``, keyed on ``(seed, pair)``: every arm
    that buys a pair gets the same answer, and the coin flips of the control are shared.
@@ -14,10 +16,13 @@ the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
    features for ``adpo`` and ``noise_aware``; ADPO's design and noise_aware's posterior carry
    the pairs already bought; ``noise_aware`` is given each pair's annotator's error estimate,
    which the lab knows and the worker does not). ``random`` and ``coin_flip`` draw no scores.
-4. Training is ``retrain``: each round DPO starts again from the reference (a fresh LoRA
-   adapter, seeded alike in every arm) on everything bought so far. ``policy.train.train_dpo``
-   builds a new optimiser per call, so "continue" would reset Adam's state every round;
-   retraining is the schedule whose result does not depend on how rounds were cut.
+4. Training follows the preset's ``schedule``. The ``cpu`` preset's is ``continue`` with
+   Adam's state carried across rounds (``keep_optimizer``): each round trains the current
+   policy on the round's new labels, so the rounds of a seed are one run of Adam over the
+   labels in the order they were bought. Its earlier ``retrain`` with one epoch took 3 to 9
+   optimiser steps a round from a fresh Adam and ended at a train loss of about ln 2: it
+   barely trained, and its figures were noise. The recipe (schedule, learning rate, epochs)
+   was chosen by ``pilot``: perfect against coin-flip answers on the tuning pairs.
 5. After each round: held-out implicit-reward accuracy against the truth (forward passes
    only; 50% before any label, where every margin is 0). At the end, on the movie task, the
    win rate against the reference on ``win_prompts`` prompts of the task's eval split, judged
@@ -27,8 +32,9 @@ the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
 
 Everything that does not depend on the arm is cached under ``<home>/dpo/``: the reference's
 log-probs of every completion scored (``ReferenceCache``) and the reference's completions.
-Each finished (data set, seed, arm) writes one result file atomically and a rerun skips it,
-so a killed run loses at most the arm it was in.
+Each finished (data set, seed, arm) writes one result file atomically, recording the settings
+that made it, and a rerun skips it, so a killed run loses at most the arm it was in. Files of
+other settings are moved aside (``set_aside``), never reported with these.
 """
 
 from __future__ import annotations
@@ -67,18 +73,27 @@ TITLES = {"movie": "movie-review task (judge = truth, bots' population answers)"
 
 @dataclass(frozen=True)
 class Settings:
-    """What one (data set, seed, arm) does; fixed before any run, never tuned on held-out data."""
+    """What one (data set, seed, arm) does; fixed before any run, never tuned on held-out data.
 
-    rounds: int = 3
+    Every field is recorded in each result file (``settings``), and only files with the same
+    settings are reported together (``set_aside``): figures of one recipe are never pooled
+    with another's.
+    """
+
+    rounds: int = 4
     per_round: int = 12
     pool: int = 96  # candidate pairs per seed (at least twice the labels bought)
-    held_out: int = 64  # pairs scored by implicit-reward accuracy after each round
+    held_out: int = 200  # pairs scored by implicit-reward accuracy after each round (at most: what the data set has
+    # left after the pool and the tuning pairs; HH's short pairs leave 176)
+    tuning: int = 128  # pairs of ``tuning_dataset`` set apart for choosing the recipe (``tuning_pairs``)
+    tuning_dataset: str = "movie"  # the data set the recipe pilot ran on; the other gives up no pairs
     win_prompts: int = 256  # movie: eval-split prompts of the final win rate
     samples: int = 1  # completions per win-rate prompt and model
     new_tokens: int = 32  # tokens per win-rate completion (the movie pool's length)
-    epochs: float = 1.0
+    schedule: str = "continue"  # policy.train's schedule: continue (the new labels, Adam carried) or retrain
+    epochs: float = 2.0
     batch_size: int = 4
-    learning_rate: float | None = None  # None: the recipe's LoRA default
+    learning_rate: float | None = 5e-4  # None: the recipe's LoRA default
     beta: float = 0.1
     gold: int = 10  # gold answers behind the market's estimate of each annotator's error
     max_prompt_tokens: int = 96  # HH pairs kept: prompts and replies at most this long, in tokens
@@ -93,19 +108,24 @@ class Settings:
         if self.pool < 2 * self.labels:
             raise ValueError(f"--per-round/--rounds: {self.rounds} rounds of {self.per_round} labels need a pool of at "
                              f"least {2 * self.labels} pairs (twice what an arm buys), the preset's pool is {self.pool}")
-        if self.pool + self.held_out > n_pairs:
-            raise ValueError(f"{dataset}: {n_pairs} pairs are too few for a pool of {self.pool} and {self.held_out} "
-                             "held out (choose a smaller --preset, or give more pairs)")
+        tuning = self.tuning if dataset == self.tuning_dataset else 0
+        if self.pool + min(self.held_out, MIN_HELD_OUT) + tuning > n_pairs:
+            raise ValueError(f"{dataset}: {n_pairs} pairs are too few for a pool of {self.pool}, at least "
+                             f"{min(self.held_out, MIN_HELD_OUT)} held out and {tuning} set apart for tuning (choose "
+                             "a smaller --preset, or give more pairs)")
 
 
 PRESETS = {
-    # one seed of one data set, all 4 arms, in about an hour on 2 idle CPU cores (measured per arm)
+    # one seed of one data set, all 4 arms, in about an hour on 2 CPU cores (measured per arm); the recipe
+    # (continue with Adam carried, lr and epochs) chosen by a pilot on the tuning pairs (docs/results.md)
     "cpu": Settings(),
     # bigger sizes for one GPU; never run on a GPU yet (the results say so)
     "gpu": Settings(rounds=6, per_round=16, pool=224, held_out=192, win_prompts=512, samples=2, epochs=2.0,
                     batch_size=8, max_prompt_tokens=1024, max_reply_tokens=512),
 }
-QUICK = Settings(rounds=2, per_round=4, pool=16, held_out=12, win_prompts=8, new_tokens=8, batch_size=4)
+MIN_HELD_OUT = 32  # fewer held-out pairs than this and a data set is refused
+TUNING_KEY = (99, 7)  # the seed of the permutation whose first ``tuning`` usable pairs are set apart
+QUICK = Settings(rounds=2, per_round=4, pool=16, held_out=12, tuning=4, win_prompts=8, new_tokens=8, batch_size=4)
 
 
 @dataclass
@@ -230,12 +250,21 @@ class SeedSplit:
     error: np.ndarray  # (pool,) the market's estimate of the pair's annotator's error
 
 
+def tuning_pairs(data: Data, s: Settings) -> np.ndarray:
+    """The pairs set apart for choosing the recipe: the same for every seed, so no reported figure saw them."""
+    if data.name != s.tuning_dataset:
+        return np.zeros(0, dtype=data.usable.dtype)
+    return np.random.default_rng(TUNING_KEY).permutation(data.usable)[: s.tuning]
+
+
 def split_seed(data: Data, seed: int, s: Settings) -> SeedSplit:
-    """The seed's pool and held-out pairs (``lab.split`` over the usable pairs) and the pool's answers."""
-    n = len(data.usable)
-    pool_pos, held_pos = lab.split(n, seed, s.held_out / n)
-    pool = np.sort(data.usable[pool_pos][np.random.default_rng([seed, 5]).permutation(len(pool_pos))[: s.pool]])
-    held = data.usable[held_pos]
+    """The seed's pool and held-out pairs (``lab.split`` over the usable pairs less the tuning pairs) and the
+    pool's answers."""
+    usable = np.setdiff1d(data.usable, tuning_pairs(data, s))
+    n = len(usable)
+    pool_pos, held_pos = lab.split(n, seed, min(s.held_out, n - s.pool) / n)
+    pool = np.sort(usable[pool_pos][np.random.default_rng([seed, 5]).permutation(len(pool_pos))[: s.pool]])
+    held = usable[held_pos]
     answers, coins, error = lab.annotator_answers(data.inputs, pool, seed, s.gold)
     return SeedSplit(pool, held, answers, coins, error)
 
@@ -247,13 +276,18 @@ def _texts(data: Data, index: np.ndarray) -> tuple[list[str], list[str], list[st
     return [data.prompts[i] for i in index], [data.a[i] for i in index], [data.b[i] for i in index]
 
 
-def held_accuracy(models, cache, data: Data, split: SeedSplit, beta: float) -> float:
-    """Implicit-reward accuracy on the held-out pairs against the truth (ties count half)."""
-    from policy.evaluate import implicit_reward_accuracy
+def held_agreement(models, cache, data: Data, index: np.ndarray, beta: float) -> np.ndarray:
+    """Per pair of ``index``: 1 where the implicit reward sides with the truth, 0 against it, 0.5 on a tie."""
+    from policy.evaluate import agreement
     from policy.scoring import pair_scores
 
-    margins = pair_scores(models, cache, *_texts(data, split.held), beta=beta).margins
-    return implicit_reward_accuracy(np.where(data.inputs.a_wins[split.held], margins, -margins))
+    margins = pair_scores(models, cache, *_texts(data, index), beta=beta).margins
+    return agreement(np.where(data.inputs.a_wins[index], margins, -margins))
+
+
+def held_accuracy(models, cache, data: Data, split: SeedSplit, beta: float) -> float:
+    """Implicit-reward accuracy on the held-out pairs against the truth (ties count half)."""
+    return float(held_agreement(models, cache, data, split.held, beta).mean())
 
 
 def choose(arm: str, models, cache, data: Data, split: SeedSplit, bought: np.ndarray, s: Settings, seed: int,
@@ -288,23 +322,27 @@ def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, 
 
     t0 = time.perf_counter()
     recipe = DPORecipe(beta=s.beta, learning_rate=s.learning_rate, epochs=s.epochs, batch_size=s.batch_size,
-                       schedule="retrain", seed=seed)
+                       schedule=s.schedule, keep_optimizer=True, seed=seed)
     models = initial_models(base, tokenizer, recipe)
     rng = np.random.default_rng([seed, 4, lab.ARMS.index(lab.BASELINE if arm == lab.CONTROL else arm)])
     labels = split.coins if arm == lab.CONTROL else split.answers
     bought = np.zeros(0, dtype=np.int64)
-    curve, seconds = [0.5], []
+    curve, seconds, losses, state = [0.5], [], [], None
     for _ in tqdm(range(s.rounds), desc=f"{data.name} seed {seed} {arm}", disable=not progress, leave=False):
         t = time.perf_counter()
-        bought = np.concatenate([bought, choose(arm, models, cache, data, split, bought, s, seed, rng)])
-        prompts, a, b = _texts(data, split.pool[bought])
+        new = choose(arm, models, cache, data, split, bought, s, seed, rng)
+        bought = np.concatenate([bought, new])
+        trained = new if s.schedule == "continue" else bought  # continue: the new labels, on Adam's carried state
+        prompts, a, b = _texts(data, split.pool[trained])
         pairs = [PreferencePair(p, x if says_a else y, y if says_a else x)
-                 for p, x, y, says_a in zip(prompts, a, b, labels[bought], strict=True)]
-        models = train_dpo(models, pairs, recipe, cache, workdir).models
+                 for p, x, y, says_a in zip(prompts, a, b, labels[trained], strict=True)]
+        out = train_dpo(models, pairs, recipe, cache, workdir, optimizer_state=state)
+        models, state = out.models, out.optimizer_state
+        losses.append(out.metrics["train_loss"])
         curve.append(held_accuracy(models, cache, data, split, s.beta))
         seconds.append(time.perf_counter() - t)
     result = {"dataset": data.name, "seed": seed, "arm": arm, "labels": [r * s.per_round for r in range(s.rounds + 1)],
-              "accuracy": curve, "bought": split.pool[bought].tolist(), "round_seconds": seconds,
+              "accuracy": curve, "train_loss": losses, "held_out": len(split.held), "bought": split.pool[bought].tolist(), "round_seconds": seconds,
               "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]])),
               "data": data.note}
     if reference_completions is not None:
@@ -346,6 +384,94 @@ def reference_completions(models, home: Path, model_name: str, s: Settings, prog
     return prompts, theirs
 
 
+# ----------------------------------------------------------------------------- the recipe pilot
+
+PILOT_RECIPES = {  # name: (schedule, learning rate, epochs); batch and beta as the preset's
+    "keep2_5e-4": ("continue", 5e-4, 2.0),
+    "keep2_1e-3": ("continue", 1e-3, 2.0),
+    "retrain1_5e-4": ("retrain", 5e-4, 1.0),
+    "retrain2_5e-4": ("retrain", 5e-4, 2.0),
+}
+PILOT_TRAIN = 48  # of the tuning pairs: bought in rounds of the preset's size; the rest score the recipe
+
+
+def pilot_path(opts: Options, dataset: str) -> Path:
+    return opts.home / "dpo" / f"pilot-{dataset}-{model_label(opts.model)}.json"
+
+
+def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
+    """Train each recipe on the tuning pairs' true answers and on coin flips, and score it on the other tuning pairs.
+
+    This is how the preset's recipe was chosen without looking at any reported held-out pair
+    (``tuning_pairs``: set apart from every seed): a recipe that cannot tell perfect labels from
+    coin flips on ``len(tuning) - PILOT_TRAIN`` pairs cannot rank acquisition functions either.
+    Each round records the held-out agreement per pair (for the smallest detectable difference),
+    the train loss and the seconds. Resumable: finished (recipe, answers) runs are kept in the file.
+    """
+    from app.experiments.features import load_model
+    from policy.scoring import ReferenceCache
+    from policy.train import DPORecipe, PreferencePair, initial_models, train_dpo
+
+    s = opts.settings
+    base, tok = load_model(opts.model)
+    data = load_data(dataset, opts, tok)
+    tune = tuning_pairs(data, s)
+    train, score = tune[:PILOT_TRAIN], tune[PILOT_TRAIN:]
+    answers = {"perfect": data.inputs.a_wins[train], "coin": np.random.default_rng([TUNING_KEY[0], 8]).random(len(train)) < 0.5}
+    folder = opts.home / "dpo" / f"{dataset}-{model_label(opts.model)}"
+    cache = ReferenceCache(folder / "reference-logps.json")
+    path = pilot_path(opts, dataset)
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for name in recipes:
+        schedule, lr, epochs = PILOT_RECIPES[name]
+        for kind, says in answers.items():
+            if f"{name}/{kind}" in results:
+                continue
+            recipe = DPORecipe(beta=s.beta, learning_rate=lr, epochs=epochs, batch_size=s.batch_size,
+                               schedule=schedule, keep_optimizer=True, seed=0)
+            models, state, rows = initial_models(base, tok, recipe), None, []
+            for r in range(PILOT_TRAIN // s.per_round):
+                t = time.perf_counter()
+                at = range(r * s.per_round if schedule == "continue" else 0, (r + 1) * s.per_round)
+                pairs = [PreferencePair(data.prompts[train[i]], *((data.a[train[i]], data.b[train[i]]) if says[i]
+                                                                  else (data.b[train[i]], data.a[train[i]]))) for i in at]
+                out = train_dpo(models, pairs, recipe, cache, folder / "trainer", optimizer_state=state)
+                models, state = out.models, out.optimizer_state
+                trained = time.perf_counter() - t
+                right = held_agreement(models, cache, data, score, s.beta)
+                rows.append({"round": r + 1, "labels": (r + 1) * s.per_round, "acc": float(right.mean()),
+                             "right": right.tolist(), "loss": out.metrics["train_loss"], "steps": out.metrics["steps"],
+                             "train_s": trained, "eval_s": time.perf_counter() - t - trained})
+            results[f"{name}/{kind}"] = rows
+            base = models.policy.unload()
+            cache.save()
+            _write_json(path, results)
+    return results
+
+
+def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[str], float]:
+    """Table rows of the pilot (held-out accuracy and train loss by round, perfect and coin answers) and the
+    smallest difference ``held_out`` pairs and ``seeds`` seeds detect (80% power, two-sided 5%).
+
+    The spread is the per-pair spread of (perfect − coin) agreement at the last round, scaled to
+    ``held_out`` pairs per seed: it holds the sampling of held-out pairs, not training's own
+    seed-to-seed noise, so the true figure is larger.
+    """
+    rows, sd = [], []
+    for name in PILOT_RECIPES:
+        perfect, coin = results.get(f"{name}/perfect"), results.get(f"{name}/coin")
+        if not perfect or not coin:
+            continue
+        cells = lambda runs: ", ".join(f"{100 * r['acc']:.1f}% ({r['loss']:.3f})" for r in runs)
+        diff = np.array(perfect[-1]["right"]) - np.array(coin[-1]["right"])
+        sd.append(diff.std(ddof=1))
+        schedule, lr, epochs = PILOT_RECIPES[name]
+        rows.append(f"| {schedule}, lr {lr:g}, {epochs:g} epoch(s) | {cells(perfect)} | {cells(coin)} | "
+                    f"{100 * diff.mean():+.1f} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
+    mdd = 100 * report.Z_POWER * float(np.mean(sd)) / np.sqrt(held_out * seeds) if sd else float("nan")
+    return rows, mdd
+
+
 # ----------------------------------------------------------------------------- seeds, resumable
 
 
@@ -364,6 +490,45 @@ def results_folder(opts: Options, dataset: str) -> Path:
 
 def arm_path(opts: Options, dataset: str, seed: int, arm: str) -> Path:
     return results_folder(opts, dataset) / f"seed-{seed:04d}-{arm}.json"
+
+
+def recorded(opts: Options) -> dict:
+    """What each result file records of what made it; a file recording anything else is not reported with it."""
+    return {"preset": opts.preset, "model": opts.model, "movie_prompts": opts.movie_prompts, **asdict(opts.settings)}
+
+
+def set_aside(opts: Options, dataset: str, echo=print) -> list[Path]:
+    """Move results that these settings must not be pooled with to ``<results>/superseded/``, saying so.
+
+    A result file in this preset's folder that records other settings (or none: written before
+    files recorded them) is moved; and when ``opts`` runs a preset as defined (no --rounds or
+    --per-round), so are the folders of that preset's earlier definitions, whose figures
+    measured another recipe. Nothing is deleted.
+    """
+    root = opts.home / "dpo" / "results"
+    here = results_folder(opts, dataset)
+    aside = root / "superseded"
+    moved = []
+    if opts.settings == PRESETS.get(opts.preset):
+        for old in sorted(root.glob(f"{dataset}-{model_label(opts.model)}-{opts.preset}-*")):
+            if old != here and old.is_dir():
+                moved.append(_move(old, aside / old.name))
+    want = recorded(opts)
+    for path in sorted(here.glob("seed-*.json")):
+        if json.loads(path.read_text()).get("settings") != want:
+            moved.append(_move(path, aside / here.name / path.name))
+    for path in moved:
+        echo(f"moved to {path}: results of other settings than {opts.preset!r}'s now "
+             f"({_sizes(opts.settings)}); they are not reported with these")
+    return moved
+
+
+def _move(path: Path, to: Path) -> Path:
+    to.parent.mkdir(parents=True, exist_ok=True)
+    if to.exists():
+        to = to.with_name(f"{to.name}.{time.time_ns()}")
+    os.replace(path, to)
+    return to
 
 
 def run_seed(opts: Options, dataset: str, seed: int) -> int:
@@ -389,7 +554,7 @@ def run_seed(opts: Options, dataset: str, seed: int) -> int:
         result, base = run_arm(base, tok, data, split, arm, seed, opts.settings, cache, folder / "trainer", theirs,
                                progress=opts.progress)
         cache.save()
-        _write_json(arm_path(opts, dataset, seed, arm), result)
+        _write_json(arm_path(opts, dataset, seed, arm), {**result, "settings": recorded(opts)})
     return len(todo)
 
 
@@ -403,6 +568,8 @@ def _seed_job(opts: Options, dataset: str, seed: int) -> int:
 def run(opts: Options, echo=print) -> dict:
     """Run what is missing (unless ``report_only``), then write the section from every finished file."""
     check(opts)
+    for dataset in opts.datasets:
+        set_aside(opts, dataset, echo)
     jobs = [(d, seed) for seed in range(opts.seeds) for d in opts.datasets]  # movie seed 0, HH seed 0, then seed 1
     if not opts.report_only:
         bar = tqdm(total=len(jobs), desc="dpo seeds", disable=not opts.progress)
@@ -439,6 +606,7 @@ def finished(opts: Options, dataset: str) -> tuple[list[dict], list[int]]:
                      "win": {a: r.get("win_rate") for a, r in arms.items()},
                      "win_per_prompt": {a: r.get("win_per_prompt") for a, r in arms.items()},
                      "seconds": {a: r["seconds"] for a, r in arms.items()},
+                     "train_loss": {a: r["train_loss"][-1] for a, r in arms.items()},
                      "label_accuracy": arms[lab.BASELINE]["label_accuracy"]})
     return done, pending
 
@@ -456,10 +624,9 @@ def write_report(opts: Options) -> dict:
              + f" on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()}; model "
              f"`{opts.model}`; preset `{opts.preset}`; seeds asked 0–{opts.seeds - 1}._", "",
              f"**Setup.** Real LoRA-DPO on the model (`policy.train.train_dpo`, LoRA r 16, β = {s.beta}, "
-             f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, the recipe's learning rate) under the **retrain** "
-             f"schedule: each round starts again from the reference, with a LoRA adapter seeded alike in every arm, on "
-             f"everything bought so far (`train_dpo` builds a new optimiser each call, so `continue` would reset Adam "
-             f"every round). Per seed: {s.pool} candidate pairs and {s.held_out} held out (`lab.split`), "
+             f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, learning rate {_lr(s)}) under the "
+             f"**{s.schedule}** schedule: {SCHEDULE_TEXT[s.schedule]} Per seed: {s.pool} candidate pairs and "
+             f"{s.held_out} held out (`lab.split`, after {s.tuning} pairs set apart for the recipe pilot below), "
              f"{s.rounds} rounds of {s.per_round} labels ({s.labels} in all). Answers, coins and the market's error "
              f"estimates are the `linear` lab's (`lab.annotator_answers`, keyed on (seed, pair)): every arm gets the "
              f"same answer to the same pair. Arms pick with the worker's scorers (`policy.acquire.SCORERS`) on the "
@@ -471,7 +638,10 @@ def write_report(opts: Options) -> dict:
              f"its final figure is the held-out accuracy. Intervals: 95%, `scipy.stats.bootstrap(..., paired=True)` "
              f"over seeds (percentile); none with fewer than 2 seeds. The arms are random, the control and the two "
              f"best methods of the `linear` fidelity on each data set (by their paired difference from random). "
-             f"Sizes were fixed before the runs; nothing was tuned on held-out data.", "",
+             f"Sizes were fixed before the runs; nothing was tuned on held-out data. Each result file records the "
+             f"settings that made it; files of other settings (such as this preset's earlier definitions) are moved "
+             f"to `superseded/` and never pooled with these.", "",
+             *_pilot_text(opts),
              f"The `gpu` preset ({_sizes(PRESETS['gpu'])}) is untested on a GPU: no run of it has been made. The `cpu` "
              f"preset is {_sizes(PRESETS['cpu'])}.", ""]
     figures = {}
@@ -483,6 +653,45 @@ def write_report(opts: Options) -> dict:
 
     write_section(opts.out, "\n".join(lines), SECTION)
     return figures
+
+
+SCHEDULE_TEXT = {
+    "continue": "each round trains the current policy on the round's new labels only, with Adam's moments carried "
+                "from the last round (`keep_optimizer`): one run of Adam over the labels in the order they were "
+                "bought.",
+    "retrain": "each round starts again from the reference, with a LoRA adapter seeded alike in every arm, on "
+               "everything bought so far, with a fresh optimiser.",
+}
+
+
+def _lr(s: Settings) -> str:
+    return f"{s.learning_rate:g}" if s.learning_rate is not None else "the recipe's LoRA default 5e-4"
+
+
+def _pilot_text(opts: Options) -> list[str]:
+    """The recipe pilot's table and the smallest detectable difference, if the pilot has run on this model."""
+    ran = [(d, json.loads(pilot_path(opts, d).read_text())) for d in DATASETS if pilot_path(opts, d).exists()]
+    if not ran or not opts.settings.tuning:
+        return []
+    out = []
+    for dataset, results in ran:
+        rows, mdd = pilot_summary(results, opts.settings.held_out, opts.seeds)
+        if not rows:
+            continue
+        score = opts.settings.tuning - PILOT_TRAIN
+        out += [f"**Recipe pilot ({dataset}).** Chosen before any seed ran, on the {opts.settings.tuning} pairs set "
+                f"apart from every seed (`python -m app.experiments.dpo pilot --dataset {dataset}`): {PILOT_TRAIN} of "
+                f"them bought in rounds of {opts.settings.per_round} with their true answers, or with coin flips, and "
+                f"the policy scored on the other {score} after each round: held-out implicit-reward accuracy (train "
+                f"loss). A recipe whose perfect labels do not beat coin flips here cannot rank acquisition functions.",
+                "", f"| recipe | perfect labels, by round | coin flips, by round | perfect − coin at {PILOT_TRAIN}, "
+                f"points | training per round |", "|---|---|---|---|---|", *rows, "",
+                f"Smallest detectable difference (80% power, two-sided 5%) between two arms at {opts.seeds} seeds of "
+                f"{opts.settings.held_out} held-out pairs, from the per-pair spread of (perfect − coin) agreement in "
+                f"the pilot: **{mdd:.1f} points**. It counts only the sampling of held-out pairs, not training's "
+                f"seed-to-seed noise, so the true figure is larger; the tables below add the one measured over seeds "
+                f"once there are two.", ""]
+    return out
 
 
 def _partial(opts: Options, dataset: str, pending: list[int]) -> str:
@@ -549,8 +758,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                      f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
     lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
               + (" win rate vs reference | vs random, points [95%] | vs random, paired over prompts [95%] |"
-                 if movie else "") + " wall time per arm |",
-              "|---|---|---|" + ("---|---|---|" if movie else "") + "---|"]
+                 if movie else "") + " min. detectable, points | last round's train loss | wall time per arm |",
+              "|---|---|---|" + ("---|---|---|" if movie else "") + "---|---|---|"]
     rows = {}
     for arm in arms:
         acc = 100 * report.curves(results, arm)[:, last]
@@ -567,7 +776,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
         else:
             rows[arm] = {"accuracy": float(acc.mean())}
         minutes = np.mean([r["seconds"][arm] for r in results]) / 60
-        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {minutes:.1f} min |")
+        mdd = "" if arm == lab.BASELINE or len(results) < 2 else f"{report.min_detectable(acc - base_acc):.1f}"
+        loss = np.mean([r["train_loss"][arm] for r in results])
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {mdd} | {loss:.3f} | {minutes:.1f} min |")
     if movie:
         lines += ["", "Win rates: the first interval is over seeds; the second pairs each eval prompt's share of "
                   "wins (averaged over the finished seeds) with random's on the same prompt "
@@ -575,5 +786,38 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                   "of the completions, not the seed-to-seed spread of training)."]
     plot = opts.plots / f"experiment-dpo-{dataset}.png"
     report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
-    lines += ["", f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
+    lines += ["", "Min. detectable: the smallest mean paired difference from random in held-out accuracy that a "
+              "two-sided 5% test detects with 80% power at this many seeds, from the spread over the finished seeds "
+              "(`report.min_detectable`).", "", f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
     return lines, rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m app.experiments.dpo pilot``: the recipe pilot on the tuning pairs (see ``pilot``)."""
+    import argparse
+
+    from policy.model import configure_threads
+
+    parser = argparse.ArgumentParser(prog="python -m app.experiments.dpo", description=pilot.__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["pilot"])
+    parser.add_argument("--dataset", choices=DATASETS, default="movie")
+    parser.add_argument("--recipes", default=",".join(PILOT_RECIPES), help="comma-separated, from: "
+                        + ", ".join(PILOT_RECIPES))
+    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--hh", type=Path, default=Options.hh)
+    args = parser.parse_args(argv)
+    recipes = [r for r in args.recipes.split(",") if r]
+    unknown = [r for r in recipes if r not in PILOT_RECIPES]
+    if unknown or not recipes:
+        parser.error(f"--recipes: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(PILOT_RECIPES)}")
+    opts = Options.make(preset=args.preset, hh=args.hh, progress=False)
+    if not opts.settings.tuning:
+        parser.error(f"--preset: {args.preset!r} sets no pairs apart for tuning")
+    configure_threads()
+    results = pilot(opts, args.dataset, recipes)
+    rows, mdd = pilot_summary(results, opts.settings.held_out, opts.seeds)
+    print("\n".join(rows) + f"\nsmallest detectable difference at {opts.seeds} seeds: {mdd:.1f} points")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -47,6 +48,8 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
         assert len(r["bought"]) == len(set(r["bought"])) == dpo.QUICK.labels
         assert all(0.0 <= a <= 1.0 for a in r["accuracy"])
         assert ("win_rate" in r) == (r["dataset"] == "movie")
+        assert len(r["train_loss"]) == dpo.QUICK.rounds and r["settings"]["schedule"] == dpo.QUICK.schedule
+        assert r["settings"] == {**r["settings"], "preset": "cpu", "rounds": dpo.QUICK.rounds, "tuning": dpo.QUICK.tuning}
     by = {(r["dataset"], r["seed"], r["arm"]): r for r in runs}
     for d in ("movie", "hh"):
         assert set(dpo.DEFAULT_ARMS[d]) == {arm for (dd, _, arm) in by if dd == d}
@@ -59,6 +62,7 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     text = (tmp_path / "docs" / "results.md").read_text()
     assert text.count("<!-- experiment-dpo:begin -->") == 1 and "`dpo` fidelity" in text
     assert "| noise_aware |" in text and "| adpo |" in text and "| sharp |" in text and "win rate vs reference" in text
+    assert "last round's train loss" in text and "continue** schedule" in text
     assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png"}
@@ -116,3 +120,69 @@ def test_an_unknown_fidelity_is_named(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["experiment", "--fidelity", "full", "--out", str(tmp_path / "r.md")])
     assert result.exit_code == 1 and "--fidelity" in result.output and "linear, dpo" in result.output
     assert not (tmp_path / "r.md").exists()
+
+
+def test_results_of_other_settings_are_set_aside_not_pooled(tmp_path):
+    """A preset's figures come only from files recording its settings: earlier definitions of the preset, and files
+    recording other settings (or none), are moved to superseded/ with a message, never deleted or reported."""
+    opts = dpo.Options.make(preset="cpu", home=tmp_path, datasets=["movie"], seeds=1)
+    here = dpo.results_folder(opts, "movie")
+    old = here.parent / "movie-SmolLM2-135M-Instruct-cpu-000000000000"  # the preset as it was defined before
+    other = here.parent / "hh-SmolLM2-135M-Instruct-cpu-000000000000"  # another data set: not this call's business
+    for folder in (old, other):
+        folder.mkdir(parents=True)
+        (folder / "seed-0000-random.json").write_text("{}")
+    here.mkdir(parents=True)
+    (here / "seed-0000-random.json").write_text(json.dumps({"settings": dpo.recorded(opts)}))
+    (here / "seed-0000-sharp.json").write_text(json.dumps({"accuracy": [0.5]}))  # written before files recorded them
+    changed = dpo.recorded(dpo.with_settings(opts, per_round=5))
+    (here / "seed-0000-coin_flip.json").write_text(json.dumps({"settings": changed}))
+    said = []
+    moved = dpo.set_aside(opts, "movie", said.append)
+    aside = tmp_path / "dpo" / "results" / "superseded"
+    assert sorted(moved) == sorted([aside / old.name, aside / here.name / "seed-0000-sharp.json",
+                                    aside / here.name / "seed-0000-coin_flip.json"])
+    assert all(p.exists() for p in moved) and not old.exists() and other.exists()
+    assert [p.name for p in here.iterdir()] == ["seed-0000-random.json"]
+    assert len(said) == 3 and all("not reported with these" in s and "'cpu'" in s for s in said)
+    assert dpo.set_aside(opts, "movie", said.append) == []  # nothing left to move: idempotent
+
+    tweaked = dpo.with_settings(opts, per_round=5)  # a customised run leaves the preset's own folders alone
+    (dpo.results_folder(tweaked, "movie")).mkdir(parents=True)
+    assert dpo.set_aside(tweaked, "movie", said.append) == [] and here.exists()
+
+
+def test_the_tuning_pairs_are_in_no_seed():
+    """The pairs the recipe was chosen on (the pilot's data set's) are never bought or held out by a reported seed;
+    held-out pairs are what is left after the pool, up to the preset's number."""
+    from app.experiments.features import JUDGE
+
+    data = dpo.Data("movie", ["p"] * 300, ["a"] * 300, ["b"] * 300, dpo._truth_only(np.arange(300) % 2, JUDGE),
+                    np.arange(300), "")
+    s = dpo.Settings(pool=40, held_out=100, tuning=128, rounds=2, per_round=10)
+    tuning = set(dpo.tuning_pairs(data, s))
+    assert len(tuning) == 128 and tuning <= set(range(300))
+    for seed in range(5):
+        split = dpo.split_seed(data, seed, s)
+        assert not tuning & (set(split.pool) | set(split.held)) and len(split.held) == 100 and len(split.pool) == 40
+    few = dpo.split_seed(data, 0, replace(s, held_out=500))  # at most: what the pool and tuning pairs leave
+    assert len(few.held) == 300 - 128 - 40 and not tuning & set(few.held)
+    hh = replace(data, name="hh")  # the pilot ran on movie: HH gives up no pairs
+    assert len(dpo.tuning_pairs(hh, s)) == 0 and len(dpo.split_seed(hh, 0, replace(s, held_out=500)).held) == 260
+    with pytest.raises(ValueError, match="tuning"):
+        s.check("movie", 190)  # 40 in the pool + 32 held out at least + 128 set apart
+    s.check("hh", 190)
+
+
+def test_the_pilot_summary_reads_perfect_against_coin_and_the_detectable_difference():
+    """Perfect labels right on every scored pair, coin flips on half: +50 points; the detectable difference shrinks
+    as 1/sqrt(held-out pairs x seeds) and is 2.80 x the per-pair spread there."""
+    run = lambda right: [{"acc": float(np.mean(right)), "loss": 0.5, "right": right, "train_s": 10.0}]
+    results = {"keep2_5e-4/perfect": run([1.0] * 80), "keep2_5e-4/coin": run([1.0, 0.0] * 40),
+               "retrain1_5e-4/perfect": run([1.0] * 80)}  # no coin run yet: left out
+    rows, mdd = dpo.pilot_summary(results, held_out=200, seeds=3)
+    assert len(rows) == 1 and "continue, lr 0.0005, 2 epoch(s)" in rows[0] and "| +50.0 |" in rows[0]
+    spread = np.std([0.0, 1.0] * 40, ddof=1)
+    assert mdd == pytest.approx(100 * 2.801585 * spread / np.sqrt(600), rel=1e-4)
+    assert dpo.pilot_summary(results, held_out=800, seeds=3)[1] == pytest.approx(mdd / 2)
+    assert np.isnan(dpo.pilot_summary({}, held_out=200)[1])
