@@ -518,7 +518,7 @@ def set_aside(opts: Options, dataset: str, echo=print) -> list[Path]:
         if json.loads(path.read_text()).get("settings") != want:
             moved.append(_move(path, aside / here.name / path.name))
     for path in moved:
-        echo(f"moved to {path}: results of other settings than {opts.preset!r}'s now "
+        echo(f"moved to {path}: results of other settings than these of preset {opts.preset!r} "
              f"({_sizes(opts.settings)}); they are not reported with these")
     return moved
 
@@ -695,7 +695,7 @@ def _pilot_text(opts: Options) -> list[str]:
 
 
 def _partial(opts: Options, dataset: str, pending: list[int]) -> str:
-    """The finished arms of incomplete seeds: their final held-out accuracy (and win rate), wall time."""
+    """The finished arms of incomplete seeds: held-out accuracy and train loss by round, win rate, wall time."""
     out = []
     for seed in pending:
         for arm in opts.arms_of(dataset):
@@ -703,7 +703,9 @@ def _partial(opts: Options, dataset: str, pending: list[int]) -> str:
             if path.exists():
                 r = json.loads(path.read_text())
                 win = f", win rate {100 * r['win_rate']:.1f}%" if r.get("win_rate") is not None else ""
-                out.append(f"seed {seed} `{arm}` {100 * r['accuracy'][-1]:.1f}% held out{win} "
+                by_round = ", ".join(f"{100 * a:.1f}%" for a in r["accuracy"][1:])
+                loss = ", ".join(f"{x:.3f}" for x in r["train_loss"])
+                out.append(f"seed {seed} `{arm}`: held out by round {by_round} (train loss {loss}){win} "
                            f"({r['seconds'] / 60:.0f} min)")
     return "; ".join(out)
 
@@ -723,8 +725,9 @@ def _over_prompts(results: list[dict], arm: str) -> str:
 
 
 def _sizes(s: Settings) -> str:
-    return (f"{s.rounds} rounds of {s.per_round} labels, pool {s.pool}, {s.held_out} held out, {s.win_prompts} "
-            f"win-rate prompts × {s.samples}, {s.epochs:g} epoch(s), batch {s.batch_size}, HH pairs up to "
+    return (f"{s.rounds} rounds of {s.per_round} labels, pool {s.pool}, up to {s.held_out} held out, {s.tuning} "
+            f"{s.tuning_dataset} pairs set apart for tuning, {s.win_prompts} win-rate prompts × {s.samples}, "
+            f"{s.schedule}, lr {_lr(s)}, {s.epochs:g} epoch(s), batch {s.batch_size}, HH pairs up to "
             f"{s.max_prompt_tokens} prompt / {s.max_reply_tokens} reply tokens")
 
 
@@ -736,9 +739,11 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     if pending:
         status += (f"; {len(pending)} pending (seeds {', '.join(map(str, pending))}): resume with "
                    f"`{_resume_command(opts)}` (finished arms are skipped)")
-    notes = [json.loads(p.read_text()).get("data") for p in results_folder(opts, dataset).glob("seed-*.json")]
-    note = next((n for n in notes if n), DATA_NOTES[dataset])
-    lines += [f"Pairs: {note}. {status}.", ""]
+    files = [json.loads(p.read_text()) for p in sorted(results_folder(opts, dataset).glob("seed-*.json"))]
+    note = next((f["data"] for f in files if f.get("data")), DATA_NOTES[dataset])
+    held = sorted({f["held_out"] for f in files if "held_out" in f})
+    held_text = f"; {' or '.join(map(str, held))} held out per seed" if held else ""
+    lines += [f"Pairs: {note}{held_text}. {status}.", ""]
     partial = _partial(opts, dataset, pending)
     if partial:
         lines += ["Arms finished in seeds not yet complete (not paired, so not in the table): " + partial + ".", ""]

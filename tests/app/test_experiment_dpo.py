@@ -62,7 +62,7 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     text = (tmp_path / "docs" / "results.md").read_text()
     assert text.count("<!-- experiment-dpo:begin -->") == 1 and "`dpo` fidelity" in text
     assert "| noise_aware |" in text and "| adpo |" in text and "| sharp |" in text and "win rate vs reference" in text
-    assert "last round's train loss" in text and "continue** schedule" in text
+    assert "last round's train loss" in text and "continue** schedule" in text and "12 held out per seed" in text
     assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png"}
