@@ -176,8 +176,10 @@ def _live_campaign(req, quality: dict, start: int) -> dict:
 
 
 def _live_rounds(req, c: dict, bots, rounds: int) -> list[list[dict]]:
-    """Play ``rounds`` rounds (every bot bids, then labels); the pay entries of each."""
-    paid_by_round = []
+    """Play ``rounds`` rounds (every bot bids, then labels); the pay entries of each, read
+    once all are played (a label held on probation is paid at a later round's settlement,
+    from its own round's escrow)."""
+    ids = []
     for _ in range(rounds):
         r = req.open_round(c["id"])
         for bot in bots:
@@ -185,9 +187,9 @@ def _live_rounds(req, c: dict, bots, rounds: int) -> list[list[dict]]:
         req.close_round(r["id"])
         for bot in bots:
             bot.label()
-        book = req.ledger(c["id"])
-        paid_by_round.append([e for e in book["entries"] if e["reason"] == "pay" and e["round_id"] == r["id"]])
-    return paid_by_round
+        ids.append(r["id"])
+    pays = [e for e in req.ledger(c["id"])["entries"] if e["reason"] == "pay"]
+    return [[e for e in pays if e["round_id"] == rid] for rid in ids]
 
 
 def _live_figures(pays: list[dict], rows: dict[int, dict], kind_of: dict[int, int]) -> dict:

@@ -11,9 +11,12 @@ Three modes:
   functions (``market.quality.skill`` and ``market.quality.mixing``): gold checks mixed
   into each winner's units (all of them on probation, a steady share once qualified), a
   Beta posterior per annotator, the posterior's quality for the quality-weighted rules,
-  probation capped by lottery, annotators below the bar kept out of the clearing, and
+  probation capped by lottery, annotators below the bar kept out of the clearing,
   labels judged below the bar at submission rejected and not paid (their price stays
-  with the requester). Gold items are unlimited here, so every check can be given.
+  with the requester), and the labels of work won on probation held until the
+  annotator's test ends (``skill.held_outcome``: paid once it passes, rejected once it
+  fails; ``market.quality.acceptance``). Gold items are unlimited here, so every check
+  can be given.
 
 A gold answer is right with the annotator's probability ``1 − error`` (spammers 1/2,
 adversaries below it). Labels are given in a random order within a round, and each is
@@ -72,13 +75,21 @@ class GoldScreen:
                                      share=self.cfg.probation_share, lottery=lottery, asks=asks,
                                      reserve=budget / demand)
 
-    def label(self, won: np.ndarray, error: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def held_outcome(self, who: np.ndarray) -> np.ndarray:
+        """For held labels of annotators ``who``: paid (True), rejected (False) or still
+        held (None), as the market decides at a settlement (``skill.held_outcome``)."""
+        return skill.held_outcome(self.status(who))
+
+    def label(self, won: np.ndarray, error: np.ndarray, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Play one round's labelling: which winning units are gold, which labels are
-        rejected; updates the records. ``won``: the annotator of each winning unit."""
+        rejected, which are held (won on probation, not rejected: see ``held_outcome``);
+        updates the records. ``won``: the annotator of each winning unit."""
         c = self.cfg
         won = np.asarray(won, dtype=np.int64)
         units = np.bincount(won, minlength=self.alpha.size)
         status = self.status(np.arange(self.alpha.size))
+        on_probation = (status[won] == skill.PROBATION) & (c.quality_bar is not None)  # when the round cleared
         n_gold = mixing.gold_units(units, status, rate=c.gold_rate, draw=rng.random(units.size))
         by_owner = np.argsort(won, kind="stable")
         rank = np.empty_like(won)
@@ -104,4 +115,4 @@ class GoldScreen:
         self.alpha += credit
         self.beta += answered - credit
         self.answers += answered.astype(np.int64)
-        return gold, rejected
+        return gold, rejected, on_probation & ~rejected

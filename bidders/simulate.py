@@ -14,7 +14,8 @@ are the requester's declared item values; quality enters as what the quality-wei
 rules divide asks by and as the expected share of correct labels bought. How the market
 knows quality is the config's ``quality.mode`` (``bidders.quality``): the true quality
 (``oracle``, the default), nothing (``none``), or the market's own quality control
-(``gold``: gold checks, posteriors, rejected labels not paid).
+(``gold``: gold checks, posteriors, rejected labels not paid, labels of work won on
+probation held until the annotator's test ends and counted in the round they are paid).
 
 Metrics per run (``summary`` table), all over the run's rounds:
 
@@ -198,6 +199,8 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str, *, reserve_window: 
     remaining = np.inf if m.campaign_budget is None else m.campaign_budget
     markup = np.zeros(n)
     history: list[tuple[np.ndarray, np.ndarray]] = []  # (asks, owners) of the clearings, for the reserve
+    pending = {"who": np.empty(0, dtype=np.int64), "paid": np.empty(0), "gold": np.empty(0, dtype=bool),
+               "value": np.empty(0)}  # held labels (quality mode ``gold``)
 
     for t in range(rounds):
         active = world.available[t]
@@ -230,30 +233,44 @@ def run_rule(cfg: SimulationConfig, world: World, rule: str, *, reserve_window: 
 
         won = owner[c.winners]
         if screen is not None and won.size:  # a round where nobody won has nothing to judge
-            gold, rejected = screen.label(won, pop.error, label_rng)
+            gold, rejected, held = screen.label(won, pop.error, label_rng)
         else:
-            gold = rejected = np.zeros(won.size, dtype=bool)
-        paid = np.where(rejected, 0.0, c.payments)  # a rejected label's price stays with the requester
-        data = ~gold & ~rejected
-        k = int(np.count_nonzero(~rejected))
+            gold = rejected = held = np.zeros(won.size, dtype=bool)
+        value = np.zeros(won.size)  # the round's best values go to its labels on real items
+        value[~gold & ~rejected] = world.values[t, : np.count_nonzero(~gold & ~rejected)]
+        committed = float(np.sum(np.where(rejected, 0.0, c.payments)))  # a rejected label's price stays
+        # held labels wait in escrow (``pending``) until their annotator's test ends: then
+        # they are paid, and counted in that round, or rejected, and their price returns
+        pending = {k: np.concatenate([v, x[held]]) for (k, v), x in
+                   zip(pending.items(), (won, c.payments, gold, value), strict=True)}
+        outcome = screen.held_outcome(pending["who"]) if screen is not None else np.empty(0, dtype=object)
+        settled = outcome == True  # noqa: E712 - an object array: True, False or None
+        returned = float(pending["paid"][outcome == False].sum())  # noqa: E712
+        now = ~rejected & ~held
+        done = {k: np.concatenate([x[now], v[settled]]) for (k, v), x in
+                zip(pending.items(), (won, c.payments, gold, value), strict=True)}
+        pending = {k: v[outcome == None] for k, v in pending.items()}  # noqa: E711
+        paid_to, paid, paid_gold = done["who"], done["paid"], done["gold"]
+        data = ~paid_gold
+        k = int(paid_to.size)
         spend = float(np.sum(paid))
-        remaining -= spend
+        remaining -= committed - returned
         cols["budget"][t] = budget
         cols["spend"][t] = spend
         cols["labels"][t] = k
         cols["data_labels"][t] = np.count_nonzero(data)
-        cols["gold_labels"][t] = np.count_nonzero(gold & ~rejected)
-        cols["rejected_labels"][t] = np.count_nonzero(rejected)
-        cols["value"][t] = world.values[t, : np.count_nonzero(data)].sum()
+        cols["gold_labels"][t] = np.count_nonzero(paid_gold)
+        cols["rejected_labels"][t] = np.count_nonzero(rejected) + np.count_nonzero(outcome == False)  # noqa: E712
+        cols["value"][t] = done["value"][data].sum()
         cols["true_cost"][t] = pop.cost[won].sum()
-        cols["spammer_labels"][t] = np.count_nonzero(spammer[won] & ~rejected)
-        cols["correct_labels"][t] = correct[won[data]].sum()
+        cols["spammer_labels"][t] = np.count_nonzero(spammer[paid_to])
+        cols["correct_labels"][t] = correct[paid_to[data]].sum()
         cols["ir_violations"][t] = np.count_nonzero(c.payments < asks[c.winners] - TOLERANCE)
-        cols["budget_violation"][t] = spend > budget + TOLERANCE
+        cols["budget_violation"][t] = committed > budget + TOLERANCE
         if k:
             price[t] = spend / k
 
-        profit = np.bincount(won, weights=paid - pop.cost[won], minlength=n)
+        profit = np.bincount(paid_to, weights=paid, minlength=n) - np.bincount(won, weights=pop.cost[won], minlength=n)
         for s in learners:
             on = active[s.members]
             mem = s.members[on]

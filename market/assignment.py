@@ -39,8 +39,8 @@ def my_assignments(
 
 
 def earnings(session: Session, annotator: Account) -> dict:
-    """Paid (ledger balance), pending (open assignments' escrow), label counts, and what a
-    campaign's quality policy rejected (labelled, not paid)."""
+    """Paid (ledger balance), pending (the escrow of open assignments and of held labels),
+    label counts, and what a campaign's quality policy rejected (labelled, not paid)."""
     if annotator.role != "annotator":
         raise Forbidden("only annotator accounts have earnings")
     account = ledger.annotator_account(annotator.id)
@@ -56,16 +56,20 @@ def earnings(session: Session, annotator: Account) -> dict:
         .where(LedgerEntry.to_account == account, LedgerEntry.reason == "pay")
         .group_by(LedgerEntry.campaign_id)
     ).all()
-    rejected, rejected_cents = session.exec(
-        select(func.count(Label.id), func.coalesce(func.sum(Assignment.price_cents), 0))
+    held_label = col(Label.reject_reason).is_(None)  # not accepted, no reason: held (market.quality.acceptance)
+    unaccepted = {bool(h): (int(n), int(c)) for h, n, c in session.exec(
+        select(held_label, func.count(Label.id), func.coalesce(func.sum(Assignment.price_cents), 0))
         .join(Assignment, Assignment.id == Label.assignment_id)
         .where(Label.annotator_id == annotator.id, col(Label.accepted) == False)  # noqa: E712
-    ).one()
+        .group_by(held_label)
+    ).all()}
+    rejected, rejected_cents = unaccepted.get(False, (0, 0))
+    held, held_cents = unaccepted.get(True, (0, 0))
     return {
         "account_id": annotator.id,
         "earned_cents": paid,
-        "pending_cents": by_state.get("open", (0, 0))[1],
-        "labels": by_state.get("done", (0, 0))[0] - int(rejected),
+        "pending_cents": by_state.get("open", (0, 0))[1] + held_cents,
+        "labels": by_state.get("done", (0, 0))[0] - int(rejected) - int(held),
         "open_assignments": by_state.get("open", (0, 0))[0],
         "released_assignments": by_state.get("released", (0, 0))[0],
         "by_campaign": {int(cid): int(c) for cid, c in per_campaign},

@@ -9,7 +9,9 @@ assignment twice; the unique ``assignment_id`` on Label backs that up in the dat
 Quality control (``market.quality.acceptance``) reviews each label in the same
 transaction: a gold answer updates the annotator's posterior, and a label of an annotator
 judged below the campaign's quality bar is rejected, not paid, and its escrow released to
-the campaign with the reason (``ledger.post_release``). Only accepted labels count
+the campaign with the reason (``ledger.post_release``). A label of work won on probation
+is held: ``accepted`` false with no reason, no posting, its escrow kept and its item
+still counted open, until a settlement pays or rejects it. Only accepted labels count
 towards an item's ``n_labels``, so a rejected label's item is offered again.
 
 Lock order (campaign → round → assignment) matches round closing and settlement, so
@@ -91,16 +93,19 @@ def submit_label(
     session.flush()
     a.state = "done"
     item = session.get(Item, a.item_id)
-    item.n_open = max(0, item.n_open - 1)
-    rejection = acceptance.review(session, campaign, label, item)
-    if rejection is None:
+    decision = acceptance.review(session, campaign, label, item, held=a.held)
+    if decision == acceptance.HELD:  # unpaid, in escrow, its item not offered again, until the test ends
+        label.accepted = False
+    else:
+        item.n_open = max(0, item.n_open - 1)
+    if decision is None:
         item.n_labels += 1
         ledger.post_payment(session, a, label)
         rnd.paid_cents += a.price_cents
-    else:
+    elif decision != acceptance.HELD:
         label.accepted = False
-        label.reject_reason = rejection.reason  # the annotator's: nothing measured from gold
-        ledger.post_release(session, a, label=label, note=rejection.note)
+        label.reject_reason = decision.reason  # the annotator's: nothing measured from gold
+        ledger.post_release(session, a, label=label, note=decision.note)
         rnd.released_cents += a.price_cents
     if rnd.state == "cleared":
         rnd.state = "labeling"

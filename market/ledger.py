@@ -24,7 +24,8 @@ other code writes ``LedgerEntry`` rows):
 - every payment names an accepted label of the very assignment it pays, to that
   assignment's annotator, for exactly its price;
 - a rejected label is never paid: its assignment's escrow is released to the campaign
-  by a posting that names the label and says why;
+  by a posting that names the label and says why; a held label (work won on probation,
+  ``market.quality.acceptance``) has neither posting until it is paid or rejected;
 - each posting has a unique ``key`` (``pay:assignment:7``...), enforced by a database
   unique constraint as well as a check here, so nothing is paid or released twice, and an
   assignment is never both paid and released.
@@ -305,13 +306,20 @@ def check_campaign(session: Session, campaign: Campaign) -> Books:
                 raise LedgerViolation(f"payment {e.id} does not match assignment {a.id}")
         if e.reason == "release" and e.label_id is not None:
             label = session.get(Label, e.label_id)
-            if label is None or label.assignment_id != e.assignment_id or label.accepted or not e.note:
+            if (label is None or label.assignment_id != e.assignment_id or label.accepted or not e.note
+                    or label.reject_reason is None):
                 raise LedgerViolation(f"release {e.id} names label {e.label_id} but not a rejected label with a reason")
-    rejected = session.exec(
-        select(Label.id, Label.assignment_id).where(Label.campaign_id == campaign.id, Label.accepted == False)  # noqa: E712
+    unaccepted = session.exec(
+        select(Label.id, Label.assignment_id, Label.reject_reason, Assignment.held)
+        .join(Assignment, Assignment.id == Label.assignment_id)
+        .where(Label.campaign_id == campaign.id, Label.accepted == False)  # noqa: E712
     ).all()
     released_labels = {e.label_id for e in entries if e.reason == "release"}
-    for label_id, assignment_id in rejected:
-        if label_id not in released_labels:
+    for label_id, assignment_id, reason, held in unaccepted:
+        if reason is None:  # held until its annotator's gold test ends: its escrow stays, nothing posted
+            if not held or assignment_id in settled:
+                raise LedgerViolation(f"label {label_id} is neither accepted nor rejected, yet assignment "
+                                      f"{assignment_id} is {'settled' if held else 'not held'}")
+        elif label_id not in released_labels:
             raise LedgerViolation(f"rejected label {label_id}: the escrow of assignment {assignment_id} was not returned")
     return b

@@ -299,7 +299,9 @@ def _clear(session: Session, rnd: Round) -> None:
             gold = admitted.gold_for(session, np.bincount(owner[winners], minlength=len(bids)))
             if admitted.note():
                 reason += f"; {admitted.note()}"
-        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior, gold)
+        held = admitted.held() if admitted is not None else None
+        assigned, unplaced = _assign(session, rnd, campaign, items, needs, bids, owner[winners], cents, prior, gold,
+                                     held)
         if unplaced:
             reason += f"; {unplaced} winning units could not be placed (distinct annotators per item)"
     elif bids:
@@ -349,6 +351,7 @@ def _assign(
     unit_cents: np.ndarray,
     prior: dict[int, set[int]],
     gold: dict[int, list[Item]] | None = None,
+    held: np.ndarray | None = None,
 ) -> tuple[list[Assignment], int]:
     """Match winning units to items: gold checks first (``gold``: bid index → gold items
     chosen for it), then items in descending score, each item's units to distinct
@@ -361,7 +364,9 @@ def _assign(
     (``market.secret``: a round id alone would let anyone replay the shuffle) and inserted
     in that order, so ids and list order carry nothing; each bid's prices are dealt to its
     rows in that order too (under a rule that pays a bid's units differently, the first
-    prices went to gold); and every row gets the same creation time."""
+    prices went to gold); and every row gets the same creation time. ``held`` (per bid)
+    marks every assignment of a bid whose labels are held until its annotator's gold test
+    ends (``market.quality.acceptance``)."""
     per_bid: dict[int, deque[int]] = {}
     for b, c in zip(unit_bid.tolist(), unit_cents.tolist(), strict=True):
         per_bid.setdefault(b, deque()).append(c)
@@ -373,7 +378,8 @@ def _assign(
             if not per_bid.get(b):
                 break
             assigned.append(Assignment(round_id=rnd.id, campaign_id=campaign.id, annotator_id=bids[b].annotator_id,
-                                       item_id=it.id, price_cents=int(per_bid[b].popleft())))
+                                       item_id=it.id, price_cents=int(per_bid[b].popleft()),
+                                       held=bool(held is not None and held[b])))
             bids[b].won_units += 1
             it.n_open += 1
     for it, need in zip(items, needs, strict=True):
@@ -392,6 +398,7 @@ def _assign(
                 annotator_id=ann,
                 item_id=it.id,
                 price_cents=int(price),
+                held=bool(held is not None and held[b]),
             )
             assigned.append(a)
             taken.add(ann)
@@ -423,7 +430,11 @@ def _conceal_gold(session: Session, rnd: Round, assigned: list[Assignment]) -> N
 
 
 def _settle(session: Session, rnd: Round) -> None:
-    """Release every open assignment of ``rnd`` and return its escrow (locks held)."""
+    """Release every open assignment of ``rnd`` and return its escrow, then pay or reject
+    the campaign's held labels whose annotators' gold tests have ended
+    (``market.quality.acceptance.settle_held``; locks held)."""
+    from market.quality import acceptance
+
     open_ones = session.exec(
         select(Assignment).where(Assignment.round_id == rnd.id, Assignment.state == "open").with_for_update()
     ).all()
@@ -439,6 +450,7 @@ def _settle(session: Session, rnd: Round) -> None:
     rnd.state = "settled"
     rnd.settled_at = clock.now()
     session.flush()
+    acceptance.settle_held(session, session.get(Campaign, rnd.campaign_id))
 
 
 def settle_if_done(session: Session, rnd: Round) -> None:

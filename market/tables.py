@@ -260,6 +260,9 @@ class Assignment(SQLModel, table=True):
     state: str = Field(default="open", max_length=20, index=True)
     created_at: datetime = Field(default_factory=clock.now)
     deadline: Optional[datetime] = None
+    # its annotator was on probation when the round cleared: the label is held, unpaid and
+    # not exported, until the annotator's gold test ends (``market.quality.acceptance``)
+    held: bool = False
 
 
 class Label(SQLModel, table=True):

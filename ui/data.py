@@ -237,8 +237,10 @@ def label_message(result: Mapping) -> str:
         return f"That pair was already labelled (you chose {chosen}); nothing changed."
     if not result.get("accepted"):
         why = (result.get("reject_reason") or "").strip()
-        said = f"Label recorded (you chose {chosen}) but not accepted, so it is not paid."
-        return f"{said} Why: {why}" if why else said
+        if not why:  # not accepted, no reason: held (market.quality.acceptance)
+            return (f"Label recorded (you chose {chosen}) and held: work won on probation is paid once this "
+                    "account's checks on the campaign end well, and otherwise not paid.")
+        return f"Label recorded (you chose {chosen}) but not accepted, so it is not paid. Why: {why}"
     return f"Label accepted: you chose {chosen}. Paid {dollars(result.get('paid_cents', 0))}."
 
 

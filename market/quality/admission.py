@@ -91,6 +91,12 @@ class Admission:
             parts.append(f"annotators on probation entered with {int(self.caps[probation].sum())} units")
         return "; ".join(parts)
 
+    def held(self) -> np.ndarray:
+        """Which bids' work is held (``market.quality.acceptance``): those of annotators on
+        probation, when the campaign has a bar to judge them by. All of it, gold checks and
+        real items alike, so that holding tells nothing about which is which."""
+        return (self.status == skill.PROBATION) & (self.campaign.quality_bar is not None)
+
     def gold_for(self, session: Session, won: np.ndarray) -> dict[int, list[Item]]:
         """Gold items for each winning bid (index → items), given its units won: how many
         by ``mixing.gold_units`` on a keyed draw, which by ``gold.Pool.take``, winners

@@ -15,10 +15,11 @@ Why probation is not all gold checks any more: a new account knew that everythin
 given was gold, so one throwaway account learned the gold prompts (and, from when its
 labels began to be rejected, their answers) for the accounts that do the real work. Mixed
 half and half, an account on probation cannot tell its checks from its work either. What
-that costs: the real half of an unproven annotator's work is paid and enters the dataset
-before the annotator is judged, as every label before judgement always was (see
-``acceptance``), weighted there by the annotator's posterior (``aggregate``), and vetting
-takes about twice as many units. The test needs the same number of gold answers, so an
+that costs: the real half of the work on probation is bought before the annotator is
+judged, so all work won on probation, checks and real items alike, is held, unpaid and
+not exported, until the test ends, then paid or rejected (``acceptance``: paid at once,
+it let spammers keep a third of the paid labels in the simulator's 60-round market); and
+vetting takes about twice as many units. The test needs the same number of gold answers, so an
 annotator on probation enters a clearing with at most twice the gold checks it can still
 be given (:func:`units_for_gold`).
 

@@ -49,12 +49,13 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
     """Every annotator who labelled or bid on the campaign, with posterior, status and quality."""
     rows = {r.annotator_id: r for r in skill_rows(session, campaign)}
     label_counts = session.exec(
-        select(Label.annotator_id, Label.accepted, Label.choice).where(Label.campaign_id == campaign.id)
+        select(Label.annotator_id, Label.accepted, Label.choice, col(Label.reject_reason).is_not(None))
+        .where(Label.campaign_id == campaign.id)
     ).all()
     bidders = session.exec(
         select(Bid.annotator_id).join(Round, Round.id == Bid.round_id).where(Round.campaign_id == campaign.id).distinct()
     ).all()
-    ids = sorted(set(rows) | {a for a, _, _ in label_counts} | set(bidders))
+    ids = sorted(set(rows) | {a for a, *_ in label_counts} | set(bidders))
     if not ids:
         return []
     rec = gold.records(session, campaign, ids)
@@ -64,7 +65,7 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
     status = skill.judge(alpha, beta, answers, min_gold=campaign.min_gold_answers, bar=campaign.quality_bar,
                          confidence=campaign.quality_confidence)
     quality = skill.quality_from_accuracy(acc)
-    counts = pd.DataFrame(label_counts, columns=["annotator_id", "accepted", "choice"])
+    counts = pd.DataFrame(label_counts, columns=["annotator_id", "accepted", "choice", "rejected"])
     out = []
     for k, i in enumerate(ids):
         mine = counts[counts["annotator_id"] == i]
@@ -81,7 +82,7 @@ def annotators(session: Session, campaign: Campaign) -> list[dict]:
             "quality": float(quality[k]),
             "labels": int(len(mine)),
             "accepted": int(mine["accepted"].sum()),
-            "rejected": int((~mine["accepted"].astype(bool)).sum()),
+            "rejected": int(mine["rejected"].astype(bool).sum()),  # the rest are held (acceptance)
             "choices": {c: int(n) for c, n in mine["choice"].value_counts().items()},
         })
     return out

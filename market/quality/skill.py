@@ -23,8 +23,9 @@ Judgement, a sequential test against the campaign's bar: once it has ``min_gold`
 answers, an annotator is *below the bar* when ``P(θ < bar | answers) ≥ confidence`` and
 *qualified* when ``P(θ < bar | answers) ≤ (1 − confidence) / PASS_STRICTNESS``; before
 that, and whenever the evidence is not decisive either way, it is *on probation*
-(``mixing``: all its work is gold checks, so none of its labels reach the dataset, and a
-qualified annotator whose record wobbles is checked closely again). Qualifying takes
+(``mixing``: half its work is gold checks, and its labels are held, unpaid and not
+exported, until the test ends, ``acceptance``; a qualified annotator whose record
+wobbles is checked closely again). Qualifying takes
 positive evidence, and more of it than rejecting, because the two mistakes cost
 differently: a random clicker qualified by a lucky run is cheap, wins much work and is
 then checked only at the campaign's gold rate, while a careful reader left on probation
@@ -36,8 +37,8 @@ then *below the bar* if its posterior mean is, and otherwise *provisional*. The 
 long (24 answers at 3 before judging) because an undecided record at a dozen answers is
 what a lucky random clicker looks like: in a CPU demo run one got 9 of its first 12 right
 and, let in at a limit of 12, sold 6 of the campaign's 17 training labels while its record
-stayed above the bar (13 of 18); kept on probation it sells at most the real half of its
-units (``mixing``), whose labels the aggregation weighs by its record.
+stayed above the bar (13 of 18); kept on probation its labels are held, and rejected
+once the test fails (``acceptance``).
 
 *Provisional* is a short leash: the annotator's labels are accepted, but half its work
 stays gold checks (``mixing.UNPROVEN_RATE``) rather than the campaign's rate. It
@@ -130,6 +131,14 @@ def credible_interval(alpha, beta, level: float = 0.9):
 def quality_from_accuracy(acc, floor: float = QUALITY_FLOOR):
     """The auction's quality ``q = 2·acc − 1``, clipped into ``[floor, 1]``."""
     return np.clip(2.0 * np.asarray(acc, dtype=float) - 1.0, floor, 1.0)
+
+
+def held_outcome(status):
+    """What becomes of the labels held while an annotator was on probation, given its
+    status now (``judge``): paid (True) once it is provisional or qualified, rejected
+    (False) once below the bar, still held (None) while the test goes on. Elementwise."""
+    status = np.asarray(status)
+    return np.where(status == BELOW_BAR, False, np.where(status == PROBATION, None, True))
 
 
 def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float):

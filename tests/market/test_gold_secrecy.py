@@ -4,7 +4,8 @@ An adversary holds several colluding annotator accounts and one throwaway accoun
 answers wrongly until it is rejected. It works honestly in every round, and scores each
 assignment of its accounts for "is gold" with everything the HTTP API shows it: the
 assignment ids and their order (in each account and across its accounts), the prices,
-how long each label took to answer, the reasons of rejected labels, and how often the
+how long each label took to answer, which labels were held (work won on probation), the
+reasons of rejected labels, and how often the
 same prompt reached its accounts, in the same round or in others. Over more than 500
 assignments the AUC of its score must stay within [0.45, 0.55], and no single sign it
 reads may stray beyond [0.4, 0.6] (a single sign, being noisier, gets more room).
@@ -98,7 +99,8 @@ def test_an_adversary_with_colluding_accounts_cannot_tell_gold(market, engine, m
                 out = a.submit_label(x["id"], answer)
                 seen.append({"id": x["id"], "account": k, "round": x["round_id"], "pos": pos / max(len(work) - 1, 1),
                              "price": x["price_cents"], "prompt": x["prompt"], "pair": (x["completion_a"], x["completion_b"]),
-                             "took": time.perf_counter() - t0, "rejected": not out["accepted"],
+                             "took": time.perf_counter() - t0, "rejected": out.get("reject_reason") is not None,
+                             "held": not out["accepted"] and out.get("reject_reason") is None,
                              "reason": out.get("reject_reason") or ""})
     assert len(seen) >= 500
 
@@ -131,6 +133,8 @@ def test_an_adversary_with_colluding_accounts_cannot_tell_gold(market, engine, m
         "first label rejected (the judging gold answer)": [float(first_rejected.get(x["account"]) == x["id"])
                                                           for x in seen],
         "reason carries figures": [float(any(ch.isdigit() for ch in x["reason"])) for x in seen],
+        # work won on probation is held until the test ends: all of a bid's work alike
+        "held when answered": [float(x["held"]) for x in seen],
         "prompt reached another account of the ring": [
             sum(1 for acc, _, _ in sightings[x["prompt"]] if acc != x["account"]) for x in seen],
         "prompt recurs in another round": [

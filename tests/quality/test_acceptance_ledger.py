@@ -3,7 +3,8 @@
 Each example runs a small quality-controlled campaign for a few rounds: annotators who
 answer right, at random or wrong, some of whom leave work unlabelled, under random
 quality settings. Afterwards the books must balance to the cent, every label must be
-either paid (accepted) or released with its reason (rejected), never both, each
+either paid (accepted) or released with its reason (rejected), never both, or held with
+its escrow while its annotator is still on probation (work won on probation), each
 annotator must hold exactly the price of its accepted labels, and the skill records
 must equal what the gold labels say.
 """
@@ -18,7 +19,7 @@ from sqlmodel import Session, select
 from market import accounts, bid, campaign, db, items, label, ledger
 from market import round as rounds
 from market.errors import Conflict
-from market.quality import acceptance, skill
+from market.quality import acceptance, gold, skill
 from market.tables import AnnotatorSkill, Assignment, Item, Label, LedgerEntry
 from tests.quality.conftest import pairs
 
@@ -101,9 +102,19 @@ def check(s: Session, campaign_id: int) -> None:
             settled[e.assignment_id] = e
     labels = s.exec(select(Label).where(Label.campaign_id == campaign_id)).all()
     earned: dict[int, int] = {}
-    event(f"rejected labels: {sum(not lab.accepted for lab in labels) > 0}")
+    held_cents = 0
+    event(f"rejected labels: {sum(lab.reject_reason is not None for lab in labels) > 0}")
+    event(f"held labels: {sum(not lab.accepted and lab.reject_reason is None for lab in labels) > 0}")
     for lab in labels:
         a = s.get(Assignment, lab.assignment_id)
+        if not lab.accepted and lab.reject_reason is None:
+            # held: work won on probation whose annotator is still on probation; its escrow stays
+            assert a.held and a.id not in settled and c.quality_bar is not None
+            rec = gold.records(s, c, [lab.annotator_id])
+            assert skill.judge(rec.alpha, rec.beta, rec.answers, min_gold=c.min_gold_answers, bar=c.quality_bar,
+                               confidence=c.quality_confidence)[0] == skill.PROBATION
+            held_cents += a.price_cents
+            continue
         e = settled[a.id]
         if lab.accepted:
             assert e.reason == "pay" and e.label_id == lab.id and lab.reject_reason is None
@@ -116,10 +127,14 @@ def check(s: Session, campaign_id: int) -> None:
             assert not any(ch.isdigit() for ch in lab.reject_reason)
     for annotator_id, cents in earned.items():
         assert ledger.balance(s, ledger.annotator_account(annotator_id)) == cents
+    assert books.escrowed_cents == held_cents  # every round settled: only held labels keep escrow
+    labelled = {lab.assignment_id for lab in labels}
     for a in s.exec(select(Assignment).where(Assignment.campaign_id == campaign_id)).all():
-        assert (a.state == "open") == (a.id not in settled)
+        assert (a.state == "open") == (a.id not in labelled and a.id not in settled)
     for it in s.exec(select(Item).where(Item.campaign_id == campaign_id)).all():
         assert it.n_labels == sum(1 for lab in labels if lab.item_id == it.id and lab.accepted)
+        assert it.n_open == sum(1 for lab in labels if lab.item_id == it.id and not lab.accepted
+                                and lab.reject_reason is None)  # a held label keeps its item from being offered
     gold_items = {it.id: it.gold for it in s.exec(select(Item).where(Item.campaign_id == campaign_id,
                                                                      Item.gold_check == True))}  # noqa: E712
     for row in s.exec(select(AnnotatorSkill).where(AnnotatorSkill.campaign_id == campaign_id)).all():

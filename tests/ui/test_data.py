@@ -148,7 +148,10 @@ def test_label_message_reports_what_the_server_recorded():
         "Label accepted: you chose A. Paid $0.50.")
     assert data.label_message({"choice": "a", "accepted": True, "replayed": True, "paid_cents": 50}) == (
         "That pair was already labelled (you chose A); nothing changed.")
-    assert "not accepted" in data.label_message({"choice": "tie", "accepted": False, "paid_cents": 0})
+    rejected = {"choice": "tie", "accepted": False, "paid_cents": 0, "reject_reason": "below the quality bar"}
+    assert "not accepted" in data.label_message(rejected)
+    # not accepted and no reason: held until the account's gold test ends (market.quality.acceptance)
+    assert " held: " in data.label_message(rejected | {"reject_reason": None})
 
 
 def test_shortcuts_avoid_streamlit_reserved_keys():
