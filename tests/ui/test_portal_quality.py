@@ -57,10 +57,12 @@ def play(api, *, last_label: bool = True) -> QcCampaign:
     """A quality-controlled campaign's first two rounds: two honest annotators and one who
     always answers wrong win 4 units each per round. Everyone starts on probation, where
     half the work is gold checks (2 of 4 units) and half real work, so nobody is judged
-    after round 1. The adversary labels its real work before its gold, so its fourth wrong
-    gold answer, the one that judges it below the bar, is its last label of round 2 and
-    the only one rejected (unless ``last_label`` is False: then it is left open, for the
-    portal to submit). The honest pass 4 of 4 and are provisional."""
+    after round 1, and all of it is held until the test ends. The adversary labels its
+    real work before its gold, so its fourth wrong gold answer, the one that judges it
+    below the bar, is its last label of round 2, rejected at once (unless ``last_label``
+    is False: then it is left open, for the portal to submit); its seven held labels are
+    rejected when round 2 settles. The honest pass 4 of 4, are provisional, and their held
+    labels are paid."""
     req, req_acct = api.account("requester")
     c = req.create_campaign(name=f"qc films {next(_names)}", **QC_CAMPAIGN)
     req.upload_items(c["id"], qc_pairs_jsonl(40))
@@ -100,21 +102,23 @@ def test_annotator_earnings_show_each_rejected_label_and_why(api_env, qc):
     at = signed_in(qc.adversary_acct["token"])
     goto(at, "earnings")
     price = qc.price
-    assert metric(at, "Labels accepted") == "7" and metric(at, "Labels rejected") == "1"
-    assert metric(at, "Not paid (rejected)") == f"${price / 100:.2f}"
-    assert any("1 of your labels was rejected" in w for w in texts(at.warning)), texts(at.warning)
-    [rejected] = [a for a in qc.adversary.my_assignments(state="done") if not a["label"]["accepted"]]
-    reason = rejected["label"]["reject_reason"]
-    assert reason == acceptance.REASON  # the annotator is told nothing measured from gold
+    # all its work was won on probation and held; its test failed, so none of it is paid
+    assert metric(at, "Labels accepted") == "0" and metric(at, "Labels rejected") == "8"
+    assert metric(at, "Not paid (rejected)") == f"${8 * price / 100:.2f}"
+    assert any("8 of your labels were rejected" in w for w in texts(at.warning)), texts(at.warning)
+    rejected = [a for a in qc.adversary.my_assignments(state="done") if not a["label"]["accepted"]]
+    assert len(rejected) == 8
+    reason = rejected[0]["label"]["reject_reason"]
+    assert {a["label"]["reject_reason"] for a in rejected} == {acceptance.REASON}  # nothing measured from gold
     assert not any(ch.isdigit() for ch in reason)
     frames = _frames(at)
     by_reason = next(f for f in frames if list(f.columns) == ["reason", "labels", "not paid"])
-    assert by_reason.to_dict("records") == [{"reason": BELOW_BAR, "labels": 1, "not paid": f"${price / 100:.2f}"}]
+    assert by_reason.to_dict("records") == [{"reason": BELOW_BAR, "labels": 8, "not paid": f"${8 * price / 100:.2f}"}]
     each = next(f for f in frames if "assignment" in f.columns and "reason" in f.columns)
-    assert each.set_index("assignment").loc[rejected["id"], "reason"] == reason
+    assert each.set_index("assignment").loc[rejected[0]["id"], "reason"] == reason
     history = next(f for f in frames if "why not paid" in f.columns)
-    assert history.set_index("assignment").loc[rejected["id"], "why not paid"] == reason
-    assert (history["status"] == "accepted").sum() == 7
+    assert history.set_index("assignment").loc[rejected[0]["id"], "why not paid"] == reason
+    assert (history["status"] == "accepted").sum() == 0
 
 
 def test_a_rejected_label_is_a_warning_with_its_reason_on_the_label_page(api_env, api):
@@ -137,30 +141,30 @@ def test_owner_sees_the_annotator_below_the_bar_its_flag_and_rejections_by_reaso
     assert not errors(at), errors(at)
     assert at.title[0].value == "Quality"
     assert metric(at, "Annotators") == "3" and metric(at, "Qualified") == "2"
-    assert metric(at, "Below the bar") == "1" and metric(at, "Labels rejected") == "1"
+    assert metric(at, "Below the bar") == "1" and metric(at, "Labels rejected") == "8"
     price = qc.price
-    assert metric(at, "Not paid (rejected)") == f"${price / 100:.2f}"
+    assert metric(at, "Not paid (rejected)") == f"${8 * price / 100:.2f}"
     frames = _frames(at)
     people = next(f for f in frames if "gold answered" in f.columns).set_index("annotator")
     me = people.loc[f"#{qc.adversary_id}"]
-    assert me["status"] == "below the bar" and me["gold answered"] == 4 and me["rejected"] == 1
+    assert me["status"] == "below the bar" and me["gold answered"] == 4 and me["rejected"] == 8
     assert me["accuracy"] < 0.65 and "gold answered at chance" in me["flags"]
-    assert me["paid"] == f"${7 * price / 100:.2f}"
+    assert me["paid"] == "$0.00"  # its work was held while on probation, and rejected when its test failed
     assert people.index[0] == f"#{qc.adversary_id}"  # worst first
     assert set(people["status"]) == {"below the bar", "provisional"}  # passed 4 of 4: on the leash
 
     by_status = next(f for f in frames if "share of spend" in f.columns).set_index("status")
-    assert by_status.loc["below the bar", "paid labels"] == 7
-    assert by_status.loc["provisional", "paid labels"] == 16 and by_status.loc["provisional", "share of spend"] == "70%"
+    assert by_status.loc["below the bar", "paid labels"] == 0
+    assert by_status.loc["provisional", "paid labels"] == 16 and by_status.loc["provisional", "share of spend"] == "100%"
 
     flags = next(f for f in frames if "flag" in f.columns)
     assert flags.to_dict("records")[0]["annotators"] == f"#{qc.adversary_id}"
     assert flags["flag"].tolist() == ["gold answered at chance"]
 
     by_reason = next(f for f in frames if list(f.columns) == ["reason", "labels", "not paid"])
-    assert by_reason["reason"].tolist() == [BELOW_BAR] and by_reason["labels"].tolist() == [1]
+    assert by_reason["reason"].tolist() == [BELOW_BAR] and by_reason["labels"].tolist() == [8]
     each = next(f for f in frames if "label" in f.columns and "reason" in f.columns)
-    assert len(each) == 1 and each["reason"][0].startswith(f"{BELOW_BAR}: accuracy")  # the ledger note's figures
+    assert len(each) == 8 and all(r.startswith(f"{BELOW_BAR}: accuracy") for r in each["reason"])  # the notes' figures
     assert len(at.get("vega_lite_chart")) == 2  # skill, and accepted against rejected per round
 
 
