@@ -244,13 +244,24 @@ def label_message(result: Mapping) -> str:
     return f"Label accepted: you chose {chosen}. Paid {dollars(result.get('paid_cents', 0))}."
 
 
+def label_status(label: Mapping) -> str:
+    """accepted (paid), rejected (with its reason), or held: not accepted and no reason,
+    work won on probation waiting for the account's gold test (market.quality.acceptance)."""
+    if label["accepted"]:
+        return "accepted"
+    return "rejected" if label.get("reject_reason") else "held"
+
+
+HELD = "held: paid once this account's checks on the campaign end well"
+
+
 def label_tally(assignments: Iterable[Mapping]) -> dict[str, int]:
-    """Counts of accepted, rejected, open and released work among ``assignments``."""
-    tally = {"accepted": 0, "rejected": 0, "open": 0, "released": 0}
+    """Counts of accepted, held, rejected, open and released work among ``assignments``."""
+    tally = {"accepted": 0, "held": 0, "rejected": 0, "open": 0, "released": 0}
     for a in assignments:
         lab = a.get("label")
         if lab is not None:
-            tally["accepted" if lab["accepted"] else "rejected"] += 1
+            tally[label_status(lab)] += 1
         elif a["state"] in ("open", "released"):
             tally[a["state"]] += 1
     return tally
@@ -270,10 +281,10 @@ def work_rows(assignments: Iterable[Mapping]) -> pd.DataFrame:
             "prompt": (a["prompt"] or "")[:80],
             "choice": lab["choice"],
             "confidence": f"{lab['confidence']:.0%}" if lab.get("confidence") is not None else "—",
-            "status": "accepted" if lab["accepted"] else "rejected",
+            "status": label_status(lab),
             "price": dollars(a["price_cents"]),
             "paid": dollars(lab.get("paid_cents", 0)),
-            "why not paid": "" if lab["accepted"] else (lab.get("reject_reason") or "no reason given"),
+            "why not paid": {"accepted": "", "held": HELD}.get(label_status(lab), lab.get("reject_reason")),
         })
     return pd.DataFrame(rows, columns=["assignment", "campaign", "round", "prompt", "choice", "confidence",
                                        "status", "price", "paid", "why not paid"])

@@ -80,8 +80,10 @@ def by_reason(rejections: Iterable[tuple[str | None, int]]) -> pd.DataFrame:
 
 
 def rejected_labels(assignments: Iterable[Mapping]) -> list[Mapping]:
-    """The assignments among ``assignments`` whose label was rejected."""
-    return [a for a in assignments if a.get("label") is not None and not a["label"]["accepted"]]
+    """The assignments among ``assignments`` whose label was rejected (not held: a held
+    label, not accepted and without a reason, waits for its account's gold test)."""
+    return [a for a in assignments if a.get("label") is not None and not a["label"]["accepted"]
+            and a["label"].get("reject_reason")]
 
 
 def rejected_rows(assignments: Iterable[Mapping]) -> pd.DataFrame:

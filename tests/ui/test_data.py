@@ -126,20 +126,22 @@ def test_clearing_price_frame_is_in_dollars_oldest_first():
 # --- labelling and earnings -------------------------------------------------------------
 
 
-def _assignment(i, state="done", accepted=True, price=20, confidence=None):
+def _assignment(i, state="done", accepted=True, price=20, confidence=None, reason="below the quality bar"):
     label = None if state != "done" else {"choice": "a", "confidence": confidence, "accepted": accepted,
-                                          "paid_cents": price if accepted else 0}
+                                          "paid_cents": price if accepted else 0,
+                                          "reject_reason": None if accepted else reason}
     return dict(id=i, campaign_id=1, round_id=2, prompt="p" * 100, price_cents=price, state=state, label=label)
 
 
 def test_label_tally_and_work_rows_separate_accepted_from_rejected():
     work = [_assignment(1, confidence=0.95), _assignment(2, accepted=False), _assignment(3, state="open"),
-            _assignment(4, state="released")]
-    assert data.label_tally(work) == {"accepted": 1, "rejected": 1, "open": 1, "released": 1}
+            _assignment(4, state="released"), _assignment(5, accepted=False, reason=None)]
+    assert data.label_tally(work) == {"accepted": 1, "held": 1, "rejected": 1, "open": 1, "released": 1}
     rows = data.work_rows(work)
-    assert rows["status"].tolist() == ["accepted", "rejected"]
-    assert rows["paid"].tolist() == ["$0.20", "$0.00"]
-    assert rows["confidence"].tolist() == ["95%", "—"]
+    assert rows["status"].tolist() == ["accepted", "rejected", "held"]  # held: no reason, waiting for the test
+    assert rows["paid"].tolist() == ["$0.20", "$0.00", "$0.00"]
+    assert rows["why not paid"].tolist() == ["", "below the quality bar", data.HELD]
+    assert rows["confidence"].tolist() == ["95%", "—", "—"]
     assert len(rows["prompt"][0]) == 80
 
 

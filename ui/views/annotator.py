@@ -175,7 +175,9 @@ def earnings_page() -> None:
     tally = data.label_tally(done)
     cols = st.columns(6)
     cols[0].metric("Earned", data.dollars(e["earned_cents"]))
-    cols[1].metric("Pending (open work)", data.dollars(e["pending_cents"]))
+    cols[1].metric("Pending (open work)", data.dollars(e["pending_cents"]),
+                   help=f"open assignments, and {tally['held']} label(s) held while on probation "
+                        "(paid once your checks on the campaign end well)")
     cols[2].metric("Labels accepted", tally["accepted"])
     cols[3].metric("Labels rejected", tally["rejected"])
     cols[4].metric("Not paid (rejected)", data.dollars(e.get("rejected_cents", 0)),
