@@ -188,6 +188,7 @@ def create_app(
 
     from market.api.routes import accounts, assignments, campaigns, health, rounds as round_routes
 
-    for module in (health, accounts, campaigns, round_routes, assignments):
+    # routes are tried in order: health (the probe) first, then the hot ones (bids, labels)
+    for module in (health, round_routes, assignments, accounts, campaigns):
         app.include_router(module.router, prefix="/v1")
     return app

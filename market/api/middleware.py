@@ -6,7 +6,10 @@ size limits, and database slots. Outermost first:
    **401**, and the caller (``scope[CALLER]``) goes on. Why first: a client without a
    working token must not make the server hold a body (uploads may be 64 MiB). The
    lookup reads the database on every request (no cache, so a revocation holds at once in
-   every process) without taking SQLite's writer lock. Failed authentications are
+   every process) without taking SQLite's writer lock. On SQLite it runs on the event
+   loop: a WAL reader never waits for the writer, and one indexed read costs less than a
+   trip to the threadpool and back (measured, ``bench/bench_http.py``); elsewhere it is a
+   network round trip, so it goes to the threadpool. Failed authentications are
    counted per client address (``limits``, a moving window; ``PREFMARKET_AUTH_FAILURES``,
    default ``20/minute``; ``0`` or ``off`` turns it off): past the limit, every request
    from that address that shows a token is **429** with ``Retry-After`` until the window
@@ -117,6 +120,7 @@ class Authenticate:
         self.app = app
         self.engine = engine
         self.failures = failures
+        self.on_loop = db.is_sqlite(engine)
         self._limiter = MovingWindowRateLimiter(MemoryStorage()) if failures is not None else None
 
     def _refuse_for(self, address: str) -> int:
@@ -143,7 +147,8 @@ class Authenticate:
                              [(b"retry-after", str(retry).encode()), CLOSE])
             return
         try:
-            caller = await run_in_threadpool(_lookup, self.engine, token)
+            caller = (_lookup(self.engine, token) if self.on_loop
+                      else await run_in_threadpool(_lookup, self.engine, token))
         except Unauthorized as exc:
             if self._limiter is not None:
                 self._limiter.hit(self.failures, address)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session, col, select
 
 from market import bid as bids
@@ -12,11 +12,19 @@ from market import faults
 from market import round as rounds
 from market import round_access
 from market.limits import MAX_ID
-from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep
+from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep, in_transaction
 from market.api.schemas import BidIn, BidOut, RoundOut, RoundTermsOut
 from market.tables import Account, Campaign, Round
 
 router = APIRouter(tags=["rounds"])
+
+
+# First: the router tries its routes in order, and a bid is the market's hottest request.
+@router.put("/rounds/{round_id}/bid", response_model=BidOut)
+async def place_bid(round_id: PathId, body: BidIn, request: Request, account: Annotator):
+    """Place or replace your sealed bid while the round is open."""
+    return await in_transaction(request, bids.place_bid, account, round_id, body.ask_cents, body.capacity,
+                                body.campaign_id)
 
 
 def round_out(session: Session, r: Round, viewer: Account, *, campaign: Campaign | None = None,
@@ -112,14 +120,6 @@ def settle_round(round_id: PathId, session: SessionDep, account: Requester):
     faults.point("settle")
     session.commit()
     return round_out(session, r, account)
-
-
-@router.put("/rounds/{round_id}/bid", response_model=BidOut)
-def place_bid(round_id: PathId, body: BidIn, session: SessionDep, account: Annotator):
-    """Place or replace your sealed bid while the round is open."""
-    b = bids.place_bid(session, account, round_id, body.ask_cents, body.capacity, body.campaign_id)
-    session.commit()
-    return b
 
 
 @router.delete("/rounds/{round_id}/bid", status_code=204)
