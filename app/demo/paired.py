@@ -1,25 +1,25 @@
 """The demo's work with the model outside the market: the pairs before the campaigns, the
 paired evaluation after them.
 
-Run as a child process (``python -m app.demo.paired prepare|final RUN``, started by
+Run as child processes (``python -m app.demo.paired STEP RUN ...``, started by
 ``app.demo.run``), so the demo itself stays torch-free; each step writes its files into the
-run folder and is skipped when they are there (a resumed run does not redo it).
+run folder atomically and skips what is already there (a resumed run does not redo it).
+The steps are cut so that two can run at once on two cores, beside the campaigns' workers:
 
-``prepare`` samples, with the reference model:
-
-- ``pool.jsonl``: two completions for each of ``pool`` train prompts (the campaigns' pairs);
-- ``held_out.jsonl``: two completions for each of ``heldout_pairs`` held-out prompts,
-  labelled by the judge (ties dropped): each round's held-out implicit-reward accuracy is
-  measured on them (forward passes only, no sampling).
-
-``final`` loads each campaign's last checkpoint, trains the coin-flip control (the
-auction's pairs as its worker trained them, round by round with Adam's state carried, the
-answers replaced by coin flips: the same number of labels, the same pairs, the same
-training), samples every policy and the reference on the same ``eval_prompts`` held-out
-prompts with the same seeds (``policy.evaluate.sample_completions``), judges each against
-the reference, and compares the auction with the baseline and with the control prompt by
-prompt (``paired_difference``). It writes ``paired.json`` (the figures) and
-``paired_completions.jsonl`` (what each policy wrote, to read).
+- ``prepare RUN 1`` and ``prepare RUN 2``: half each of the pool's pairs (two completions
+  for each of ``pool`` train prompts, sampled with the reference), and with part 1 the
+  ``heldout_pairs`` judge-labelled held-out pairs (``held_out.jsonl``, ties dropped) on which
+  each round's held-out implicit-reward accuracy is measured. ``join_pool`` writes
+  ``pool.jsonl`` from the two halves.
+- ``sample RUN NAME...``: each named policy (``reference``, a campaign's last checkpoint,
+  ``coin_flip``) sampled on the same ``eval_prompts`` held-out prompts with the same seeds
+  (``policy.evaluate.sample_completions``), one file per policy under ``final/draws``. The
+  coin-flip control is trained first: the auction's pairs as its worker trained them, round
+  by round with Adam's state carried, the answers replaced by coin flips (the same number of
+  labels, the same pairs, the same training).
+- ``judge RUN``: every policy against the reference, prompt by prompt, and the auction
+  against the baseline and against the control (``paired_difference``): ``paired.json``
+  (the figures) and ``paired_completions.jsonl`` (what each policy wrote, to read).
 
 The held-out prompts are drawn with the run's seed from the task's eval split (titles never
 trained on): the first ``eval_prompts`` for the final comparison, the next ``heldout_pairs``
@@ -41,6 +41,7 @@ from task import prompts as task
 POOL, HELD_OUT, PAIRED, COMPLETIONS = "pool.jsonl", "held_out.jsonl", "paired.json", "paired_completions.jsonl"
 CAMPAIGNS = ("auction", "baseline", "no_qc")  # the market's campaigns a policy comes from, when the run has them
 COIN_FLIP = "coin_flip"
+REFERENCE = "reference"
 EVAL_SEED = 1234  # the final sampling's seed offset, the worker's own (``policy.cli``)
 
 
@@ -95,10 +96,23 @@ def _untrained(models, dpo):
     return initial_models(models.policy.unload() if models.is_lora else models.reference, models.tokenizer, dpo)
 
 
-def prepare(run: Path) -> None:
-    """Write the pool's pairs and the judge-labelled held-out pairs (once)."""
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file: a killed step leaves no half file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def pool_part(run: Path, part: int) -> Path:
+    return run / "prepare" / f"pool-{part}.jsonl"
+
+
+def prepare(run: Path, part: int) -> None:
+    """Sample half of the pool's pairs with the reference (``part`` 1 or 2: two children on two
+    cores), and with part 1 the judge-labelled held-out pairs. Each file is written once."""
     s = DemoSettings.load(run / "settings.json")
-    if (run / POOL).exists() and (run / HELD_OUT).exists():
+    target = pool_part(run, part)
+    if (run / POOL).exists() or target.exists():
         return
     from policy.generate import generate_pairs
     from policy.model import configure_threads, load
@@ -106,83 +120,138 @@ def prepare(run: Path) -> None:
 
     configure_threads()
     model, tokenizer = load(_model_source(s, run))
-    pool_prompts = task.prompts("train", s.pool, seed=s.seed)
-    pairs = generate_pairs(model, tokenizer, pool_prompts, _sampling(s, s.seed, 0.8))
-    rows = [{"prompt": pool_prompts[i], "completion_a": a, "completion_b": b}
-            for i, a, b in zip(pairs.index, pairs.completion_a, pairs.completion_b, strict=True)]
-    _, prompts = held_out_prompts(s)
-    held = generate_pairs(model, tokenizer, prompts, _sampling(s, s.seed + 1, 0.8))
-    labelled = judge_labelled([prompts[i] for i in held.index], held.completion_a, held.completion_b, make_judge(s.judge))
-    (run / HELD_OUT).write_text(_jsonl(labelled), encoding="utf-8")
-    (run / POOL).write_text(_jsonl(rows), encoding="utf-8")  # last: its presence means both are written
-    print(f"pool: {len(rows)} pairs ({dict(pairs.skip_counts)} skipped); held out: {len(labelled)} judge-labelled "
-          f"pairs of {len(held.index)} (ties dropped)", flush=True)
+    prompts = task.prompts("train", s.pool, seed=s.seed)
+    half = prompts[: (s.pool + 1) // 2] if part == 1 else prompts[(s.pool + 1) // 2:]
+    # each half its own sampling seed; seed + 1 is the held-out pairs'
+    pairs = generate_pairs(model, tokenizer, half, _sampling(s, s.seed if part == 1 else s.seed + 2, 0.8))
+    if part == 1 and not (run / HELD_OUT).exists():
+        _, held_prompts = held_out_prompts(s)
+        held = generate_pairs(model, tokenizer, held_prompts, _sampling(s, s.seed + 1, 0.8))
+        labelled = judge_labelled([held_prompts[i] for i in held.index], held.completion_a, held.completion_b,
+                                  make_judge(s.judge))
+        _write_atomic(run / HELD_OUT, _jsonl(labelled))
+        print(f"held out: {len(labelled)} judge-labelled pairs of {len(held.index)} (ties dropped)", flush=True)
+    target.parent.mkdir(exist_ok=True)
+    _write_atomic(target, _jsonl({"prompt": half[i], "completion_a": a, "completion_b": b}
+                                 for i, a, b in zip(pairs.index, pairs.completion_a, pairs.completion_b, strict=True)))
+    print(f"pool part {part}: {len(pairs.index)} pairs ({dict(pairs.skip_counts)} skipped)", flush=True)
 
 
-def final(run: Path) -> None:
-    """The paired evaluation of every campaign's policy and the coin-flip control (once)."""
+def join_pool(run: Path) -> None:
+    """``pool.jsonl``: the two parts, in order (once both are written; no model needed)."""
+    if not (run / POOL).exists():
+        _write_atomic(run / POOL, "".join(pool_part(run, k).read_text(encoding="utf-8") for k in (1, 2)))
+
+
+def draws_path(run: Path, name: str) -> Path:
+    return run / "final" / "draws" / f"{name}.json"
+
+
+def sample(run: Path, names: list[str]) -> None:
+    """Each of ``names`` (``reference``, a campaign, ``coin_flip``) sampled on the final
+    comparison's held-out prompts with the same seeds, one file per policy, each written once.
+
+    The demo runs these as soon as their policy exists, beside the campaigns still running
+    (the reference after ``prepare``; the auction and the control after the auction's rounds),
+    so the end of the run waits only for the last campaign's policy."""
     s = DemoSettings.load(run / "settings.json")
-    if (run / PAIRED).exists():
+    todo = [n for n in names if not draws_path(run, n).exists()]
+    if not todo:
         return
-    from policy.evaluate import judged_outcomes, paired_difference, per_prompt, sample_completions, win_share
+    from policy.evaluate import sample_completions
     from policy.model import configure_threads, load
-    from policy.scoring import ReferenceCache
-    from policy.train import initial_models, load_checkpoint, train_dpo
-    from policy.worker import WorkerState, trained_pairs
-    from task.judges import make_judge
+    from policy.train import initial_models, load_checkpoint
+    from policy.worker import WorkerState
 
     configure_threads()
-    work = run / "final"
-    work.mkdir(exist_ok=True)
     dpo = recipe(s)
     base, tokenizer = load(_model_source(s, run))
     models = initial_models(base, tokenizer, dpo)
     prompts, _ = held_out_prompts(s)
     cfg = _sampling(s, s.seed + EVAL_SEED, 0.7)
-    drawn = {"reference": sample_completions(models, prompts, cfg, samples=s.eval_samples, reference=True)}
-    arms: dict[str, dict] = {}
-    for name in CAMPAIGNS:
-        state_path = run / "workers" / name / "state.json"
-        if not state_path.exists():
-            continue
-        state = WorkerState.load(state_path)
-        models = load_checkpoint(models, state.checkpoint) if state.checkpoint else _untrained(models, dpo)
-        arms[name] = {"trainings": state.version, "labels": len(state.labels_trained)}
-        drawn[name] = sample_completions(models, prompts, cfg, samples=s.eval_samples)
+    for name in todo:
+        meta: dict = {}
+        if name == REFERENCE:
+            drawn = sample_completions(models, prompts, cfg, samples=s.eval_samples, reference=True)
+        else:
+            if name == COIN_FLIP:
+                models, meta = _control(run, s, models, dpo)
+            else:
+                state = WorkerState.load(run / "workers" / name / "state.json")
+                models = load_checkpoint(models, state.checkpoint) if state.checkpoint else _untrained(models, dpo)
+                meta = {"trainings": state.version, "labels": len(state.labels_trained)}
+            drawn = sample_completions(models, prompts, cfg, samples=s.eval_samples)
+        draws_path(run, name).parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(draws_path(run, name), json.dumps({"completions": drawn, **meta}, ensure_ascii=False))
+        print(f"{name}: sampled {len(prompts)} held-out prompts x {s.eval_samples}", flush=True)
 
+
+def _control(run: Path, s: DemoSettings, models, dpo):
+    """The coin-flip control: the auction's pairs as its worker trained them, round by round
+    with Adam's state carried, each answer replaced by a fair coin's."""
+    from policy.scoring import ReferenceCache
+    from policy.train import train_dpo
+    from policy.worker import WorkerState, trained_pairs
+
+    work = run / "final"
     auction = WorkerState.load(run / "workers" / "auction" / "state.json")
     batches = coin_flipped(trained_pairs(run / "workers" / "auction", auction.version), s.seed)
     cache_file = work / "reference_logps.json"
     if not cache_file.exists() and (run / "workers" / "auction" / "reference_logps.json").exists():
         shutil.copy2(run / "workers" / "auction" / "reference_logps.json", cache_file)
     cache = ReferenceCache(cache_file)
-    coin = _untrained(models, dpo)
-    carried = None
+    coin, carried = _untrained(models, dpo), None
     for k, batch in enumerate(batches, 1):
         done = train_dpo(coin, batch, dpo, cache, work / "trainer", optimizer_state=carried)
         coin, carried = done.models, done.optimizer_state
         print(f"coin-flip control: training {k} of {len(batches)} ({len(batch)} pairs)", flush=True)
-    arms[COIN_FLIP] = {"trainings": len(batches), "labels": sum(map(len, batches))}
-    drawn[COIN_FLIP] = sample_completions(coin, prompts, cfg, samples=s.eval_samples) if batches \
-        else drawn["reference"]
+    return coin, {"trainings": len(batches), "labels": sum(map(len, batches))}
 
-    judge = make_judge(s.judge)
+
+def judge(run: Path) -> None:
+    """Judge every policy's draws against the reference's, prompt by prompt, and compare the
+    auction with the baseline and with the control (``paired_difference``); once."""
+    s = DemoSettings.load(run / "settings.json")
+    if (run / PAIRED).exists():
+        return
+    from policy.evaluate import judged_outcomes, paired_difference, per_prompt, win_share
+    from task.judges import make_judge
+
+    prompts, _ = held_out_prompts(s)
+    drawn, arms = {}, {}
+    for name in (REFERENCE, *CAMPAIGNS, COIN_FLIP):
+        if draws_path(run, name).exists():
+            data = json.loads(draws_path(run, name).read_text(encoding="utf-8"))
+            drawn[name] = data.pop("completions")
+            if name != REFERENCE:
+                arms[name] = data
+    judge_ = make_judge(s.judge)
     per = {}
     for name in arms:
-        outcomes = judged_outcomes(judge, prompts, drawn[name], drawn["reference"])
+        outcomes = judged_outcomes(judge_, prompts, drawn[name], drawn[REFERENCE])
         win = win_share(outcomes, seed=s.seed)
         per[name] = per_prompt(outcomes)
         arms[name].update(win_rate=win.rate, ci_low=win.ci_low, ci_high=win.ci_high, n=win.n)
     pairs = {f"{a}-{b}": paired_difference(per[a], per[b], seed=s.seed).__dict__
              for a, b in (("auction", "baseline"), ("auction", COIN_FLIP)) if a in per and b in per}
-    result = {"prompts": len(prompts), "samples": s.eval_samples, "judge": s.judge, "seed": cfg.seed,
+    result = {"prompts": len(prompts), "samples": s.eval_samples, "judge": s.judge, "seed": s.seed + EVAL_SEED,
               "max_new_tokens": s.max_new_tokens, "arms": arms, "differences": pairs}
-    (run / COMPLETIONS).write_text(_jsonl(
-        {"prompt": p, **{name: drawn[name][i] for name in drawn}} for i, p in enumerate(prompts)), encoding="utf-8")
-    (run / PAIRED).write_text(json.dumps(result, indent=1))
+    _write_atomic(run / COMPLETIONS, _jsonl(
+        {"prompt": p, **{name: drawn[name][i] for name in drawn}} for i, p in enumerate(prompts)))
+    _write_atomic(run / PAIRED, json.dumps(result, indent=1))
     print(json.dumps({n: round(a["win_rate"], 3) for n, a in arms.items()}), flush=True)
 
 
+def main(argv: list[str]) -> None:
+    """``prepare RUN PART`` | ``sample RUN NAME...`` | ``judge RUN``."""
+    step, folder, rest = argv[0], Path(argv[1]), argv[2:]
+    if step == "prepare":
+        prepare(folder, int(rest[0]))
+    elif step == "sample":
+        sample(folder, rest)
+    else:
+        {"judge": judge}[step](folder)
+
+
 if __name__ == "__main__":  # pragma: no cover - the demo runs it as a child process
-    step, folder = sys.argv[1], Path(sys.argv[2])
-    {"prepare": prepare, "final": final}[step](folder)
+    main(sys.argv[1:])

@@ -121,13 +121,15 @@ class Processes:
                                "--judge", judge, "--spammers", str(spammers), "--capacity", capacity, "--poll", "0.3"),
                    env={"PREFMARKET_TOKEN": admin_token})
 
-    def worker(self, name: str, url: str, token: str, campaign_id: int, args: list[str], *, cpu_only: bool) -> None:
+    def worker(self, name: str, url: str, token: str, campaign_id: int, args: list[str], *, cpu_only: bool,
+               beside: int = 1) -> None:
         self.start(name, cli("worker", "--url", url, "--campaign", str(campaign_id), *args),
-                   env={"PREFMARKET_TOKEN": token} | self._torch_env(cpu_only))
+                   env={"PREFMARKET_TOKEN": token} | self._torch_env(cpu_only, beside))
 
-    def model_job(self, name: str, argv: list[str], *, cpu_only: bool) -> None:
-        """A child process that works with the model and exits (``finished`` says when)."""
-        self.start(name, argv, env=self._torch_env(cpu_only))
+    def model_job(self, name: str, argv: list[str], *, cpu_only: bool, beside: int = 1) -> None:
+        """A child process that works with the model and exits (``finished`` says when);
+        ``beside``: how many such processes share the cores with it."""
+        self.start(name, argv, env=self._torch_env(cpu_only, beside))
 
     def finished(self, name: str) -> bool:
         """Whether ``name`` has exited with code 0; ``DemoError`` with its log's end if it failed."""
@@ -140,13 +142,16 @@ class Processes:
         return True
 
     @staticmethod
-    def _torch_env(cpu_only: bool) -> dict[str, str]:
+    def _torch_env(cpu_only: bool, beside: int = 1) -> dict[str, str]:
         env = {}
         if cpu_only:
             env["CUDA_VISIBLE_DEVICES"] = ""  # the worker has no device option: hide the GPUs from it
-            # One core stays free for the server and the bots: torch's OpenMP threads spin at
+            # One core stays for the server and the bots, the rest is shared out among the
+            # ``beside`` model processes that run at once: torch's OpenMP threads spin at
             # every barrier, and one of two threads losing its core made a decode step 14x
-            # slower on two shared cores (1.8 s against 0.13 s for a batch of 16).
+            # slower on two shared cores (1.8 s against 0.13 s for a batch of 16). On two cores
+            # that is one thread each, and two processes use both cores where one could not.
+            cores = os.cpu_count() or 2
             env["PREFMARKET_TORCH_THREADS"] = (os.environ.get("PREFMARKET_TORCH_THREADS")
-                                               or str(max(1, (os.cpu_count() or 2) - 1)))
+                                               or str(max(1, (cores - 1) // beside)))
         return env

@@ -2,8 +2,8 @@
 
 Phases, in order:
 
-1. ``prepare`` (a child process with the model, ``app.demo.paired``): the pool's pairs and
-   the judge-labelled held-out pairs, sampled from the reference once for every campaign;
+1. ``prepare`` (two child processes with the model, ``app.demo.paired``): the pool's pairs
+   and the judge-labelled held-out pairs, sampled from the reference once for every campaign;
 2. ``vetting`` (with quality control): rounds of mostly gold checks on the flagship's pairs,
    everyone on probation, no training: the annotators' track records, paid for once, on
    their own budget line;
@@ -15,8 +15,13 @@ Phases, in order:
    records, at the auction's spend. Its price is set in advance, as a requester would set
    it (the bots' median cost, or ``--posted-price-cents``), never read off the auction's
    prices (``_baseline_campaign``);
-6. ``final`` (a child process with the model): the coin-flip control, and every policy
-   sampled and judged on the same held-out prompts with the same seeds (``paired.json``).
+6. ``final``: every policy and the coin-flip control sampled on the same held-out prompts
+   with the same seeds, and judged against the reference (``paired.json``).
+
+The final draws do not wait for the end: each policy is sampled by a model job beside the
+campaigns as soon as it exists (``ModelJobs``): the reference's during the vetting and the
+auction, the auction's and the control's during the baseline, so the end waits only for
+the baseline's. On two cores the worker and that job take one core each.
 
 Run folder layout (everything a resumed run needs is here):
 
@@ -228,8 +233,16 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         def bidders_for(max_price_cents: int) -> int:
             return sum(1 for b in roster if b["cost_cents"] <= max_price_cents)
 
-        _model_step("prepare", procs, display, settings, out,
-                    f"sampling the pool ({settings.pool} pairs) and the held-out pairs with the reference")
+        jobs = ModelJobs(procs, display, settings, out)
+        for part in (1, 2):
+            jobs.start(f"prepare-{part}", "prepare", str(part))
+        jobs.wait("prepare", f"sampling the pool ({settings.pool} pairs) and the held-out pairs with the reference",
+                  "prepare-1", "prepare-2")
+        paired.join_pool(out)
+        # from here on one model job at a time runs beside the campaign's worker, on the core
+        # the worker leaves: the reference's draws during the first campaigns, the auction's
+        # and the control's once the auction is done
+        jobs.start("draw-reference", "sample", paired.REFERENCE, beside=2)
         pool = (out / paired.POOL).read_text(encoding="utf-8")
         held_out = (out / paired.HELD_OUT).read_text(encoding="utf-8")
 
@@ -242,6 +255,7 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
             phase(VETTING, _vetting_campaign(req, state, settings, pool), max_rounds=settings.vet_rounds)
         cid = _auction_campaign(req, state, settings, pool, held_out)
         phase(AUCTION, cid, max_rounds=settings.rounds)
+        jobs.start("draw-auction", "sample", AUCTION, paired.COIN_FLIP, beside=2)
         twin = None
         if settings.twin:
             twin = _twin_campaign(req, state, settings, pool, held_out)
@@ -251,8 +265,11 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         phase(BASELINE, bid, max_rounds=2 * settings.rounds,
               want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
         _record_fill(req, state, bid)
-        _model_step("final", procs, display, settings, out,
-                    f"the coin-flip control, then every policy on {settings.eval_prompts} held-out prompts")
+        jobs.start("draw-last", "sample", BASELINE, *([NO_QC] if twin is not None else []), beside=2)
+        jobs.wait("final", f"every policy and the coin-flip control sampled on {settings.eval_prompts} held-out prompts",
+                  "draw-reference", "draw-auction", "draw-last")
+        jobs.start("judge", "judge")
+        jobs.wait("judge", "judging each policy against the reference, prompt by prompt", "judge")
 
         display.print("writing the report")
         path = report.write(out, req, settings, auction_id=cid, baseline_id=bid, no_qc_id=twin,
@@ -261,16 +278,28 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
     return path
 
 
-def _model_step(step: str, procs: Processes, display: Display, s: DemoSettings, out: Path, what: str) -> None:
-    """Run ``app.demo.paired``'s ``step`` in a child process and wait for it (it skips work already written)."""
-    display.print(f"{step}: {what}")
-    started = time.monotonic()
-    procs.model_job(step, [sys.executable, "-m", "app.demo.paired", step, str(out)], cpu_only=s.device == "cpu")
-    while not procs.finished(step):
-        display.step(step, f"{what} ({time.monotonic() - started:.0f} s)")
-        time.sleep(0.5)
-    display.step(step, f"done in {time.monotonic() - started:.0f} s")
-    display.print(f"{step}: done in {time.monotonic() - started:.0f} s")
+class ModelJobs:
+    """The demo's model steps (``app.demo.paired``) as child processes: started when their
+    inputs exist, waited for when their outputs are needed. Each skips what it already wrote."""
+
+    def __init__(self, procs: Processes, display: Display, s: DemoSettings, out: Path):
+        self.procs, self.display, self.s, self.out = procs, display, s, out
+
+    def start(self, name: str, step: str, *args: str, beside: int = 2) -> None:
+        self.procs.model_job(name, [sys.executable, "-m", "app.demo.paired", step, str(self.out), *args],
+                             cpu_only=self.s.device == "cpu", beside=beside)
+
+    def wait(self, label: str, what: str, *names: str) -> None:
+        """Wait for ``names`` (a failed one raises ``DemoError`` with its log's end)."""
+        self.display.print(f"{label}: {what}")
+        started = time.monotonic()
+        pending = [n for n in names if n in self.procs.running]
+        while pending:
+            pending = [n for n in pending if not self.procs.finished(n)]
+            self.display.step(label, f"{what} ({time.monotonic() - started:.0f} s)")
+            time.sleep(0.5)
+        self.display.step(label, f"done in {time.monotonic() - started:.0f} s")
+        self.display.print(f"{label}: done in {time.monotonic() - started:.0f} s")
 
 
 def _start_bots(procs: Processes, url: str, state: RunState, settings: DemoSettings, out: Path) -> list[dict]:
@@ -441,7 +470,7 @@ def _phase(name: str, cid: int, req: MarketClient, procs: Processes, display: Di
     worker = f"worker-{name}" if train else None
     if train:
         procs.worker(worker, url, state.accounts["worker"]["token"], cid, _worker_args(s, model, out / "workers" / name),
-                     cpu_only=s.device == "cpu")
+                     cpu_only=s.device == "cpu", beside=2)
     ui = display.ui(name, req, cid, total=s.rounds if train else s.vet_rounds,
                     done=sum(r["state"] == "settled" for r in rounds))
     CampaignDriver(req, cid, procs, worker, bidders_for, ui).drive(max_rounds, want_more)
