@@ -392,7 +392,13 @@ PILOT_RECIPES = {  # name: (schedule, learning rate, epochs); batch and beta as 
     "retrain1_5e-4": ("retrain", 5e-4, 1.0),
     "retrain2_5e-4": ("retrain", 5e-4, 2.0),
 }
-PILOT_TRAIN = 48  # of the tuning pairs: bought in rounds of the preset's size; the rest score the recipe
+PILOT_TRAIN = 3 / 8  # share of the tuning pairs bought (48 of 128) in rounds of the preset's size; the rest score it
+
+
+def pilot_sizes(s: Settings) -> tuple[int, int]:
+    """(pairs the pilot trains on, pairs it scores) of the ``tuning`` pairs."""
+    train = int(s.tuning * PILOT_TRAIN)
+    return train, s.tuning - train
 
 
 def pilot_path(opts: Options, dataset: str) -> Path:
@@ -402,9 +408,9 @@ def pilot_path(opts: Options, dataset: str) -> Path:
 def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
     """Train each recipe on the tuning pairs' true answers and on coin flips, and score it on the other tuning pairs.
 
-    This is how the preset's recipe was chosen without looking at any reported held-out pair
+    This checks a recipe (and chooses among ``PILOT_RECIPES``) without looking at any reported held-out pair
     (``tuning_pairs``: set apart from every seed): a recipe that cannot tell perfect labels from
-    coin flips on ``len(tuning) - PILOT_TRAIN`` pairs cannot rank acquisition functions either.
+    coin flips on the other tuning pairs cannot rank acquisition functions either.
     Each round records the held-out agreement per pair (for the smallest detectable difference),
     the train loss and the seconds. Resumable: finished (recipe, answers) runs are kept in the file.
     """
@@ -416,7 +422,7 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
     base, tok = load_model(opts.model)
     data = load_data(dataset, opts, tok)
     tune = tuning_pairs(data, s)
-    train, score = tune[:PILOT_TRAIN], tune[PILOT_TRAIN:]
+    train, score = np.split(tune, [pilot_sizes(s)[0]])
     answers = {"perfect": data.inputs.a_wins[train], "coin": np.random.default_rng([TUNING_KEY[0], 8]).random(len(train)) < 0.5}
     folder = opts.home / "dpo" / f"{dataset}-{model_label(opts.model)}"
     cache = ReferenceCache(folder / "reference-logps.json")
@@ -430,7 +436,7 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
             recipe = DPORecipe(beta=s.beta, learning_rate=lr, epochs=epochs, batch_size=s.batch_size,
                                schedule=schedule, keep_optimizer=True, seed=0)
             models, state, rows = initial_models(base, tok, recipe), None, []
-            for r in range(PILOT_TRAIN // s.per_round):
+            for r in range(len(train) // s.per_round):
                 t = time.perf_counter()
                 at = range(r * s.per_round if schedule == "continue" else 0, (r + 1) * s.per_round)
                 pairs = [PreferencePair(data.prompts[train[i]], *((data.a[train[i]], data.b[train[i]]) if says[i]
@@ -449,15 +455,16 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
     return results
 
 
-def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[str], float]:
-    """Table rows of the pilot (held-out accuracy and train loss by round, perfect and coin answers) and the
-    smallest difference ``held_out`` pairs and ``seeds`` seeds detect (80% power, two-sided 5%).
+def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[str], float, dict[str, float]]:
+    """Table rows of the pilot (held-out accuracy and train loss by round, perfect and coin answers), the
+    smallest difference ``held_out`` pairs and ``seeds`` seeds detect (80% power, two-sided 5%), and each
+    recipe's perfect − coin gap at the last round, in points.
 
     The spread is the per-pair spread of (perfect − coin) agreement at the last round, scaled to
     ``held_out`` pairs per seed: it holds the sampling of held-out pairs, not training's own
     seed-to-seed noise, so the true figure is larger.
     """
-    rows, sd = [], []
+    rows, sd, gaps = [], [], {}
     for name in PILOT_RECIPES:
         perfect, coin = results.get(f"{name}/perfect"), results.get(f"{name}/coin")
         if not perfect or not coin:
@@ -465,11 +472,12 @@ def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[st
         cells = lambda runs: ", ".join(f"{100 * r['acc']:.1f}% ({r['loss']:.3f})" for r in runs)
         diff = np.array(perfect[-1]["right"]) - np.array(coin[-1]["right"])
         sd.append(diff.std(ddof=1))
+        gaps[name] = 100 * float(diff.mean())
         schedule, lr, epochs = PILOT_RECIPES[name]
         rows.append(f"| {schedule}, lr {lr:g}, {epochs:g} epoch(s) | {cells(perfect)} | {cells(coin)} | "
-                    f"{100 * diff.mean():+.1f} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
+                    f"{gaps[name]:+.1f} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
     mdd = 100 * report.Z_POWER * float(np.mean(sd)) / np.sqrt(held_out * seeds) if sd else float("nan")
-    return rows, mdd
+    return rows, mdd, gaps
 
 
 # ----------------------------------------------------------------------------- seeds, resumable
@@ -675,20 +683,25 @@ def _pilot_text(opts: Options) -> list[str]:
         return []
     out = []
     for dataset, results in ran:
-        rows, mdd = pilot_summary(results, opts.settings.held_out, opts.seeds)
+        rows, mdd, gaps = pilot_summary(results, opts.settings.held_out, opts.seeds)
         if not rows:
             continue
-        score = opts.settings.tuning - PILOT_TRAIN
-        out += [f"**Recipe pilot ({dataset}).** Chosen before any seed ran, on the {opts.settings.tuning} pairs set "
-                f"apart from every seed (`python -m app.experiments.dpo pilot --dataset {dataset}`): {PILOT_TRAIN} of "
-                f"them bought in rounds of {opts.settings.per_round} with their true answers, or with coin flips, and "
-                f"the policy scored on the other {score} after each round: held-out implicit-reward accuracy (train "
-                f"loss). A recipe whose perfect labels do not beat coin flips here cannot rank acquisition functions.",
-                "", f"| recipe | perfect labels, by round | coin flips, by round | perfect − coin at {PILOT_TRAIN}, "
+        s = opts.settings
+        bought, score = pilot_sizes(s)
+        separated = [name for name, gap in gaps.items() if gap >= mdd]
+        verdict = (f"perfect labels beat coin flips by at least that with {', '.join(separated)}" if separated else
+                   "**no recipe's perfect labels beat coin flips by that much: at these sizes held-out accuracy "
+                   "cannot tell perfect labels from coin flips, so it cannot rank acquisition functions**")
+        out += [f"**Recipe pilot ({dataset}).** On the {s.tuning} pairs set apart from every seed (`python -m "
+                f"app.experiments.dpo pilot --dataset {dataset}`): {bought} of them bought in rounds of "
+                f"{s.per_round} with their true answers, or with coin flips, and the policy scored on the other "
+                f"{score} after each round: held-out implicit-reward accuracy (train loss). A recipe whose perfect "
+                f"labels do not beat coin flips here cannot rank acquisition functions.",
+                "", f"| recipe | perfect labels, by round | coin flips, by round | perfect − coin at {bought}, "
                 f"points | training per round |", "|---|---|---|---|---|", *rows, "",
                 f"Smallest detectable difference (80% power, two-sided 5%) between two arms at {opts.seeds} seeds of "
-                f"{opts.settings.held_out} held-out pairs, from the per-pair spread of (perfect − coin) agreement in "
-                f"the pilot: **{mdd:.1f} points**. It counts only the sampling of held-out pairs, not training's "
+                f"{s.held_out} held-out pairs, from the per-pair spread of (perfect − coin) agreement in the pilot: "
+                f"**{mdd:.1f} points**; {verdict}. It counts only the sampling of held-out pairs, not training's "
                 f"seed-to-seed noise, so the true figure is larger; the tables below add the one measured over seeds "
                 f"once there are two.", ""]
     return out
@@ -820,7 +833,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--preset: {args.preset!r} sets no pairs apart for tuning")
     configure_threads()
     results = pilot(opts, args.dataset, recipes)
-    rows, mdd = pilot_summary(results, opts.settings.held_out, opts.seeds)
+    rows, mdd, _ = pilot_summary(results, opts.settings.held_out, opts.seeds)
     print("\n".join(rows) + f"\nsmallest detectable difference at {opts.seeds} seeds: {mdd:.1f} points")
 
 
