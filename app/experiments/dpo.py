@@ -6,7 +6,7 @@ the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
 
 1. The seed splits the data set's pairs as the ``linear`` lab does (``lab.split``), keeping
    ``held_out`` pairs to score and a candidate pool of ``pool`` pairs to buy from. The
-   ``tuning`` pairs on which the recipe was chosen (``pilot``) are set apart first, the same
+   ``tuning`` pairs on which the recipe is checked (``pilot``) are set apart first, the same
    for every seed, so no reported figure comes from a pair the recipe was tuned on.
 2. Every pool pair gets its annotator's answer, its coin and the market's estimate of that
    annotator's error from ``lab.annotator_answers``, keyed on ``(seed, pair)``: every arm
@@ -21,8 +21,9 @@ the sizes a CPU allows. One seed of one data set (``run_arm`` for each arm):
    policy on the round's new labels, so the rounds of a seed are one run of Adam over the
    labels in the order they were bought. Its earlier ``retrain`` with one epoch took 3 to 9
    optimiser steps a round from a fresh Adam and ended at a train loss of about ln 2: it
-   barely trained, and its figures were noise. The recipe (schedule, learning rate, epochs)
-   was chosen by ``pilot``: perfect against coin-flip answers on the tuning pairs.
+   barely trained, and its figures were noise. The recipe (schedule, learning rate, epochs:
+   the demo's, ``app.demo.settings``) is checked by ``pilot``: perfect against coin-flip
+   answers on the tuning pairs.
 5. After each round: held-out implicit-reward accuracy against the truth (forward passes
    only; 50% before any label, where every margin is 0). At the end, on the movie task, the
    win rate against the reference on ``win_prompts`` prompts of the task's eval split, judged
@@ -116,8 +117,8 @@ class Settings:
 
 
 PRESETS = {
-    # one seed of one data set, all 4 arms, in about an hour on 2 CPU cores (measured per arm); the recipe
-    # (continue with Adam carried, lr and epochs) chosen by a pilot on the tuning pairs (docs/results.md)
+    # one seed of one data set, all 4 arms, aiming at an hour on 2 idle CPU cores; the recipe (continue with Adam
+    # carried, lr 5e-4, 2 epochs) is the demo's, checked by a pilot on the tuning pairs (docs/results.md)
     "cpu": Settings(),
     # bigger sizes for one GPU; never run on a GPU yet (the results say so)
     "gpu": Settings(rounds=6, per_round=16, pool=224, held_out=192, win_prompts=512, samples=2, epochs=2.0,
