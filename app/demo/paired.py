@@ -6,14 +6,15 @@ Run as child processes (``python -m app.demo.paired STEP RUN ...``, started by
 run folder atomically and skips what is already there (a resumed run does not redo it).
 The steps are cut so that two can run at once on two cores, beside the campaigns' workers:
 
-- ``prepare RUN 1`` and ``prepare RUN 2``: half each of the pool's pairs (two completions
+- ``prepare RUN 1`` and ``prepare RUN 2``: a share each of the pool's pairs (two completions
   for each of ``pool`` train prompts, sampled with the reference), and with part 1 the
   ``heldout_pairs`` judge-labelled held-out pairs (``held_out.jsonl``, ties dropped) on which
   each round's held-out implicit-reward accuracy is measured. ``join_pool`` writes
   ``pool.jsonl`` from the two halves.
 - ``sample RUN NAME...``: each named policy (``reference``, a campaign's last checkpoint,
   ``coin_flip``) sampled on the same ``eval_prompts`` held-out prompts with the same seeds
-  (``policy.evaluate.sample_completions``), one file per policy under ``final/draws``. The
+  (``policy.evaluate.sample_completions``), in two blocks of prompts with their own seeds
+  (``NAME:B`` samples block ``B`` only), one file per policy and block under ``final/draws``. The
   coin-flip control is trained first: the auction's pairs as its worker trained them, round
   by round with Adam's state carried, the answers replaced by coin flips (the same number of
   labels, the same pairs, the same training).
@@ -43,6 +44,7 @@ CAMPAIGNS = ("auction", "baseline", "no_qc")  # the market's campaigns a policy 
 COIN_FLIP = "coin_flip"
 REFERENCE = "reference"
 EVAL_SEED = 1234  # the final sampling's seed offset, the worker's own (``policy.cli``)
+EVAL_BLOCKS = 2  # the final prompts' blocks, each with its own seeds (``blocks``)
 
 
 def held_out_prompts(s: DemoSettings) -> tuple[list[str], list[str]]:
@@ -121,7 +123,10 @@ def prepare(run: Path, part: int) -> None:
     configure_threads()
     model, tokenizer = load(_model_source(s, run))
     prompts = task.prompts("train", s.pool, seed=s.seed)
-    half = prompts[: (s.pool + 1) // 2] if part == 1 else prompts[(s.pool + 1) // 2:]
+    # part 1 also samples the held-out pairs, so it takes that many fewer pool prompts: the
+    # two parts then sample as many completions and end together
+    cut = min(s.pool, max(0, (s.pool - s.heldout_pairs + 1) // 2))
+    half = prompts[:cut] if part == 1 else prompts[cut:]
     # each half its own sampling seed; seed + 1 is the held-out pairs'
     pairs = generate_pairs(model, tokenizer, half, _sampling(s, s.seed if part == 1 else s.seed + 2, 0.8))
     if part == 1 and not (run / HELD_OUT).exists():
@@ -143,19 +148,39 @@ def join_pool(run: Path) -> None:
         _write_atomic(run / POOL, "".join(pool_part(run, k).read_text(encoding="utf-8") for k in (1, 2)))
 
 
-def draws_path(run: Path, name: str) -> Path:
-    return run / "final" / "draws" / f"{name}.json"
+def draws_path(run: Path, name: str, block: int) -> Path:
+    return run / "final" / "draws" / f"{name}-{block}.json"
+
+
+def blocks(prompts: list[str]) -> list[list[str]]:
+    """The final prompts in ``EVAL_BLOCKS`` contiguous blocks: every policy is sampled block by
+    block with the same seeds, so the last policy's two blocks can be sampled at once on two cores."""
+    size = -(-len(prompts) // EVAL_BLOCKS)
+    return [prompts[k * size:(k + 1) * size] for k in range(EVAL_BLOCKS)]
+
+
+def _wanted(names: list[str]) -> list[tuple[str, int]]:
+    """``NAME`` means every block of that policy, ``NAME:B`` block ``B`` (1-based) only."""
+    out = []
+    for n in names:
+        name, _, block = n.partition(":")
+        out += [(name, int(block))] if block else [(name, b) for b in range(1, EVAL_BLOCKS + 1)]
+    return out
 
 
 def sample(run: Path, names: list[str]) -> None:
-    """Each of ``names`` (``reference``, a campaign, ``coin_flip``) sampled on the final
-    comparison's held-out prompts with the same seeds, one file per policy, each written once.
+    """Each of ``names`` (``reference``, a campaign, ``coin_flip``; ``NAME:B`` for block ``B``
+    only) sampled on the final comparison's held-out prompts with the same seeds, one file per
+    policy and block, each written once.
 
     The demo runs these as soon as their policy exists, beside the campaigns still running
     (the reference after ``prepare``; the auction and the control after the auction's rounds),
-    so the end of the run waits only for the last campaign's policy."""
+    so the end of the run waits only for the last campaign's, whose two blocks run at once."""
     s = DemoSettings.load(run / "settings.json")
-    todo = [n for n in names if not draws_path(run, n).exists()]
+    todo: dict[str, list[int]] = {}
+    for name, block in _wanted(names):
+        if not draws_path(run, name, block).exists():
+            todo.setdefault(name, []).append(block)
     if not todo:
         return
     from policy.evaluate import sample_completions
@@ -168,22 +193,22 @@ def sample(run: Path, names: list[str]) -> None:
     base, tokenizer = load(_model_source(s, run))
     models = initial_models(base, tokenizer, dpo)
     prompts, _ = held_out_prompts(s)
-    cfg = _sampling(s, s.seed + EVAL_SEED, 0.7)
-    for name in todo:
+    for name, todo_blocks in todo.items():
         meta: dict = {}
-        if name == REFERENCE:
-            drawn = sample_completions(models, prompts, cfg, samples=s.eval_samples, reference=True)
-        else:
-            if name == COIN_FLIP:
-                models, meta = _control(run, s, models, dpo)
-            else:
-                state = WorkerState.load(run / "workers" / name / "state.json")
-                models = load_checkpoint(models, state.checkpoint) if state.checkpoint else _untrained(models, dpo)
-                meta = {"trainings": state.version, "labels": len(state.labels_trained)}
-            drawn = sample_completions(models, prompts, cfg, samples=s.eval_samples)
-        draws_path(run, name).parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(draws_path(run, name), json.dumps({"completions": drawn, **meta}, ensure_ascii=False))
-        print(f"{name}: sampled {len(prompts)} held-out prompts x {s.eval_samples}", flush=True)
+        if name == COIN_FLIP:
+            models, meta = _control(run, s, models, dpo)
+        elif name != REFERENCE:
+            state = WorkerState.load(run / "workers" / name / "state.json")
+            models = load_checkpoint(models, state.checkpoint) if state.checkpoint else _untrained(models, dpo)
+            meta = {"trainings": state.version, "labels": len(state.labels_trained)}
+        for b in todo_blocks:
+            cfg = _sampling(s, s.seed + EVAL_SEED + 1000 * (b - 1), 0.7)  # block b's seeds, whatever the policy
+            drawn = sample_completions(models, blocks(prompts)[b - 1], cfg, samples=s.eval_samples,
+                                       reference=name == REFERENCE)
+            path = draws_path(run, name, b)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, json.dumps({"completions": drawn, **meta}, ensure_ascii=False))
+            print(f"{name}: sampled block {b} ({len(drawn)} held-out prompts x {s.eval_samples})", flush=True)
 
 
 def _control(run: Path, s: DemoSettings, models, dpo):
@@ -220,11 +245,12 @@ def judge(run: Path) -> None:
     prompts, _ = held_out_prompts(s)
     drawn, arms = {}, {}
     for name in (REFERENCE, *CAMPAIGNS, COIN_FLIP):
-        if draws_path(run, name).exists():
-            data = json.loads(draws_path(run, name).read_text(encoding="utf-8"))
-            drawn[name] = data.pop("completions")
+        paths = [draws_path(run, name, b) for b in range(1, EVAL_BLOCKS + 1)]
+        if all(p.exists() for p in paths):
+            data = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+            drawn[name] = [row for d in data for row in d.pop("completions")]
             if name != REFERENCE:
-                arms[name] = data
+                arms[name] = data[0]
     judge_ = make_judge(s.judge)
     per = {}
     for name in arms:
@@ -234,7 +260,8 @@ def judge(run: Path) -> None:
         arms[name].update(win_rate=win.rate, ci_low=win.ci_low, ci_high=win.ci_high, n=win.n)
     pairs = {f"{a}-{b}": paired_difference(per[a], per[b], seed=s.seed).__dict__
              for a, b in (("auction", "baseline"), ("auction", COIN_FLIP)) if a in per and b in per}
-    result = {"prompts": len(prompts), "samples": s.eval_samples, "judge": s.judge, "seed": s.seed + EVAL_SEED,
+    result = {"prompts": len(prompts), "samples": s.eval_samples, "judge": s.judge,
+              "seeds": [s.seed + EVAL_SEED + 1000 * b for b in range(EVAL_BLOCKS)],
               "max_new_tokens": s.max_new_tokens, "arms": arms, "differences": pairs}
     _write_atomic(run / COMPLETIONS, _jsonl(
         {"prompt": p, **{name: drawn[name][i] for name in drawn}} for i, p in enumerate(prompts)))

@@ -21,7 +21,7 @@ Phases, in order:
 The final draws do not wait for the end: each policy is sampled by a model job beside the
 campaigns as soon as it exists (``ModelJobs``): the reference's during the vetting and the
 auction, the auction's and the control's during the baseline, so the end waits only for
-the baseline's. On two cores the worker and that job take one core each.
+the baseline's, its two blocks of prompts at once. On two cores the worker and that job take one core each.
 
 Run folder layout (everything a resumed run needs is here):
 
@@ -265,9 +265,11 @@ def run(settings: DemoSettings, out: Path, console: Console | None = None) -> Pa
         phase(BASELINE, bid, max_rounds=2 * settings.rounds,
               want_more=lambda: req.campaign_summary(bid)["labels"] < wanted)
         _record_fill(req, state, bid)
-        jobs.start("draw-last", "sample", BASELINE, *([NO_QC] if twin is not None else []), beside=2)
+        last = [BASELINE, *([NO_QC] if twin is not None else [])]
+        for b in range(1, paired.EVAL_BLOCKS + 1):  # the last policies' blocks at once, one core each
+            jobs.start(f"draw-last-{b}", "sample", *(f"{name}:{b}" for name in last), beside=paired.EVAL_BLOCKS)
         jobs.wait("final", f"every policy and the coin-flip control sampled on {settings.eval_prompts} held-out prompts",
-                  "draw-reference", "draw-auction", "draw-last")
+                  "draw-reference", "draw-auction", *(f"draw-last-{b}" for b in range(1, paired.EVAL_BLOCKS + 1)))
         jobs.start("judge", "judge")
         jobs.wait("judge", "judging each policy against the reference, prompt by prompt", "judge")
 

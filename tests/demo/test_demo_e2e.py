@@ -194,7 +194,8 @@ def test_the_quick_demo_runs_end_to_end_and_its_books_balance(tmp_path):
     assert {p.name for p in (out / "logs").iterdir()} >= {"server.log", "bots.log", "worker-auction.log",
                                                           "worker-no_qc.log", "worker-baseline.log",
                                                           "prepare-1.log", "prepare-2.log", "draw-reference.log",
-                                                          "draw-auction.log", "draw-last.log", "judge.log"}
+                                                          "draw-auction.log", "draw-last-1.log", "draw-last-2.log",
+                                                          "judge.log"}
 
 
 def test_an_interrupted_demo_resumes_where_it_stopped(tmp_path):

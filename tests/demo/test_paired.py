@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.demo.paired import coin_flipped, held_out_prompts, judge_labelled
+from app.demo.paired import EVAL_BLOCKS, _wanted, blocks, coin_flipped, held_out_prompts, judge_labelled
 from app.demo.settings import PRESETS
 from policy.train import PreferencePair
 from task import prompts as task
@@ -45,3 +45,15 @@ def test_the_coin_flip_control_keeps_pairs_trainings_and_weights_and_flips_answe
     turned = [f.chosen != p.chosen for mine, theirs in zip(flipped, batches) for f, p in zip(mine, theirs)]
     assert 70 < sum(turned) < 130  # a fair coin on 200 answers (outside this band: p < 0.002)
     assert coin_flipped(batches, seed=0) == flipped and coin_flipped(batches, seed=1) != flipped
+
+
+def test_the_final_prompts_split_into_blocks_that_cover_them_in_order():
+    for n in (1, 7, 256, 257):
+        prompts = [f"p{i}" for i in range(n)]
+        parts = blocks(prompts)
+        assert len(parts) == EVAL_BLOCKS and sum(parts, []) == prompts  # the judge rejoins them in order
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1  # two blocks on two cores end together
+
+
+def test_a_sample_step_names_whole_policies_or_single_blocks():
+    assert _wanted(["reference", "baseline:2"]) == [("reference", 1), ("reference", 2), ("baseline", 2)]
