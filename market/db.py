@@ -328,9 +328,16 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     On SQLite it takes no writer lock and issues no BEGIN, so each statement reads a
     consistent snapshot on its own (WAL readers never wait); it must not write. Elsewhere
     it is an ordinary transaction, rolled back at the end."""
-    with engine.connect() as conn:
-        conn.execution_options(**{READ_ONLY: True})
+    with open_read_connection(engine) as conn:
         yield conn
+
+
+def open_read_connection(engine: Engine) -> Connection:
+    """A connection like :func:`read_connection`'s, for a caller that keeps it open; on
+    SQLite, call ``rollback()`` after each read to end SQLAlchemy's own transaction."""
+    conn = engine.connect()
+    conn.execution_options(**{READ_ONLY: True})
+    return conn
 
 
 @contextmanager

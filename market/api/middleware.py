@@ -47,6 +47,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 
 from limits import RateLimitItem, parse as parse_limit
@@ -102,6 +103,34 @@ def _lookup(engine: Engine, token: str) -> accounts.Caller:
         return accounts.authenticate(conn, token)
 
 
+class _LoopReader:
+    """A read connection kept open for the lookups made on the event loop (SQLite).
+
+    Checking a connection out of the pool and back in for every request cost more than the
+    lookup itself. Each lookup still reads on its own (no BEGIN, see
+    ``db.read_connection``), so it sees every commit made before it: nothing is cached.
+    A second event loop in the process (tests run several) takes a pooled one instead."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._conn = None
+
+    def lookup(self, token: str) -> accounts.Caller:
+        if not self._lock.acquire(blocking=False):
+            return _lookup(self.engine, token)
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = db.open_read_connection(self.engine)
+                weakref.finalize(self, self._conn.close)  # back to the pool with the app
+            try:
+                return accounts.authenticate(self._conn, token)
+            finally:
+                self._conn.rollback()  # ends SQLAlchemy's transaction; SQLite saw no BEGIN
+        finally:
+            self._lock.release()
+
+
 def parse_failures(text: str | None) -> RateLimitItem | None:
     """``"20/minute"`` (``limits`` notation: N per second, minute, hour...) → item; off → None."""
     text = (text or "").strip().lower()
@@ -120,7 +149,7 @@ class Authenticate:
         self.app = app
         self.engine = engine
         self.failures = failures
-        self.on_loop = db.is_sqlite(engine)
+        self._on_loop = _LoopReader(engine) if db.is_sqlite(engine) else None
         self._limiter = MovingWindowRateLimiter(MemoryStorage()) if failures is not None else None
 
     def _refuse_for(self, address: str) -> int:
@@ -147,7 +176,7 @@ class Authenticate:
                              [(b"retry-after", str(retry).encode()), CLOSE])
             return
         try:
-            caller = (_lookup(self.engine, token) if self.on_loop
+            caller = (self._on_loop.lookup(token) if self._on_loop is not None
                       else await run_in_threadpool(_lookup, self.engine, token))
         except Unauthorized as exc:
             if self._limiter is not None:
