@@ -177,6 +177,13 @@ class CampaignDriver:
             self.ui.evaluated(r, ev)
 
     def _bought_data(self, r: dict) -> bool:
-        paid = {e["label_id"] for e in self.req.ledger(self.cid)["entries"]
-                if e["reason"] == "pay" and e["round_id"] == r["id"]}
+        """Whether a label was paid for since this round cleared: its own, or work held on
+        probation in an earlier round and paid at this round's settlement (a pay entry keeps
+        the label's own round). Everything paid before this round cleared was paid by the last
+        settlement, so the worker has trained on it already."""
+        entries = self.req.ledger(self.cid)["entries"]
+        cleared = min((e["id"] for e in entries if e["round_id"] == r["id"]), default=None)
+        if cleared is None:
+            return False
+        paid = {e["label_id"] for e in entries if e["reason"] == "pay" and e["id"] >= cleared}
         return any(row["label_id"] in paid for row in self.req.export_labels(self.cid))
