@@ -11,7 +11,10 @@ Postgres a bid can never slip in while a round is being cleared (on SQLite the
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy import bindparam, func, literal
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from market import clock, limits
@@ -103,11 +106,29 @@ def place_bid(
 ) -> Bid:
     """Place or replace the caller's bid on an open round. Caller commits.
 
-    This is the market's hottest write, so it is one plain statement (see :func:`_upsert`)
-    rather than a round check, an UPDATE and an INSERT through the ORM: on SQLite each
-    statement is a wait for the GIL while holding the writer lock, which every other
-    writer queues behind. Only a refused bid reads the round again, to say why. The
-    returned ``Bid`` is a detached copy of the row."""
+    :func:`try_place_bid`, then :func:`refuse_bid` if it placed nothing."""
+    bid = try_place_bid(session.connection(), annotator, round_id, ask_cents, capacity, campaign_id)
+    if bid is None:
+        refuse_bid(session, round_id, ask_cents, campaign_id)
+    return bid
+
+
+def try_place_bid(
+    conn: Connection,
+    annotator: Account,
+    round_id: int,
+    ask_cents: int,
+    capacity: int = 1,
+    campaign_id: int | None = None,
+) -> Bid | None:
+    """The bid placed or replaced, or None if its round refused it (:func:`refuse_bid` says
+    why). Bad input raises at once. Caller commits.
+
+    This is the market's hottest write, so it is one plain statement on a Core connection
+    (see :func:`_upsert`) rather than a round check, an UPDATE and an INSERT through the
+    ORM: on SQLite each statement is a wait for the GIL while holding the writer lock,
+    which every other writer queues behind. The returned ``Bid`` is a detached copy of
+    the row."""
     _require_annotator(annotator)
     if type(ask_cents) is not int:  # noqa: E721 - bool and float refused
         raise Invalid(f"ask_cents: must be an integer number of cents (got {ask_cents!r})")
@@ -116,26 +137,31 @@ def place_bid(
     if type(capacity) is not int or not 1 <= capacity <= limits.MAX_CAPACITY:  # noqa: E721
         raise Invalid(f"capacity: must be an integer between 1 and {limits.MAX_CAPACITY} (got {capacity!r})")
     now = clock.now()
-    conn = session.connection()
     row = conn.execute(_UPSERT[conn.dialect.name], {
         "round_id": round_id, "annotator_id": annotator.id, "ask_cents": ask_cents, "capacity": capacity,
         "quality": float(annotator.quality), "paid_cents": [], "created_at": now, "campaign_id": campaign_id,
     }).first()
-    if row is None:  # say which condition failed (closing the round if it is overdue)
-        round_campaign, max_price = _open_round(session, round_id)
-        if campaign_id is not None and campaign_id != round_campaign:
-            raise Invalid(f"campaign_id: round {round_id} belongs to campaign {round_campaign}, not {campaign_id}")
-        if ask_cents > max_price:
-            raise Invalid(
-                f"ask_cents: {ask_cents} is above campaign {round_campaign}'s maximum price per label "
-                f"({max_price} cents); such a bid can never win"
-            )
-        raise Conflict(f"round {round_id} changed while the bid was placed; nothing was placed, try again")
+    if row is None:
+        return None
     bid_id, created, won, quality = row
     # every field is known and checked, so no validation: pydantic's would cost more than the SQL
     return Bid.model_construct(id=bid_id, round_id=round_id, annotator_id=annotator.id, ask_cents=ask_cents,
                                capacity=capacity, quality=quality, won_units=won, units=0, paid_cents=[],
                                created_at=created, updated_at=now)
+
+
+def refuse_bid(session: Session, round_id: int, ask_cents: int, campaign_id: int | None) -> NoReturn:
+    """Why :func:`try_place_bid` placed nothing, as the error to answer with (closing the
+    round first if it is overdue)."""
+    round_campaign, max_price = _open_round(session, round_id)
+    if campaign_id is not None and campaign_id != round_campaign:
+        raise Invalid(f"campaign_id: round {round_id} belongs to campaign {round_campaign}, not {campaign_id}")
+    if ask_cents > max_price:
+        raise Invalid(
+            f"ask_cents: {ask_cents} is above campaign {round_campaign}'s maximum price per label "
+            f"({max_price} cents); such a bid can never win"
+        )
+    raise Conflict(f"round {round_id} changed while the bid was placed; nothing was placed, try again")
 
 
 def withdraw_bid(session: Session, annotator: Account, round_id: int) -> None:

@@ -21,6 +21,7 @@ from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -61,6 +62,19 @@ async def in_transaction(request: Request, work: Callable[Concatenate[Session, P
             result = work(session, *args, **kwargs)
             session.commit()
             return result
+
+    return await run_in_threadpool(run)
+
+
+async def in_connection(request: Request, work: Callable[Concatenate[Connection, P], T],
+                        *args: P.args, **kwargs: P.kwargs) -> T:
+    """Like :func:`in_transaction` on a Core connection: cheaper than a session, for a
+    unit of work of a statement or two (committed if ``work`` returns)."""
+    engine = request.app.state.engine
+
+    def run() -> T:
+        with engine.begin() as conn:
+            return work(conn, *args, **kwargs)
 
     return await run_in_threadpool(run)
 

@@ -12,7 +12,7 @@ from market import faults
 from market import round as rounds
 from market import round_access
 from market.limits import MAX_ID
-from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep, in_transaction
+from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep, in_connection, in_transaction
 from market.api.schemas import BidIn, BidOut, RoundOut, RoundTermsOut
 from market.tables import Account, Campaign, Round
 
@@ -23,8 +23,11 @@ router = APIRouter(tags=["rounds"])
 @router.put("/rounds/{round_id}/bid", response_model=BidOut)
 async def place_bid(round_id: PathId, body: BidIn, request: Request, account: Annotator):
     """Place or replace your sealed bid while the round is open."""
-    return await in_transaction(request, bids.place_bid, account, round_id, body.ask_cents, body.capacity,
-                                body.campaign_id)
+    bid = await in_connection(request, bids.try_place_bid, account, round_id, body.ask_cents, body.capacity,
+                              body.campaign_id)
+    if bid is None:  # nothing placed: say why, in a transaction of its own
+        await in_transaction(request, bids.refuse_bid, round_id, body.ask_cents, body.campaign_id)
+    return bid
 
 
 def round_out(session: Session, r: Round, viewer: Account, *, campaign: Campaign | None = None,
