@@ -456,15 +456,17 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
     return results
 
 
-def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[str], float, dict[str, float]]:
+def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[str], float, dict[str, report.Interval]]:
     """Table rows of the pilot (held-out accuracy and train loss by round, perfect and coin answers), the
     smallest difference ``held_out`` pairs and ``seeds`` seeds detect (80% power, two-sided 5%), and each
-    recipe's perfect − coin gap at the last round, in points.
+    recipe's perfect − coin gap at the last round, in points, with its 95% interval paired over the scored pairs.
 
     The spread is the per-pair spread of (perfect − coin) agreement at the last round, scaled to
     ``held_out`` pairs per seed: it holds the sampling of held-out pairs, not training's own
     seed-to-seed noise, so the true figure is larger.
     """
+    from policy.evaluate import paired_difference
+
     rows, sd, gaps = [], [], {}
     for name in PILOT_RECIPES:
         perfect, coin = results.get(f"{name}/perfect"), results.get(f"{name}/coin")
@@ -473,10 +475,11 @@ def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[st
         cells = lambda runs: ", ".join(f"{100 * r['acc']:.1f}% ({r['loss']:.3f})" for r in runs)
         diff = np.array(perfect[-1]["right"]) - np.array(coin[-1]["right"])
         sd.append(diff.std(ddof=1))
-        gaps[name] = 100 * float(diff.mean())
+        d = paired_difference(perfect[-1]["right"], coin[-1]["right"])
+        gaps[name] = report.Interval(100 * d.mean, 100 * d.ci_low, 100 * d.ci_high)
         schedule, lr, epochs = PILOT_RECIPES[name]
         rows.append(f"| {schedule}, lr {lr:g}, {epochs:g} epoch(s) | {cells(perfect)} | {cells(coin)} | "
-                    f"{gaps[name]:+.1f} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
+                    f"{report.interval_text(gaps[name], report.points)} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
     mdd = 100 * report.Z_POWER * float(np.mean(sd)) / np.sqrt(held_out * seeds) if sd else float("nan")
     return rows, mdd, gaps
 
@@ -689,22 +692,24 @@ def _pilot_text(opts: Options) -> list[str]:
             continue
         s = opts.settings
         bought, score = pilot_sizes(s)
-        separated = [name for name, gap in gaps.items() if gap >= mdd]
-        verdict = (f"perfect labels beat coin flips by at least that with {', '.join(separated)}" if separated else
-                   "**no recipe's perfect labels beat coin flips by that much: at these sizes held-out accuracy "
-                   "cannot tell perfect labels from coin flips, so it cannot rank acquisition functions**")
+        separated = [name for name, gap in gaps.items() if gap.low > 0]
+        verdict = (f"perfect labels beat coin flips on the pilot's {score} pairs with {', '.join(separated)}"
+                   if separated else f"**no recipe's perfect labels beat coin flips on the pilot's {score} pairs (every "
+                   "interval above holds 0): at these sizes held-out accuracy does not reliably tell perfect labels "
+                   "from coin flips, so it cannot rank acquisition functions, whose gains over random, on labels "
+                   "about two-thirds right, are a fraction of perfect labels' gain**")
         out += [f"**Recipe pilot ({dataset}).** On the {s.tuning} pairs set apart from every seed (`python -m "
                 f"app.experiments.dpo pilot --dataset {dataset}`): {bought} of them bought in rounds of "
                 f"{s.per_round} with their true answers, or with coin flips, and the policy scored on the other "
                 f"{score} after each round: held-out implicit-reward accuracy (train loss). A recipe whose perfect "
                 f"labels do not beat coin flips here cannot rank acquisition functions.",
                 "", f"| recipe | perfect labels, by round | coin flips, by round | perfect − coin at {bought}, "
-                f"points | training per round |", "|---|---|---|---|---|", *rows, "",
+                f"points [95%] | training per round |", "|---|---|---|---|---|", *rows, "",
                 f"Smallest detectable difference (80% power, two-sided 5%) between two arms at {opts.seeds} seeds of "
                 f"{s.held_out} held-out pairs, from the per-pair spread of (perfect − coin) agreement in the pilot: "
-                f"**{mdd:.1f} points**; {verdict}. It counts only the sampling of held-out pairs, not training's "
-                f"seed-to-seed noise, so the true figure is larger; the tables below add the one measured over seeds "
-                f"once there are two.", ""]
+                f"**{mdd:.1f} points** (it counts only the sampling of held-out pairs, not training's seed-to-seed "
+                f"noise, so the true figure is larger; the tables below add the one measured over seeds once there "
+                f"are two). Verdict: {verdict}.", ""]
     return out
 
 
