@@ -186,7 +186,7 @@ def test_the_pilot_summary_reads_perfect_against_coin_and_the_detectable_differe
                "retrain1_5e-4/perfect": run([1.0] * 80)}  # no coin run yet: left out
     rows, mdd, gaps = dpo.pilot_summary(results, held_out=200, seeds=3)
     gap = gaps["keep2_5e-4"]  # right on 40 more of 80 pairs: +50 points, its interval paired over the pairs
-    assert list(gaps) == ["keep2_5e-4"] and gap.mean == pytest.approx(50.0) and 35 < gap.low < 50 < gap.high < 65
+    assert list(gaps) == ["keep2_5e-4"] and gap.value == pytest.approx(50.0) and 35 < gap.low < 50 < gap.high < 65
     assert len(rows) == 1 and "continue, lr 0.0005, 2 epoch(s)" in rows[0] and "| +50.0 [" in rows[0]
     spread = np.std([0.0, 1.0] * 40, ddof=1)
     assert mdd == pytest.approx(100 * 2.801585 * spread / np.sqrt(600), rel=1e-4)
