@@ -343,7 +343,8 @@ def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, 
         curve.append(held_accuracy(models, cache, data, split, s.beta))
         seconds.append(time.perf_counter() - t)
     result = {"dataset": data.name, "seed": seed, "arm": arm, "labels": [r * s.per_round for r in range(s.rounds + 1)],
-              "accuracy": curve, "train_loss": losses, "held_out": len(split.held), "bought": split.pool[bought].tolist(), "round_seconds": seconds,
+              "accuracy": curve, "train_loss": losses, "held_out": len(split.held),
+              "bought": split.pool[bought].tolist(), "round_seconds": seconds,
               "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]])),
               "data": data.note}
     if reference_completions is not None:
@@ -424,7 +425,8 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
     data = load_data(dataset, opts, tok)
     tune = tuning_pairs(data, s)
     train, score = np.split(tune, [pilot_sizes(s)[0]])
-    answers = {"perfect": data.inputs.a_wins[train], "coin": np.random.default_rng([TUNING_KEY[0], 8]).random(len(train)) < 0.5}
+    coins = np.random.default_rng([TUNING_KEY[0], 8]).random(len(train)) < 0.5
+    answers = {"perfect": data.inputs.a_wins[train], "coin": coins}
     folder = opts.home / "dpo" / f"{dataset}-{model_label(opts.model)}"
     cache = ReferenceCache(folder / "reference-logps.json")
     path = pilot_path(opts, dataset)
@@ -440,8 +442,8 @@ def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
             for r in range(len(train) // s.per_round):
                 t = time.perf_counter()
                 at = range(r * s.per_round if schedule == "continue" else 0, (r + 1) * s.per_round)
-                pairs = [PreferencePair(data.prompts[train[i]], *((data.a[train[i]], data.b[train[i]]) if says[i]
-                                                                  else (data.b[train[i]], data.a[train[i]]))) for i in at]
+                sides = [(data.a[train[i]], data.b[train[i]])[:: 1 if says[i] else -1] for i in at]
+                pairs = [PreferencePair(data.prompts[train[i]], *side) for i, side in zip(at, sides, strict=True)]
                 out = train_dpo(models, pairs, recipe, cache, folder / "trainer", optimizer_state=state)
                 models, state = out.models, out.optimizer_state
                 trained = time.perf_counter() - t
@@ -479,7 +481,8 @@ def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[st
         gaps[name] = report.Interval(100 * d.mean, 100 * d.ci_low, 100 * d.ci_high)
         schedule, lr, epochs = PILOT_RECIPES[name]
         rows.append(f"| {schedule}, lr {lr:g}, {epochs:g} epoch(s) | {cells(perfect)} | {cells(coin)} | "
-                    f"{report.interval_text(gaps[name], report.points)} | {np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
+                    f"{report.interval_text(gaps[name], report.points)} | "
+                    f"{np.mean([r['train_s'] for r in perfect + coin]):.0f} s |")
     mdd = 100 * report.Z_POWER * float(np.mean(sd)) / np.sqrt(held_out * seeds) if sd else float("nan")
     return rows, mdd, gaps
 
@@ -694,10 +697,10 @@ def _pilot_text(opts: Options) -> list[str]:
         bought, score = pilot_sizes(s)
         separated = [name for name, gap in gaps.items() if gap.low > 0]
         verdict = (f"perfect labels beat coin flips on the pilot's {score} pairs with {', '.join(separated)}"
-                   if separated else f"**no recipe's perfect labels beat coin flips on the pilot's {score} pairs (every "
-                   "interval above holds 0): at these sizes held-out accuracy does not reliably tell perfect labels "
-                   "from coin flips, so it cannot rank acquisition functions, whose gains over random, on labels "
-                   "about two-thirds right, are a fraction of perfect labels' gain**")
+                   if separated else f"**no recipe's perfect labels beat coin flips on the pilot's {score} pairs "
+                   "(every interval above holds 0): at these sizes held-out accuracy does not reliably tell perfect "
+                   "labels from coin flips, so it cannot rank acquisition functions, whose gains over random, on "
+                   "labels about two-thirds right, are a fraction of perfect labels' gain**")
         out += [f"**Recipe pilot ({dataset}).** On the {s.tuning} pairs set apart from every seed (`python -m "
                 f"app.experiments.dpo pilot --dataset {dataset}`): {bought} of them bought in rounds of "
                 f"{s.per_round} with their true answers, or with coin flips, and the policy scored on the other "
@@ -812,7 +815,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
     lines += ["", "Min. detectable: the smallest mean paired difference from random in held-out accuracy that a "
               "two-sided 5% test detects with 80% power at this many seeds, from the spread over the finished seeds "
-              "(`report.min_detectable`).", "", f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
+              "(`report.min_detectable`).", "",
+              f"![{dataset} dpo learning curves]({os.path.relpath(plot, opts.out.parent)})", ""]
     return lines, rows
 
 
@@ -833,7 +837,8 @@ def main(argv: list[str] | None = None) -> None:
     recipes = [r for r in args.recipes.split(",") if r]
     unknown = [r for r in recipes if r not in PILOT_RECIPES]
     if unknown or not recipes:
-        parser.error(f"--recipes: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(PILOT_RECIPES)}")
+        parser.error(f"--recipes: unknown {', '.join(unknown) or '(none given)'}; "
+                     f"choose from {', '.join(PILOT_RECIPES)}")
     opts = Options.make(preset=args.preset, hh=args.hh, progress=False)
     if not opts.settings.tuning:
         parser.error(f"--preset: {args.preset!r} sets no pairs apart for tuning")
