@@ -214,18 +214,29 @@ def verdict(cmp: dict, auction: dict, baseline: dict) -> str:
     a, b = cmp["auction"], cmp["baseline"]
     price = ""
     if a["price_per_label_cents"] is not None and b["price_per_label_cents"] is not None:
-        cheaper = "less" if a["price_per_label_cents"] < b["price_per_label_cents"] else "more"
-        price = (f" The auction paid {usd(a['price_per_label_cents'])} per label, {cheaper} than the posted price's "
-                 f"{usd(b['price_per_label_cents'])} (a market figure, not an evaluation).")
+        mine_usd, theirs_usd = usd(a["price_per_label_cents"]), usd(b["price_per_label_cents"])
+        cheaper = ("about the same as" if mine_usd == theirs_usd else
+                   "less than" if a["price_per_label_cents"] < b["price_per_label_cents"] else "more than")
+        price = (f" The auction paid {mine_usd} per label, {cheaper} the posted price's {theirs_usd} "
+                 "(a market figure, not an evaluation).")
     coin, mine, h2h = cmp["coin_flip"], auction["final"], cmp["head_to_head"]
     if mine is None or h2h is None:
         return "**No verdict:** a campaign's policy was not evaluated." + price
     if not cmp["separated"]:
         paired = "" if cmp["against_coin_flip"] is None else \
             f"; paired over prompts the auction is {_interval(cmp['against_coin_flip'])} above the control"
+        if coin is not None and coin["ci_low"] > mine["ci_high"]:
+            why = "the coin-flip control scored above the auction"
+        elif coin is not None and not cmp["coin_flip_covers_half"]:
+            why = "the intervals overlap, and the control's misses 50%"
+        else:
+            why = "the intervals overlap"
+        side = "" if coin is None or cmp["coin_flip_covers_half"] else (
+            " Coin-flip answers moved the win rate off 50%: here the metric also measures a side effect of "
+            "training on these pairs, whatever the answers said.")
         return ("**No finding on this run:** the evaluation did not tell the auction's labels from coin flips "
-                f"(coin-flip control {_win(coin)}, auction {_win(mine)}: the intervals overlap{paired}), so the "
-                f"head-to-head figure ({_interval(h2h)}) is not evidence either way." + price)
+                f"(coin-flip control {_win(coin)}, auction {_win(mine)}: {why}{paired}), so the "
+                f"head-to-head figure ({_interval(h2h)}) is not evidence either way." + side + price)
     if h2h["ci_low"] > 0:
         head = f"**The auction beat the posted price at equal spend:** {_interval(h2h)} head to head"
     elif h2h["ci_high"] < 0:

@@ -141,3 +141,23 @@ def test_no_figure_is_a_finding_while_coin_flips_look_like_labels():
     assert not got["separated"]
     assert got["verdict"].startswith("**No finding on this run:**") and "not evidence either way" in got["verdict"]
     assert "paired over prompts the auction is +3.0 points [-2.0, +8.0] above the control" in got["verdict"]
+
+
+@pytest.mark.parametrize("coin, why, side_effect", [
+    ((0.55, 0.49, 0.61), "the intervals overlap; paired", False),
+    ((0.57, 0.52, 0.62), "the intervals overlap, and the control's misses 50%; paired", True),
+    ((0.59, 0.537, 0.652), "the coin-flip control scored above the auction", True),  # the 2026-12-03 seed 1 run
+])
+def test_a_control_off_half_is_called_a_side_effect_of_training(coin, why, side_effect):
+    a, b = _arm(0.53, 0.47, 0.535), _arm(0.52, 0.46, 0.57)
+    got = claim(_campaign(1000, 50, 40, a), _campaign(990, 45, 40, b),
+                _final(a, b, _arm(*coin), _diff(0.01, -0.05, 0.07), _diff(-0.06, -0.12, 0.0)))
+    assert got["verdict"].startswith("**No finding on this run:**") and why in got["verdict"]
+    assert ("side effect of training" in got["verdict"]) is side_effect
+
+
+def test_prices_that_round_to_the_same_cent_are_called_the_same():
+    a, b, coin = _arm(0.60, 0.55, 0.65), _arm(0.55, 0.50, 0.60), _arm(0.50, 0.45, 0.54)
+    got = claim(_campaign(644, 28, 24, a), _campaign(552, 24, 22, b),
+                _final(a, b, coin, _diff(0.05, 0.01, 0.09), _diff(0.10, 0.05, 0.15)))
+    assert "$0.23 per label, about the same as the posted price's $0.23" in got["verdict"]
