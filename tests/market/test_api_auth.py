@@ -239,3 +239,29 @@ def test_the_failed_authentication_limit_parses_and_refuses_nonsense(engine, mon
     assert str(create_app(engine).state.limits["auth_failures"]) == "20 per 1 minute"
     monkeypatch.setenv("PREFMARKET_AUTH_FAILURES", "3/second")
     assert str(create_app(engine).state.limits["auth_failures"]) == "3 per 1 second"
+
+
+def test_event_loops_in_one_process_authenticate_side_by_side(app, admin_token):
+    """On SQLite the token lookup runs on the event loop, on a connection kept for it; two
+    event loops serving one app at once (two TestClients, each on its own thread) must
+    both authenticate every request, and a token revoked through one is refused by the
+    other on its next request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as h0, TestClient(app) as h1:
+        admin = MarketClient("http://testserver", admin_token, transport=h0)
+        acct = admin.create_account("bot", "annotator")
+        clients = [MarketClient("http://testserver", acct["token"], transport=h) for h in (h0, h1)]
+
+        def hammer(client: MarketClient) -> set[int]:
+            return {client.me()["id"] for _ in range(40)}
+
+        with ThreadPoolExecutor(2) as pool:
+            assert [f.result() for f in [pool.submit(hammer, c) for c in clients]] == [{acct["id"]}] * 2
+        (token,) = clients[0].list_tokens()
+        clients[0].revoke_token(token["id"])
+        with pytest.raises(MarketError) as e:
+            clients[1].me()
+        assert e.value.status == 401 and "revoked" in e.value.detail
