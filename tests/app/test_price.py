@@ -79,14 +79,19 @@ def test_thin_supply_clears_at_the_cap_and_the_reserve_lowers_it(thin_gold):
     """A new campaign with gold checks: everyone on probation, nobody competes for the last
     unit, so the budget-feasible rule pays the 50¢ cap where its twin without gold checks
     pays what the next annotator asks; the reserve, from round 2 on (round 1 has no
-    history), pays far less, and so costs less per correct label."""
+    history), pays far less, and so costs less per correct label. Work won on probation is
+    held until the annotator's gold test ends, so the first rounds pay nothing yet, and a
+    round's price is what it paid per label, held work from earlier rounds included."""
     cap = 100 * VALUE
-    plain = round_prices(0, "thin", "gold", "budget_feasible", reserve=False)
-    reserved = round_prices(0, "thin", "gold", "budget_feasible", reserve=True)
+    plain = np.array(round_prices(0, "thin", "gold", "budget_feasible", reserve=False))
+    reserved = np.array(round_prices(0, "thin", "gold", "budget_feasible", reserve=True))
     twin = round_prices(0, "thin", "none", "budget_feasible", reserve=False)
-    assert plain == pytest.approx([cap] * 5)
+    paid = ~np.isnan(plain)
+    assert paid.sum() >= 3 and np.isnan(plain[0])  # round 1: everyone on probation, all of it held
+    assert plain[paid] == pytest.approx([cap] * paid.sum())
     assert max(twin) < 0.6 * cap
-    assert reserved[0] == pytest.approx(cap) and max(reserved[1:]) < 0.7 * cap
+    later = ~np.isnan(reserved)
+    assert later.sum() >= 3 and np.all(reserved[later] < cap) and max(reserved[later][1:]) < 0.7 * cap
     assert np.all(thin_gold["budget_feasible_reserve"] < thin_gold["budget_feasible"])
 
 
