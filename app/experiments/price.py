@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Intervals: 95% BCa over seeds, `scipy.stats.bootstrap` (paired for the differences).",
         "Thin supply, seed 0, budget-feasible, cents per paid label in rounds 1–5: "
         f"with gold checks {cents(bf['gold', False])}; the same with the reserve {cents(bf['gold', True])}; "
-        f"without gold checks {cents(bf['none', False])}.",
+        f"without gold checks {cents(bf['none', False])} (—: nothing paid that round; work won on probation "
+        "is held until the annotator's gold test ends, then paid in the round that ends it).",
         f"![price per label]({figure.relative_to(args.results.parent) if figure.is_relative_to(args.results.parent) else figure})",
     ]
     for (supply, quality), rows in summaries.items():
