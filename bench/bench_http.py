@@ -5,7 +5,8 @@ it with a small raw HTTP/1.1 keep-alive client on asyncio, so the load generator
 little next to the server. Two phases in the same run against the same server:
 
 1. baseline: ``GET /v1/health`` (a trivial FastAPI endpoint, no auth, no database);
-2. bids: ``PUT /v1/rounds/{id}/bid`` (auth lookup, round check, upsert, commit), each
+2. bids: ``PUT /v1/rounds/{id}/bid`` (auth lookup, round check, upsert, commit; bids that
+   arrive together share one transaction, ``market.api.bid_writer``), each
    client a different annotator replacing its own bid with a fresh random ask.
 
 Figures are printed as ratios to the baseline. Targets (issue 18, measured against the

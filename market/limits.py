@@ -19,3 +19,4 @@ MAX_SCORE_ABS = 1e12
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database
 MAX_COUNT = 10**12
 MAX_GOLD_ANSWERS = 1_000  # a campaign's exam length (gold answers before judging)
+HOLD_LIMIT_S = 7 * 24 * 3600.0  # a label held this long while its annotator's test goes on is decided on the evidence so far

@@ -231,6 +231,22 @@ def touch_due(session: Session, campaign_id: int | None = None) -> int:
     return len(ids)
 
 
+def decide_expired_holds(session: Session) -> None:
+    """Decide the labels held past ``limits.HOLD_LIMIT_S`` of every campaign, each campaign
+    in its own transaction (``acceptance.settle_held``): a campaign whose rounds are all
+    settled has no settlement left to do it. The server's sweeper calls it."""
+    from market.quality import acceptance
+
+    for cid in acceptance.expired_holds(session):
+        try:
+            campaign = campaigns.lock_campaign(session, cid)
+            acceptance.settle_held(session, campaign)
+            session.commit()
+        except Exception:  # noqa: BLE001 - the next sweep tries again
+            session.rollback()
+            log.exception("campaign %s: its expired held labels could not be decided now; tried again later", cid)
+
+
 def touch_campaign(session: Session, campaign_id: int) -> int:
     return touch_due(session, campaign_id)
 

@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from market import db, limits, secret
 from market.api import middleware
+from market.api.bid_writer import BidWriter
 from market import round as rounds
 from market.errors import MarketProblem
 
@@ -108,6 +109,7 @@ def _sweeper(engine: Engine, interval: float, stop: threading.Event) -> None:
             with Session(engine, expire_on_commit=False) as session:
                 if rounds.touch_due(session):
                     session.commit()
+                rounds.decide_expired_holds(session)
         except Exception:  # keep sweeping; the next request settles lazily anyway
             log.exception("round sweeper failed")
 
@@ -175,6 +177,7 @@ def create_app(
         responses={401: {"description": "missing or invalid token"}},
     )
     app.state.engine = engine
+    app.state.bids = BidWriter(engine)  # bids are written in batches (group commit)
     app.state.limits = {"rate_limit": rate, "auth_failures": failures, "max_body_bytes": body_bytes,
                         "db_slots": slots}
     install_error_handlers(app)

@@ -10,8 +10,8 @@ which is what makes "bad input changes nothing" hold.
 A hot route may instead be ``async def`` and hand its whole unit of work to
 :func:`in_transaction`: one trip to the threadpool per request instead of two (a sync
 route runs in the threadpool, and FastAPI validates its answer there too), and no
-session dependency to solve; :func:`in_connection` is the same on a Core connection. The
-caller dependencies read what the middleware settled, each in one step (``_Bearer``).
+session dependency to solve (bids go further: ``market.api.bid_writer`` writes them in
+batches). The caller dependencies read what the middleware settled, each in one step (``_Bearer``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPBearer
-from sqlalchemy.engine import Connection
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -60,19 +59,6 @@ async def in_transaction(request: Request, work: Callable[Concatenate[Session, P
             result = work(session, *args, **kwargs)
             session.commit()
             return result
-
-    return await run_in_threadpool(run)
-
-
-async def in_connection(request: Request, work: Callable[Concatenate[Connection, P], T],
-                        *args: P.args, **kwargs: P.kwargs) -> T:
-    """Like :func:`in_transaction` on a Core connection: cheaper than a session, for a
-    unit of work of a statement or two (committed if ``work`` returns)."""
-    engine = request.app.state.engine
-
-    def run() -> T:
-        with engine.begin() as conn:
-            return work(conn, *args, **kwargs)
 
     return await run_in_threadpool(run)
 

@@ -59,6 +59,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from market import accounts, db, limits
+from market.api.bid_writer import BID_PATH
 from market.errors import Unauthorized
 
 log = logging.getLogger("market.api")
@@ -302,7 +303,10 @@ class RateLimit:
 
 
 class DbSlots:
-    """At most ``slots`` requests of this process past this point at once (body read first)."""
+    """At most ``slots`` requests of this process past this point at once (body read first).
+
+    Bids pass freely: ``market.api.bid_writer`` is their gate, one batch in flight per
+    process, and a batch can only grow while bids are let through to join it."""
 
     def __init__(self, app: ASGIApp, slots: int):
         self.app = app
@@ -310,7 +314,8 @@ class DbSlots:
         self._sem: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") in FREE_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in FREE_PATHS or (scope["method"] == "PUT" and BID_PATH.fullmatch(path)):
             await self.app(scope, receive, send)
             return
         # read the whole body before taking a slot (BodyLimit, outside, bounds it)

@@ -40,9 +40,12 @@ Why at submission and not at settlement for everyone else: the annotator learns 
 outcome of each label when giving it, payment stays immediate for everyone in good
 standing, and a label is final once decided (nothing already paid is ever clawed back).
 The weakness that remains: an annotator who answers carefully while on probation and
-carelessly once qualified is caught only by the steady gold share, slowly. And an
-annotator that stops working while still on probation leaves its held labels, and their
-escrow, held until it comes back.
+carelessly once qualified is caught only by the steady gold share, slowly. An annotator
+that stops working while still on probation would leave its held labels, and their
+escrow, held for ever; so a hold lasts at most ``limits.HOLD_LIMIT_S`` (7 days), after
+which the evidence so far decides, as at the end of probation: paid if the posterior
+mean is at or above the bar, rejected otherwise (:func:`settle_held`, run by the sweeper
+for campaigns with no settlement left, :func:`expired_holds`).
 
 What the annotator is told (:class:`Rejection`): that the label is below the requester's
 quality bar, and nothing measured from gold. The reason once carried the number of gold
@@ -55,10 +58,11 @@ does the same database work here, gold or not (``gold.record_answer``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from market import ledger
+from market import clock, ledger, limits
 from market.quality import gold, skill
 from market.tables import Assignment, Campaign, Item, Label, Round
 
@@ -109,7 +113,11 @@ def settle_held(session: Session, campaign: Campaign) -> int:
     rec = gold.records(session, campaign, ids)
     status = skill.judge(rec.alpha, rec.beta, rec.answers, min_gold=campaign.min_gold_answers,
                          bar=campaign.quality_bar, confidence=campaign.quality_confidence)
-    outcome = dict(zip(ids, skill.held_outcome(status).tolist(), strict=True))
+    cutoff = _hold_cutoff()
+    expired = {lab.annotator_id for lab, _ in rows if _aware(lab.created_at) <= cutoff}
+    by_mean = (True if campaign.quality_bar is None
+               else skill.accuracy(rec.alpha, rec.beta) >= campaign.quality_bar)
+    outcome = dict(zip(ids, skill.held_outcome(status, [i in expired for i in ids], by_mean).tolist(), strict=True))
     at = {i: k for k, i in enumerate(ids)}
     decided = 0
     for lab, a in rows:
@@ -132,6 +140,27 @@ def settle_held(session: Session, campaign: Campaign) -> int:
         decided += 1
     session.flush()
     return decided
+
+
+def expired_holds(session: Session) -> list[int]:
+    """The campaigns with a label held longer than ``limits.HOLD_LIMIT_S``: for the sweeper
+    (``market.round.decide_expired_holds``), since a campaign whose rounds are all settled has no
+    settlement left to decide them."""
+    return list(session.exec(
+        select(Label.campaign_id).join(Assignment, Assignment.id == Label.assignment_id)
+        .where(Assignment.held == True, Label.accepted == False, col(Label.reject_reason).is_(None),  # noqa: E712
+               Label.created_at <= _hold_cutoff())
+        .distinct().order_by(Label.campaign_id)
+    ).all())
+
+
+def _hold_cutoff() -> datetime:
+    return clock.now() - timedelta(seconds=limits.HOLD_LIMIT_S)
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands naive UTC back on some paths; compare aware."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _rejection(campaign: Campaign, rec: gold.Records, k: int) -> Rejection:

@@ -133,12 +133,16 @@ def quality_from_accuracy(acc, floor: float = QUALITY_FLOOR):
     return np.clip(2.0 * np.asarray(acc, dtype=float) - 1.0, floor, 1.0)
 
 
-def held_outcome(status):
+def held_outcome(status, expired=False, by_mean=True):
     """What becomes of the labels held while an annotator was on probation, given its
     status now (``judge``): paid (True) once it is provisional or qualified, rejected
-    (False) once below the bar, still held (None) while the test goes on. Elementwise."""
+    (False) once below the bar, still held (None) while the test goes on, unless the
+    hold has ``expired`` (``limits.HOLD_LIMIT_S``): then ``by_mean`` decides (the
+    posterior mean at or above the bar), as it does at the end of probation, so an
+    account that stops mid-test leaves no escrow held for ever. Elementwise."""
     status = np.asarray(status)
-    return np.where(status == BELOW_BAR, False, np.where(status == PROBATION, None, True))
+    pending = np.where(np.asarray(expired), np.asarray(by_mean, dtype=bool).astype(object), None)
+    return np.where(status == BELOW_BAR, False, np.where(status == PROBATION, pending, True))
 
 
 def judge(alpha, beta, answers, *, min_gold: int, bar: float | None, confidence: float):

@@ -119,6 +119,49 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert all(x["accepted"] for x in answers3 if x["kind"] == "honest")
 
 
+def test_a_hold_that_outlasts_its_limit_is_decided_on_the_evidence_so_far(world, engine, monkeypatch):
+    """An account that stops mid-test would leave its held labels, and their escrow, held
+    for ever once the campaign has no settlement left. After ``limits.HOLD_LIMIT_S`` the
+    sweeper decides them as the end of probation does: paid if the posterior mean is at
+    or above the bar (the honest annotators, 2 right of 2), rejected and released
+    otherwise (the adversaries, 0 of 2)."""
+    from datetime import timedelta
+
+    from market import clock, limits
+    from market import round as rounds
+
+    req, c, anns = world
+    play_round(req, c, anns)  # everyone on probation: all 24 labels held, the round settles
+    book = req.ledger(c["id"])["books"]
+    assert book["paid_cents"] == 0 and book["escrowed_cents"] > 0
+
+    def sweep() -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            rounds.decide_expired_holds(s)
+
+    real = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real() + timedelta(seconds=limits.HOLD_LIMIT_S - 3600))
+    sweep()  # an hour before the limit: nothing changes
+    assert req.ledger(c["id"])["books"] == book
+
+    monkeypatch.setattr(clock, "now", lambda: real() + timedelta(seconds=limits.HOLD_LIMIT_S + 1))
+    sweep()
+    book = req.ledger(c["id"])["books"]
+    assert book["escrowed_cents"] == 0 and book["paid_cents"] > 0 and book["balanced"]
+    for kind, a in anns:
+        labels = [x["label"] for x in a.my_assignments(state="done")]
+        assert len(labels) == 4
+        if kind == "honest":
+            assert all(lab["accepted"] and lab["paid_cents"] > 0 for lab in labels)
+        if kind == "adversary":
+            assert all(lab["reject_reason"] == acceptance.REASON for lab in labels)
+        assert all(lab["accepted"] or lab["reject_reason"] for lab in labels)  # none held any more
+    with Session(engine) as s:
+        ledger.check_campaign(s, s.get(Campaign, c["id"]))
+    sweep()  # idempotent: nothing is paid twice
+    assert req.ledger(c["id"])["books"] == book
+
+
 def test_owner_sees_skill_flags_and_weights(admin):
     """Without a bar nobody is rejected, but the owner still sees who is what."""
     req = account(admin, "req", "requester")

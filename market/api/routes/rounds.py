@@ -12,7 +12,8 @@ from market import faults
 from market import round as rounds
 from market import round_access
 from market.limits import MAX_ID
-from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep, in_connection, in_transaction
+from market.api.bid_writer import BidRequest
+from market.api.deps import PathId, Annotator, CurrentAccount, Requester, SessionDep, in_transaction
 from market.api.schemas import BidIn, BidOut, RoundOut, RoundTermsOut
 from market.tables import Account, Campaign, Round
 
@@ -23,8 +24,8 @@ router = APIRouter(tags=["rounds"])
 @router.put("/rounds/{round_id}/bid", response_model=BidOut)
 async def place_bid(round_id: PathId, body: BidIn, request: Request, account: Annotator):
     """Place or replace your sealed bid while the round is open."""
-    bid = await in_connection(request, bids.try_place_bid, account, round_id, body.ask_cents, body.capacity,
-                              body.campaign_id)
+    bid = await request.app.state.bids.place(
+        BidRequest(account, round_id, body.ask_cents, body.capacity, body.campaign_id))  # group commit
     if bid is None:  # nothing placed: say why, in a transaction of its own
         await in_transaction(request, bids.refuse_bid, round_id, body.ask_cents, body.campaign_id)
     return bid
