@@ -43,6 +43,7 @@ def experiment(
     movie_prompts: Annotated[Optional[int], typer.Option(help="prompts of the movie pool, generated once (default 448)")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds 0..N-1, each its own held-out split and annotators (default 20; --quick 3)")] = None,
     workers: Annotated[int, typer.Option(help="worker processes for the seeds")] = os.cpu_count() or 1,
+    cluster: Annotated[Optional[str], typer.Option(help="hand the seeds to the Dask scheduler at this address (tcp://HOST:8786) instead of local processes; its workers must share this repository's data/ folder (app/experiments/executor.py)")] = None,
     arms: Annotated[Optional[str], typer.Option(help="comma-separated acquisition arms: random, sharp, apl, adpo, noise_aware, coin_flip (default: all at linear; at dpo random, coin_flip and the two best of linear per data set)")] = None,
     model: Annotated[str, typer.Option(help="the frozen model: the embedded SmolLM2-135M-Instruct, a local path, or 'tiny'")] = "SmolLM2-135M-Instruct",
     rounds: Annotated[Optional[int], typer.Option(help="rounds each arm buys (default 16)")] = None,
@@ -70,7 +71,7 @@ def experiment(
         err.print(f"[bold red]error:[/] --fidelity: unknown {fidelity!r}; choose from linear, dpo")
         raise typer.Exit(1)
     if fidelity == "dpo":
-        _dpo(ctx, datasets=_names(datasets), hh=hh, seeds=seeds, workers=workers, arms=arms, model=model, rounds=rounds,
+        _dpo(ctx, datasets=_names(datasets), hh=hh, seeds=seeds, workers=workers, cluster=cluster, arms=arms, model=model, rounds=rounds,
              per_round=per_round, movie_prompts=movie_prompts, preset=preset, report_only=report_only, quick=quick,
              out=out, plots=plots, home=data_home() / "experiments")
         return
@@ -80,7 +81,7 @@ def experiment(
     from app.experiments import experiment as exp
 
     arms = arms if arms is not None else ",".join(lab_arms())
-    given = dict(datasets=_names(datasets), hh=hh, workers=workers, arms=_names(arms), model=model, prices=prices, price_supply=price_supply,
+    given = dict(datasets=_names(datasets), hh=hh, workers=workers, cluster=cluster, arms=_names(arms), model=model, prices=prices, price_supply=price_supply,
                  out=out, plots=plots, home=data_home() / "experiments", command=_command_line(ctx))
     for key, value in (("seeds", seeds), ("hh_pairs", hh_pairs), ("movie_prompts", movie_prompts),
                        ("price_rounds", price_rounds), ("price_quality", price_quality)):

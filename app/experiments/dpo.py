@@ -45,15 +45,14 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from app.experiments import lab, report
+from app.experiments.executor import run_jobs
 from app.experiments.features import JUDGE, LOGGED, TINY, Inputs, fingerprint, model_label
 from app.machine import describe as describe_machine
 
@@ -135,6 +134,7 @@ class Options:
     hh: Path = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
     seeds: int = 3
     workers: int = 1
+    cluster: str | None = None  # a Dask scheduler's address (app.experiments.executor)
     arms: list[str] | None = None  # None: DEFAULT_ARMS of each data set
     model: str = "SmolLM2-135M-Instruct"
     preset: str = "cpu"
@@ -588,15 +588,8 @@ def run(opts: Options, echo=print) -> dict:
     jobs = [(d, seed) for seed in range(opts.seeds) for d in opts.datasets]  # movie seed 0, HH seed 0, then seed 1
     if not opts.report_only:
         bar = tqdm(total=len(jobs), desc="dpo seeds", disable=not opts.progress)
-        if opts.workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=min(opts.workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-                for f in as_completed([pool.submit(_seed_job, opts, d, seed) for d, seed in jobs]):
-                    f.result()
-                    bar.update()
-        else:
-            for d, seed in jobs:
-                _seed_job(opts, d, seed)
-                bar.update()
+        run_jobs(_seed_job, [(opts, d, seed) for d, seed in jobs], workers=opts.workers, cluster=opts.cluster,
+                 done=bar.update)
         bar.close()
     figures = write_report(opts)
     echo(f"wrote the dpo fidelity's section of {opts.out} and plots in {opts.plots}")

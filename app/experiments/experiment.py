@@ -37,6 +37,7 @@ class Options:
     hh_pairs: int | None = None
     seeds: int = 20
     workers: int = 1
+    cluster: str | None = None  # a Dask scheduler's address (app.experiments.executor)
     arms: list[str] = field(default_factory=lambda: list(lab.ARMS))
     model: str = "SmolLM2-135M-Instruct"
     settings: lab.Settings = field(default_factory=lab.Settings)
@@ -124,12 +125,12 @@ def run(opts: Options, echo=print) -> dict:
         folder = lab.results_folder(opts.home, f"{dataset}-{model_label(opts.model)}", opts.settings)
         pilot = seeds[: min(PILOT_SEEDS, len(seeds))]
         pilot_results = lab.run_seeds(path, folder, pilot, opts.arms, opts.settings, workers=opts.workers,
-                                      progress=opts.progress, desc=f"{dataset} pilot")
+                                      cluster=opts.cluster, progress=opts.progress, desc=f"{dataset} pilot")
         mdd = _pilot_mdd(pilot_results, opts)
         echo(f"{dataset}: pilot of {len(pilot)} seeds: minimum detectable difference at {len(seeds)} seeds "
              + ", ".join(f"{arm} {v:.1f} pts" for arm, v in mdd.items()))
         results = lab.run_seeds(path, folder, seeds, opts.arms, opts.settings, workers=opts.workers,
-                                progress=opts.progress, desc=dataset)
+                                cluster=opts.cluster, progress=opts.progress, desc=dataset)
         text, figs = _dataset_section(dataset, results, note, mdd, len(pilot), prices, opts)
         sections.append(text)
         figures[dataset] = figs
@@ -139,6 +140,10 @@ def run(opts: Options, echo=print) -> dict:
     report.replace_section(opts.out, body)
     echo(f"wrote the experiment's section of {opts.out} and plots in {opts.plots}")
     return figures
+
+
+def _where(opts: Options) -> str:
+    return f"on the Dask cluster at {opts.cluster}" if opts.cluster else f"in {opts.workers} worker processes"
 
 
 def _checks(opts: Options) -> str:
@@ -186,7 +191,7 @@ def _header(opts: Options, seeds: list[int]) -> str:
     return f"""## Points per label by acquisition function (`linear` fidelity)
 
 _Written by `{opts.command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {describe_machine()};
-model `{opts.model}`; seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), run in {opts.workers} worker processes._
+model `{opts.model}`; seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), run {_where(opts)}._
 
 **Setup.** For each pair the frozen model's last-layer state, averaged over each completion's tokens, is the
 feature φ(x, y); the policy is log-linear on it (implicit reward θᵀφ), so DPO's loss on bought pairs is a logistic

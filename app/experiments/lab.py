@@ -30,9 +30,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from app.experiments import linear
+from app.experiments.executor import run_jobs
 from app.experiments.features import JUDGE, Inputs
 from bidders.labels import label_bradley_terry, label_logged
 from bidders.population import PopulationConfig, sample_population
@@ -235,8 +234,9 @@ def results_folder(home: Path, dataset: str, settings: Settings) -> Path:
 
 
 def run_seeds(inputs_path: Path, folder: Path, seeds: Sequence[int], arms: Sequence[str], settings: Settings, *,
-              workers: int = 1, progress: bool = True, desc: str = "seeds") -> list[dict]:
-    """Every seed's result, computing (in ``workers`` processes) only those without a file.
+              workers: int = 1, cluster: str | None = None, progress: bool = True, desc: str = "seeds") -> list[dict]:
+    """Every seed's result, computing (in ``workers`` processes, or on the Dask cluster at
+    ``cluster``: ``app.experiments.executor``) only those without a file.
 
     A seed file holding fewer arms than asked, or written before the ceiling was recorded, is
     computed again (one file per seed holds all its arms, so arms stay paired).
@@ -254,15 +254,7 @@ def run_seeds(inputs_path: Path, folder: Path, seeds: Sequence[int], arms: Seque
     todo = [seed for seed in seeds if not done(seed)]
     job = (str(inputs_path), tuple(arms), settings)
     bar = tqdm(total=len(seeds), initial=len(seeds) - len(todo), desc=desc, disable=not progress)
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_seed_job, job[0], seed, job[1], settings, str(path_of[seed])) for seed in todo]
-            for f in as_completed(futures):
-                f.result()
-                bar.update()
-    else:
-        for seed in todo:
-            _seed_job(job[0], seed, job[1], settings, str(path_of[seed]))
-            bar.update()
+    run_jobs(_seed_job, [(job[0], seed, job[1], settings, str(path_of[seed])) for seed in todo], workers=workers,
+             cluster=cluster, done=bar.update)
     bar.close()
     return [json.loads(path_of[seed].read_text()) for seed in seeds]
