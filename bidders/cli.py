@@ -30,7 +30,7 @@ from bidders.population import PopulationConfig, sample_population, with_spammer
 from bidders.simulate import simulate as run_simulation
 from bidders.strategies import Learner, Markup, StrategyConfig, Truthful
 from market.client import MarketClient, MarketError
-from market.private_file import write_private
+from market.files import write_private
 
 app = typer.Typer(help="Offline auction simulator and counterfactual replay.", no_args_is_help=True)
 console = Console(stderr=True)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from market import files
 from policy.model import PolicyModels
 
 Encoded = tuple[list[int], list[int]]  # (prompt ids, completion ids)
@@ -215,10 +216,7 @@ class ReferenceCache:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._values))
-        os.replace(tmp, self.path)
+        files.write_text(self.path, json.dumps(self._values))
 
 
 # ----------------------------------------------------------------------------- margins

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from collections import Counter
@@ -67,6 +66,7 @@ import numpy as np
 
 from task import prompts as task
 from market import acquisition as registry
+from market import files
 from policy.acquire import AcquisitionConfig, score_pool
 from policy.evaluate import evaluate_win_rate, heldout_accuracy, implicit_reward_accuracy, reference_completions
 from policy.generate import SamplingConfig, generate_pairs
@@ -130,9 +130,7 @@ class WorkerState:
         return cls(**json.loads(path.read_text())) if path.exists() else cls()
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, path)
+        files.write_text(path, json.dumps(asdict(self), indent=1))
 
 
 @dataclass
@@ -451,9 +449,7 @@ def save_trained_pairs(workdir: Path, version: int, pairs: list[PreferencePair])
     folder = Path(workdir) / TRAINED
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"v{version}.jsonl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_text(path, "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs))
     return path
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from app.demo.settings import DemoSettings
+from market import files
 from task import prompts as task
 
 POOL, HELD_OUT, PAIRED, COMPLETIONS = "pool.jsonl", "held_out.jsonl", "paired.json", "paired_completions.jsonl"
@@ -98,13 +99,6 @@ def _untrained(models, dpo):
     return initial_models(models.policy.unload() if models.is_lora else models.reference, models.tokenizer, dpo)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file: a killed step leaves no half file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def pool_part(run: Path, part: int) -> Path:
     return run / "prepare" / f"pool-{part}.jsonl"
 
@@ -134,10 +128,10 @@ def prepare(run: Path, part: int) -> None:
         held = generate_pairs(model, tokenizer, held_prompts, _sampling(s, s.seed + 1, 0.8))
         labelled = judge_labelled([held_prompts[i] for i in held.index], held.completion_a, held.completion_b,
                                   make_judge(s.judge))
-        _write_atomic(run / HELD_OUT, _jsonl(labelled))
+        files.write_text(run / HELD_OUT, _jsonl(labelled))
         print(f"held out: {len(labelled)} judge-labelled pairs of {len(held.index)} (ties dropped)", flush=True)
     target.parent.mkdir(exist_ok=True)
-    _write_atomic(target, _jsonl({"prompt": half[i], "completion_a": a, "completion_b": b}
+    files.write_text(target, _jsonl({"prompt": half[i], "completion_a": a, "completion_b": b}
                                  for i, a, b in zip(pairs.index, pairs.completion_a, pairs.completion_b, strict=True)))
     print(f"pool part {part}: {len(pairs.index)} pairs ({dict(pairs.skip_counts)} skipped)", flush=True)
 
@@ -145,7 +139,7 @@ def prepare(run: Path, part: int) -> None:
 def join_pool(run: Path) -> None:
     """``pool.jsonl``: the two parts, in order (once both are written; no model needed)."""
     if not (run / POOL).exists():
-        _write_atomic(run / POOL, "".join(pool_part(run, k).read_text(encoding="utf-8") for k in (1, 2)))
+        files.write_text(run / POOL, "".join(pool_part(run, k).read_text(encoding="utf-8") for k in (1, 2)))
 
 
 def draws_path(run: Path, name: str, block: int) -> Path:
@@ -207,7 +201,7 @@ def sample(run: Path, names: list[str]) -> None:
                                        reference=name == REFERENCE)
             path = draws_path(run, name, b)
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, json.dumps({"completions": drawn, **meta}, ensure_ascii=False))
+            files.write_text(path, json.dumps({"completions": drawn, **meta}, ensure_ascii=False))
             print(f"{name}: sampled block {b} ({len(drawn)} held-out prompts x {s.eval_samples})", flush=True)
 
 
@@ -263,9 +257,9 @@ def judge(run: Path) -> None:
     result = {"prompts": len(prompts), "samples": s.eval_samples, "judge": s.judge,
               "seeds": [s.seed + EVAL_SEED + 1000 * b for b in range(EVAL_BLOCKS)],
               "max_new_tokens": s.max_new_tokens, "arms": arms, "differences": pairs}
-    _write_atomic(run / COMPLETIONS, _jsonl(
+    files.write_text(run / COMPLETIONS, _jsonl(
         {"prompt": p, **{name: drawn[name][i] for name in drawn}} for i, p in enumerate(prompts)))
-    _write_atomic(run / PAIRED, json.dumps(result, indent=1))
+    files.write_text(run / PAIRED, json.dumps(result, indent=1))
     print(json.dumps({n: round(a["win_rate"], 3) for n, a in arms.items()}), flush=True)
 
 

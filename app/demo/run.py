@@ -60,7 +60,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from market import accounts, db
 from market.client import MarketClient
 from market.money import usd
-from market.private_file import write_private
+from market.files import write_private
 from app.demo import paired, report
 from app.demo.campaign import LABEL_WINDOW_S, ROUND_DURATION_S, CampaignDriver, Ui
 from app.demo.processes import DemoError, Processes

@@ -55,6 +55,7 @@ from app.experiments import lab, report
 from app.experiments.executor import run_jobs
 from app.experiments.features import JUDGE, LOGGED, TINY, Inputs, fingerprint, model_label
 from app.machine import describe as describe_machine
+from market import files
 
 DATASETS = ("movie", "hh")
 ARMS = ("random", "sharp", "adpo", "noise_aware", "coin_flip")
@@ -491,10 +492,7 @@ def pilot_summary(results: dict, held_out: int, seeds: int = 3) -> tuple[list[st
 
 
 def _write_json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value))
-    os.replace(tmp, path)
+    files.write_text(path, json.dumps(value))
 
 
 def results_folder(opts: Options, dataset: str) -> Path:
@@ -657,9 +655,8 @@ def write_report(opts: Options) -> dict:
         text, figs = _dataset_section(dataset, opts)
         lines += text
         figures[dataset] = figs
-    from app.experiments.price import write_section
 
-    write_section(opts.out, "\n".join(lines), SECTION)
+    report.replace_section(opts.out, "\n".join(lines), SECTION)
     return figures
 
 

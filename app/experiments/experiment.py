@@ -20,6 +20,7 @@ import numpy as np
 from app.experiments import lab, report
 from app.experiments.features import TINY, inputs_folder, logged_inputs, model_label, movie_inputs
 from app.machine import describe as describe_machine
+from market import files
 
 DATASETS = ("movie", "hh")
 DEFAULT_HH = Path("../shared/data/hh-harmless-base/dev.jsonl.gz")
@@ -166,10 +167,8 @@ def _prices(opts: Options, echo) -> tuple[dict[str, np.ndarray], dict[str, np.nd
                             workers=opts.workers)
     prices = {arm: np.asarray(table[arm], dtype=np.float64) for arm in ARMS}
     fill = {arm: np.asarray(table["fill"][arm], dtype=np.float64) for arm in ARMS}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.tmp.npz")
-    np.savez(tmp, **prices, **{f"fill:{arm}": f for arm, f in fill.items()})
-    os.replace(tmp, cache)
+    with files.replacing(cache, ".tmp.npz") as tmp:
+        np.savez(tmp, **prices, **{f"fill:{arm}": f for arm, f in fill.items()})
     return prices, fill
 
 

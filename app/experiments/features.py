@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from market import files
+
 LOGGED, JUDGE = "logged", "judge"
 TINY = "tiny"
 MAX_PROMPT_TOKENS = 320
@@ -60,10 +62,9 @@ class Inputs:
         return self.truth > 0 if self.truth_kind == JUDGE else self.truth == 1.0
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, features_a=self.features_a, features_b=self.features_b, ref_logp_a=self.ref_logp_a,
-                 ref_logp_b=self.ref_logp_b, truth=self.truth, truth_kind=np.array(self.truth_kind))
-        os.replace(tmp, path)
+        with files.replacing(path, ".tmp.npz") as tmp:
+            np.savez(tmp, features_a=self.features_a, features_b=self.features_b, ref_logp_a=self.ref_logp_a,
+                     ref_logp_b=self.ref_logp_b, truth=self.truth, truth_kind=np.array(self.truth_kind))
 
     @classmethod
     def load(cls, path: Path) -> Inputs:
@@ -182,9 +183,8 @@ def chunked(folder: Path, n: int, compute: Callable[[int, int], dict[str, np.nda
         if path.exists():
             continue
         arrays = compute(start, min(n, start + chunk))
-        tmp = folder / f".{start:06d}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with files.replacing(path, ".tmp.npz") as tmp:
+            np.savez(tmp, **arrays)
     parts = []
     for start in starts:
         with np.load(folder / f"{start:06d}.npz") as z:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -42,6 +41,7 @@ from app.experiments.executor import run_jobs
 from app.experiments.features import JUDGE, Inputs
 from bidders.labels import label_bradley_terry, label_logged
 from bidders.population import PopulationConfig, sample_population
+from market import files
 from policy import acquisition as acq
 
 ARMS = ("random", "sharp", "apl", "adpo", "noise_aware", "coin_flip")
@@ -218,11 +218,7 @@ def _inputs(path: str) -> Inputs:
 
 
 def _seed_job(path: str, seed: int, arms: tuple[str, ...], settings: Settings, out: str) -> int:
-    result = run_seed(_inputs(path), seed, arms, settings)
-    target = Path(out)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, target)
+    files.write_text(Path(out), json.dumps(run_seed(_inputs(path), seed, arms, settings)))
     return seed
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.experiments import report
 from bidders.config import SimulationConfig, parse_config
 from bidders.simulate import World, make_world, run_rule, summarise
 
@@ -281,19 +282,6 @@ def plot(summaries: dict[tuple[str, str], list[dict]], path: Path) -> Path:
     return path
 
 
-def write_section(path: Path, body: str, name: str = SECTION) -> None:
-    """Replace what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in
-    ``path`` with ``body``, appending the markers when missing; the rest stays as it was."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{body.strip()}\n{end}"
-    if begin in text and end in text and text.index(begin) < text.index(end):
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.experiments.price", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1, paired across arms (default 20)")
@@ -347,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(markdown_table(rows, args.seeds))
     parts += ["### The reserve against the same rule without it (paired over seeds)", reserve_table(results)]
     body = "\n\n".join(parts)
-    write_section(args.results, body)
+    report.replace_section(args.results, body, SECTION)
     print(body)
     return 0
 

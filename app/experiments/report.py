@@ -9,13 +9,14 @@ the seed-averaged curves of each resample, which a single noisy seed could not s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from market import files
 
 BEGIN, END = "<!-- experiment:begin -->", "<!-- experiment:end -->"
 RESAMPLES = 4999
@@ -246,15 +247,15 @@ def plot_dollars(rows: list[DollarRow], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Write ``body`` between the experiment's markers in ``path`` (markers appended if missing), atomically."""
+def replace_section(path: Path, body: str, name: str = "experiment") -> None:
+    """Write ``body`` between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``path``
+    (the markers appended when missing), whole; the rest of the file stays as it was, so
+    each command that measures owns its own section of docs/results.md."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{body.rstrip()}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    block = f"{begin}\n{body.strip()}\n{end}"
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
     else:
         text = text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    files.write_text(path, text)

@@ -55,6 +55,7 @@ class _Queue:
 
     waiting: list[tuple[BidRequest, asyncio.Future]] = field(default_factory=list)
     running: bool = False
+    task: asyncio.Task | None = None  # kept: the loop holds only a weak reference to a task
 
 
 class BidWriter:
@@ -77,7 +78,7 @@ class BidWriter:
         if not queue.running:
             queue.running = True
             # a task of its own, so that a caller who hangs up does not stop the others' batch
-            loop.create_task(self._drain(queue))
+            queue.task = loop.create_task(self._drain(queue))
         return await future
 
     async def _drain(self, queue: _Queue) -> None:
@@ -86,8 +87,12 @@ class BidWriter:
                 batch, queue.waiting = queue.waiting[: self.max_batch], queue.waiting[self.max_batch:]
                 try:
                     outcomes = await run_in_threadpool(self.write, [r for r, _ in batch])
-                except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch
+                except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                     outcomes = [exc] * len(batch)
+                except BaseException:  # the loop is shutting down: nobody is left to answer
+                    for _, future in batch + queue.waiting:
+                        future.cancel()
+                    raise
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():  # its caller hung up; the bid stands if it was written
                         continue

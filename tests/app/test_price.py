@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from app.experiments.price import (
     ARMS,
     FILL_TARGET,
+    SECTION,
     VALUE,
     best_posted,
     main,
@@ -18,8 +19,8 @@ from app.experiments.price import (
     round_prices,
     seed_arms,
     summarise_arms,
-    write_section,
 )
+from app.experiments.report import replace_section
 
 
 @pytest.fixture(scope="module")
@@ -112,13 +113,13 @@ def test_summary_differences_are_paired():
 def test_section_replaces_only_its_markers(tmp_path):
     path = tmp_path / "results.md"
     path.write_text("# Results\n\nsomeone else's\n")
-    write_section(path, "first")
-    write_section(path, "second")
+    replace_section(path, "first", SECTION)
+    replace_section(path, "second", SECTION)
     text = path.read_text()
     assert text.startswith("# Results\n\nsomeone else's\n")
     assert text.count("<!-- price:begin -->") == 1 and "second" in text and "first" not in text
     path.write_text(text + "\n<!-- other:begin -->\nkept\n<!-- other:end -->\n")
-    write_section(path, "third")
+    replace_section(path, "third", SECTION)
     assert "kept" in path.read_text() and "third" in path.read_text()
 
 
