@@ -43,9 +43,12 @@ The weakness that remains: an annotator who answers carefully while on probation
 carelessly once qualified is caught only by the steady gold share, slowly. An annotator
 that stops working while still on probation would leave its held labels, and their
 escrow, held for ever; so a hold lasts at most ``limits.HOLD_LIMIT_S`` (7 days), after
-which the evidence so far decides, as at the end of probation: paid if the posterior
-mean is at or above the bar, rejected otherwise (:func:`settle_held`, run by the sweeper
-for campaigns with no settlement left, :func:`expired_holds`).
+which the evidence so far decides, much as at the end of probation: paid if the account
+gave at least ``min_gold_answers`` gold answers and their posterior mean is at or above
+the bar, rejected otherwise (:func:`settle_held`, run by the sweeper for campaigns with
+no settlement left, :func:`expired_holds`). The exam's length is required because the
+prior's mean (2/3) is above the usual bar: judged by the mean alone, an account that
+vanished before its first check would be paid, and a throwaway account could farm that.
 
 What the annotator is told (:class:`Rejection`): that the label is below the requester's
 quality bar, and nothing measured from gold. The reason once carried the number of gold
@@ -60,6 +63,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from market import clock, ledger, limits
@@ -115,8 +119,11 @@ def settle_held(session: Session, campaign: Campaign) -> int:
                          bar=campaign.quality_bar, confidence=campaign.quality_confidence)
     cutoff = _hold_cutoff()
     expired = {lab.annotator_id for lab, _ in rows if _aware(lab.created_at) <= cutoff}
+    # at expiry: paid only on an exam's worth of answers whose mean clears the bar; the
+    # prior alone (mean 2/3) would pay an account that vanished before its first check
     by_mean = (True if campaign.quality_bar is None
-               else skill.accuracy(rec.alpha, rec.beta) >= campaign.quality_bar)
+               else (np.asarray(rec.answers) >= campaign.min_gold_answers)
+               & (skill.accuracy(rec.alpha, rec.beta) >= campaign.quality_bar))
     outcome = dict(zip(ids, skill.held_outcome(status, [i in expired for i in ids], by_mean).tolist(), strict=True))
     at = {i: k for k, i in enumerate(ids)}
     decided = 0

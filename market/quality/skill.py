@@ -138,8 +138,9 @@ def held_outcome(status, expired=False, by_mean=True):
     status now (``judge``): paid (True) once it is provisional or qualified, rejected
     (False) once below the bar, still held (None) while the test goes on, unless the
     hold has ``expired`` (``limits.HOLD_LIMIT_S``): then ``by_mean`` decides (the
-    posterior mean at or above the bar), as it does at the end of probation, so an
-    account that stops mid-test leaves no escrow held for ever. Elementwise."""
+    caller's verdict on the evidence so far: ``acceptance.settle_held`` asks for an
+    exam's worth of answers whose posterior mean is at or above the bar), so an account
+    that stops mid-test leaves no escrow held for ever. Elementwise."""
     status = np.asarray(status)
     pending = np.where(np.asarray(expired), np.asarray(by_mean, dtype=bool).astype(object), None)
     return np.where(status == BELOW_BAR, False, np.where(status == PROBATION, pending, True))

@@ -119,21 +119,38 @@ def test_exam_then_rejection_then_exclusion(world, engine):
     assert all(x["accepted"] for x in answers3 if x["kind"] == "honest")
 
 
-def test_a_hold_that_outlasts_its_limit_is_decided_on_the_evidence_so_far(world, engine, monkeypatch):
-    """An account that stops mid-test would leave its held labels, and their escrow, held
+def test_a_hold_that_outlasts_its_limit_is_decided_on_the_evidence_so_far(world, admin, engine, monkeypatch):
+    """Accounts that stop mid-test would leave their held labels, and their escrow, held
     for ever once the campaign has no settlement left. After ``limits.HOLD_LIMIT_S`` the
-    sweeper decides them as the end of probation does: paid if the posterior mean is at
-    or above the bar (the honest annotators, 2 right of 2), rejected and released
-    otherwise (the adversaries, 0 of 2)."""
+    sweeper decides them: paid only on an exam's worth of gold answers (``min_gold_answers``,
+    4 here) whose posterior mean clears the bar. An account that slipped once and then
+    stopped while still on probation (3 right of 4: not yet qualified, mean 5/7) is paid;
+    the others stopped after 2 answers, too few to pay for, right or wrong."""
     from datetime import timedelta
 
     from market import clock, limits
     from market import round as rounds
 
     req, c, anns = world
-    play_round(req, c, anns)  # everyone on probation: all 24 labels held, the round settles
+    slipped = {"first": True}
+
+    def slip(assignment: dict) -> str:  # wrong on its first gold check (gold prompts are numbered from 100)
+        if int(assignment["prompt"].split()[-1]) >= 100 and slipped.pop("first", False):
+            return wrong(assignment)
+        return honest(assignment)
+
+    BEHAVIOUR["slip"] = slip
+    try:
+        # the spammer makes way (six bids of 4 fill a round of 24)
+        anns = [(kind, a) for kind, a in anns if kind != "spammer"] + [("slip", account(admin, "slip", "annotator"))]
+        play_round(req, c, anns)  # everyone on probation: 2 gold answers each, all labels held
+        play_round(req, c, anns[-1:])  # only the slipper comes back: 4 gold answers, 3 right
+    finally:
+        del BEHAVIOUR["slip"]
+    assert gold_share_by_annotator(engine, [x["label"]["id"] for x in anns[-1][1].my_assignments(state="done")]) == {
+        anns[-1][1].me()["id"]: 4}
     book = req.ledger(c["id"])["books"]
-    assert book["paid_cents"] == 0 and book["escrowed_cents"] > 0
+    assert book["paid_cents"] == 0 and book["escrowed_cents"] > 0  # every label still held
 
     def sweep() -> None:
         with Session(engine, expire_on_commit=False) as s:
@@ -150,15 +167,13 @@ def test_a_hold_that_outlasts_its_limit_is_decided_on_the_evidence_so_far(world,
     assert book["escrowed_cents"] == 0 and book["paid_cents"] > 0 and book["balanced"]
     for kind, a in anns:
         labels = [x["label"] for x in a.my_assignments(state="done")]
-        assert len(labels) == 4
-        if kind == "honest":
-            assert all(lab["accepted"] and lab["paid_cents"] > 0 for lab in labels)
-        if kind == "adversary":
-            assert all(lab["reject_reason"] == acceptance.REASON for lab in labels)
-        assert all(lab["accepted"] or lab["reject_reason"] for lab in labels)  # none held any more
+        if kind == "slip":
+            assert len(labels) == 8 and all(lab["accepted"] and lab["paid_cents"] > 0 for lab in labels)
+        else:
+            assert len(labels) == 4 and all(lab["reject_reason"] == acceptance.REASON for lab in labels)
     with Session(engine) as s:
         ledger.check_campaign(s, s.get(Campaign, c["id"]))
-    sweep()  # idempotent: nothing is paid twice
+    sweep()  # nothing is decided, or paid, twice
     assert req.ledger(c["id"])["books"] == book
 
 
