@@ -159,6 +159,95 @@ def sequence_scores(
     return SequenceScores(logps=logps, n_tokens=n_tokens, features=feats)
 
 
+PROMPT, SIDE_A, SIDE_B, PAD = 0, 1, 2, -1  # the segments of a packed pair's row
+
+
+@torch.no_grad()
+def pair_sequence_scores(
+    model,
+    encoded_a: Sequence[Encoded],
+    encoded_b: Sequence[Encoded],
+    *,
+    features: bool = False,
+    max_tokens: int = 8192,
+    max_batch: int = 64,
+    head_chunk: int = 2048,
+    progress: bool = False,
+) -> tuple[SequenceScores, SequenceScores]:
+    """:func:`sequence_scores` of both sides of each pair, running each pair's prompt once.
+
+    A pair is packed into one row, prompt then a then b, under an attention mask in which
+    b's tokens see the prompt and each other but not a, at the positions they would have
+    alone; so each token's state is what it would be in its own sequence (equal to float
+    rounding: 1e-6 relative on the embedded model), for the prompt's tokens once instead of
+    twice. On HH, where prompts are longer than replies, that is 38% fewer tokens and 1.4x
+    faster on a CPU. A pair whose two sides tokenise the prompt differently is scored as
+    two sequences."""
+    if len(encoded_a) != len(encoded_b):
+        raise ValueError(f"{len(encoded_a)} a-sides but {len(encoded_b)} b-sides")
+    n = len(encoded_a)
+    together = np.array([pa == pb for (pa, _), (pb, _) in zip(encoded_a, encoded_b, strict=True)], dtype=bool)
+    backbone, head = _backbone_and_head(model)
+    device = head.weight.device
+    dim = head.weight.shape[1]
+    logps = np.zeros((2, n), dtype=np.float64)
+    feats = np.zeros((2, n, dim), dtype=np.float32) if features else None
+    apart = np.flatnonzero(~together)
+    if len(apart):
+        alone = sequence_scores(model, [encoded_a[i] for i in apart] + [encoded_b[i] for i in apart], features=features,
+                                max_tokens=max_tokens, max_batch=max_batch, head_chunk=head_chunk)
+        logps[:, apart] = alone.logps.reshape(2, -1)
+        if feats is not None:
+            feats[:, apart] = alone.features.reshape(2, len(apart), dim)
+    packed = np.flatnonzero(together)
+    lengths = np.array([len(encoded_a[i][0]) + len(encoded_a[i][1]) + len(encoded_b[i][1]) for i in packed],
+                       dtype=np.int64)
+    if len(packed) and min(min(len(encoded_a[i][1]), len(encoded_b[i][1])) for i in packed) == 0:
+        raise ValueError("a completion has no tokens; drop empty completions before scoring")
+    pad = int(model.config.pad_token_id or 0)
+    for batch in tqdm(length_batches(lengths, max_tokens, max_batch), desc="scoring pairs", disable=not progress,
+                      leave=False):
+        idx = packed[batch]
+        width = int(lengths[batch].max())
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        positions = torch.zeros((len(idx), width), dtype=torch.long)
+        segment = torch.full((len(idx), width), PAD, dtype=torch.long)
+        predictor = torch.zeros((len(idx), width), dtype=torch.long)  # the position whose state predicts each token
+        for row, i in enumerate(idx):
+            (p, a), (_, b) = encoded_a[i], encoded_b[i]
+            lp, la, lb = len(p), len(a), len(b)
+            ids[row, : lp + la + lb] = torch.tensor(p + a + b)
+            positions[row, : lp + la + lb] = torch.cat([torch.arange(lp + la), torch.arange(lp, lp + lb)])
+            segment[row, :lp], segment[row, lp : lp + la], segment[row, lp + la : lp + la + lb] = PROMPT, SIDE_A, SIDE_B
+            predictor[row, : lp + la + lb] = torch.arange(-1, lp + la + lb - 1)
+            predictor[row, lp + la] = lp - 1  # b's first token follows the prompt, not a
+        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        sees = causal & ((segment.unsqueeze(2) == segment.unsqueeze(1)) | (segment.unsqueeze(1) == PROMPT))
+        sees &= (segment != PAD).unsqueeze(1)
+        sees |= torch.eye(width, dtype=torch.bool) & (segment == PAD).unsqueeze(2)  # a pad attends to itself only
+        hidden = backbone(input_ids=ids.to(device), attention_mask=sees.unsqueeze(1).to(device),
+                          position_ids=positions.to(device), use_cache=False).last_hidden_state
+        completion = (segment == SIDE_A) | (segment == SIDE_B)
+        rows = torch.arange(len(idx)).unsqueeze(1).expand_as(completion)[completion]
+        states = hidden[rows.to(device), predictor[completion].to(device)]
+        targets = ids[completion].to(device)
+        token_logps = torch.cat([_token_logps(head, states[s : s + head_chunk], targets[s : s + head_chunk])
+                                 for s in range(0, len(targets), head_chunk)])
+        slot = (rows * 2 + (segment[completion] == SIDE_B).long()).to(device)  # (pair, side) of each token
+        sums = torch.zeros(2 * len(idx), dtype=torch.float32, device=device).index_add_(0, slot, token_logps)
+        logps[:, idx] = sums.view(len(idx), 2).T.cpu().double().numpy()
+        if feats is not None:
+            pooled = torch.zeros((2 * len(idx), dim), dtype=torch.float32, device=device)
+            pooled.index_add_(0, slot, hidden[completion.to(device)].float())
+            counts = torch.zeros(2 * len(idx), dtype=torch.float32, device=device).index_add_(
+                0, slot, torch.ones_like(token_logps))
+            feats[:, idx] = (pooled / counts.unsqueeze(1)).view(len(idx), 2, dim).transpose(0, 1).cpu().numpy()
+    n_a = np.array([len(c) for _, c in encoded_a], dtype=np.int64)
+    n_b = np.array([len(c) for _, c in encoded_b], dtype=np.int64)
+    return (SequenceScores(logps[0], n_a, None if feats is None else feats[0]),
+            SequenceScores(logps[1], n_b, None if feats is None else feats[1]))
+
+
 def _token_logps(head, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     logits = head(states).float()
     return logits.gather(1, targets.unsqueeze(1)).squeeze(1) - torch.logsumexp(logits, dim=-1)
@@ -213,6 +302,38 @@ class ReferenceCache:
             self.misses += len(todo)
         return np.array([self._values[k] for k in keys], dtype=np.float64)
 
+    def pair_logps(
+        self,
+        models: PolicyModels,
+        prompts: Sequence[str],
+        completions_a: Sequence[str],
+        completions_b: Sequence[str],
+        *,
+        encoded_a: Sequence[Encoded],
+        encoded_b: Sequence[Encoded],
+        progress: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both sides' reference log-probs. Pairs the cache lacks on both sides are scored
+        packed, as :func:`pair_scores` scores the policy, so that a policy still equal to
+        the reference gets margins of exactly zero (SHARP's first round then breaks its
+        ties at random, not by rounding noise)."""
+        keys_a = [self.key(p, c) for p, c in zip(prompts, completions_a, strict=True)]
+        keys_b = [self.key(p, c) for p, c in zip(prompts, completions_b, strict=True)]
+        todo = [i for i, (ka, kb) in enumerate(zip(keys_a, keys_b, strict=True))
+                if ka not in self._values and kb not in self._values]
+        if todo:
+            with models.as_reference() as reference:
+                a, b = pair_sequence_scores(reference, [encoded_a[i] for i in todo], [encoded_b[i] for i in todo],
+                                            progress=progress)
+            new = {keys_a[i]: float(v) for i, v in zip(todo, a.logps, strict=True)}
+            new.update({keys_b[i]: float(v) for i, v in zip(todo, b.logps, strict=True)})
+            self._values.update(new)
+            self.misses += len(new)
+        n = len(keys_a)
+        both = self.logps(models, list(prompts) * 2, list(completions_a) + list(completions_b),
+                          encoded=list(encoded_a) + list(encoded_b), progress=progress)
+        return both[:n], both[n:]
+
     def save(self) -> None:
         if self.path is None:
             return
@@ -241,17 +362,15 @@ def pair_scores(
     features: bool = False,
     progress: bool = False,
 ) -> PairScores:
-    """Implicit rewards and margins of each pair from one batched policy pass over both sides."""
+    """Implicit rewards and margins of each pair from one batched policy pass over both
+    sides, each pair's prompt run once (:func:`pair_sequence_scores`)."""
     n = len(prompts)
-    both_prompts = list(prompts) + list(prompts)
-    both = list(completions_a) + list(completions_b)
-    encoded = encode(models.tokenizer, both_prompts, both)
-    policy = sequence_scores(models.policy, encoded, features=features, progress=progress)
-    reference = cache.logps(models, both_prompts, both, encoded=encoded, progress=progress)
-    rewards = beta * (policy.logps - reference)
-    feats = None
-    if policy.features is not None:
-        feats = policy.features[:n] - policy.features[n:]
+    encoded = encode(models.tokenizer, list(prompts) * 2, list(completions_a) + list(completions_b))
+    a, b = pair_sequence_scores(models.policy, encoded[:n], encoded[n:], features=features, progress=progress)
+    ref_a, ref_b = cache.pair_logps(models, prompts, completions_a, completions_b, encoded_a=encoded[:n],
+                                    encoded_b=encoded[n:], progress=progress)
+    rewards = beta * np.concatenate([a.logps - ref_a, b.logps - ref_b])
+    feats = None if a.features is None else a.features - b.features
     return PairScores(
         margins=rewards[:n] - rewards[n:], rewards_a=rewards[:n], rewards_b=rewards[n:], features=feats
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from policy.scoring import ReferenceCache, encode, pair_scores, sequence_scores
+from policy.scoring import ReferenceCache, encode, pair_scores, pair_sequence_scores, sequence_scores
 from policy.train import DPORecipe, initial_models
 
 COMPLETIONS = ["great acting, i loved it!", "boring", "the music was wonderful and the plot fun", "bad"]
@@ -34,6 +34,38 @@ def test_batching_does_not_change_the_result(tiny, prompts):
     np.testing.assert_allclose(one.logps, many.logps, rtol=1e-5)
     np.testing.assert_allclose(one.features, many.features, rtol=1e-4, atol=1e-5)
     assert many.features.shape == (12, m.config.hidden_size)
+
+
+@pytest.mark.parametrize("max_batch", [1, 3, 64])
+def test_a_pair_packed_with_its_prompt_once_scores_as_two_sequences(tiny, prompts, max_batch):
+    """Both sides in one row (prompt, a, b; b blind to a, at its own positions) give each
+    side's log-prob and features as its own sequence would, in padded batches of any size,
+    and a pair whose sides tokenise the prompt differently is scored apart, in order."""
+    m, tok = tiny
+    a_side = COMPLETIONS + ["ok", "the end"]
+    b_side = COMPLETIONS[::-1] + ["a much longer reply than the other side has", "x"]
+    both_prompts = (prompts * 2)[: len(a_side)]
+    enc_a, enc_b = encode(tok, both_prompts, a_side), encode(tok, both_prompts, b_side)
+    (p, c) = enc_b[2]
+    enc_b[2] = (p[:-1], p[-1:] + c)  # this pair's b-side cuts the prompt one token earlier
+    alone = sequence_scores(m, enc_a + enc_b, features=True)
+    a, b = pair_sequence_scores(m, enc_a, enc_b, features=True, max_batch=max_batch)
+    np.testing.assert_allclose(np.concatenate([a.logps, b.logps]), alone.logps, rtol=1e-5)
+    np.testing.assert_allclose(np.concatenate([a.features, b.features]), alone.features, rtol=1e-4, atol=1e-5)
+    assert list(a.n_tokens) == [len(x) for _, x in enc_a] and list(b.n_tokens) == [len(x) for _, x in enc_b]
+
+
+def test_frozen_features_of_a_pair_are_each_sides_own(tiny, prompts):
+    """The experiments' cached features and reference log-probs (``frozen_scores``) are
+    each completion's sequence scores."""
+    from app.experiments.features import frozen_scores
+
+    m, tok = tiny
+    got = frozen_scores(m, tok, prompts[:2], COMPLETIONS[:2], COMPLETIONS[2:])
+    alone = sequence_scores(m, encode(tok, prompts[:2] * 2, COMPLETIONS), features=True)
+    np.testing.assert_allclose(np.concatenate([got["ref_logp_a"], got["ref_logp_b"]]), alone.logps, rtol=1e-5)
+    np.testing.assert_allclose(np.concatenate([got["features_a"], got["features_b"]]), alone.features, rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_features_are_mean_last_layer_states_over_the_completion(tiny, prompts):
@@ -72,6 +104,9 @@ def test_margins_are_exactly_zero_at_step_zero_and_features_are_differences(tiny
     s = pair_scores(models, ReferenceCache(), same, COMPLETIONS, COMPLETIONS[::-1], beta=0.1, features=True)
     assert np.array_equal(s.margins, np.zeros(4))
     np.testing.assert_allclose(s.features[0], -s.features[3], atol=1e-6)
+    # pairs of every length, in several batches: the reference is scored as the policy is
+    many = pair_scores(models, ReferenceCache(), prompts * 2, COMPLETIONS * 2, COMPLETIONS[::-1] + ["ok"] * 4, beta=0.1)
+    assert np.array_equal(many.margins, np.zeros(8))
 
 
 def test_margins_move_when_the_policy_moves(tiny, prompts):
