@@ -51,11 +51,11 @@ Outcome = Bid | None | BaseException
 
 @dataclass
 class _Queue:
-    """The bids waiting on one event loop, and whether its batch task is running."""
+    """The bids waiting on one event loop, and the task writing them (kept: the loop holds
+    only a weak reference to a task)."""
 
     waiting: list[tuple[BidRequest, asyncio.Future]] = field(default_factory=list)
-    running: bool = False
-    task: asyncio.Task | None = None  # kept: the loop holds only a weak reference to a task
+    task: asyncio.Task | None = None
 
 
 class BidWriter:
@@ -75,33 +75,30 @@ class BidWriter:
         queue = self._queues.setdefault(loop, _Queue())
         future = loop.create_future()
         queue.waiting.append((request, future))
-        if not queue.running:
-            queue.running = True
-            # a task of its own, so that a caller who hangs up does not stop the others' batch
+        if queue.task is None or queue.task.done():
+            # a task of its own, so that a caller who hangs up does not stop the others' batch;
+            # it ends only once no bid waits (nothing runs between its last check and its end)
             queue.task = loop.create_task(self._drain(queue))
         return await future
 
     async def _drain(self, queue: _Queue) -> None:
-        try:
-            while queue.waiting:
-                batch, queue.waiting = queue.waiting[: self.max_batch], queue.waiting[self.max_batch:]
-                try:
-                    outcomes = await run_in_threadpool(self.write, [r for r, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
-                    outcomes = [exc] * len(batch)
-                except BaseException:  # the loop is shutting down: nobody is left to answer
-                    for _, future in batch + queue.waiting:
-                        future.cancel()
-                    raise
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():  # its caller hung up; the bid stands if it was written
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-        finally:
-            queue.running = False
+        while queue.waiting:
+            batch, queue.waiting = queue.waiting[: self.max_batch], queue.waiting[self.max_batch:]
+            try:
+                outcomes = await run_in_threadpool(self.write, [r for r, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                outcomes = [exc] * len(batch)
+            except BaseException:  # the loop is shutting down: nobody is left to answer
+                for _, future in batch + queue.waiting:
+                    future.cancel()
+                raise
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # its caller hung up; the bid stands if it was written
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
     def write(self, requests: list[BidRequest]) -> list[Outcome]:
         """Each request's outcome, all in one transaction, or one transaction each if the

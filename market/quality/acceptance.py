@@ -61,7 +61,7 @@ does the same database work here, gold or not (``gold.record_answer``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -118,7 +118,7 @@ def settle_held(session: Session, campaign: Campaign) -> int:
     status = skill.judge(rec.alpha, rec.beta, rec.answers, min_gold=campaign.min_gold_answers,
                          bar=campaign.quality_bar, confidence=campaign.quality_confidence)
     cutoff = _hold_cutoff()
-    expired = {lab.annotator_id for lab, _ in rows if _aware(lab.created_at) <= cutoff}
+    expired = {lab.annotator_id for lab, _ in rows if lab.created_at <= cutoff}
     # at expiry: paid only on an exam's worth of answers whose mean clears the bar; the
     # prior alone (mean 2/3) would pay an account that vanished before its first check
     by_mean = (True if campaign.quality_bar is None
@@ -163,11 +163,6 @@ def expired_holds(session: Session) -> list[int]:
 
 def _hold_cutoff() -> datetime:
     return clock.now() - timedelta(seconds=limits.HOLD_LIMIT_S)
-
-
-def _aware(t: datetime) -> datetime:
-    """SQLite hands naive UTC back on some paths; compare aware."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _rejection(campaign: Campaign, rec: gold.Records, k: int) -> Rejection:
