@@ -642,7 +642,8 @@ def write_report(opts: Options) -> dict:
              f"({s.samples} sample(s) each, {s.new_tokens} new tokens, temperature 1, the same sampling seeds for "
              f"policy and reference), judged by the sentiment judge that is the data set's truth. HH has no judge: "
              f"its final figure is the held-out accuracy. Intervals: 95%, `scipy.stats.bootstrap(..., paired=True)` "
-             f"over seeds (percentile); none with fewer than 2 seeds. The arms are random, the control and the two "
+             f"over seeds (percentile); none with fewer than {report.MIN_SEEDS} seeds, where the bootstrap could only "
+             f"span the finished seeds' own values. The arms are random, the control and the two "
              f"best methods of the `linear` fidelity on each data set (by their paired difference from random). "
              f"Sizes were fixed before the runs; nothing was tuned on held-out data. Each result file records the "
              f"settings that made it; files of other settings (such as this preset's earlier definitions) are moved "
@@ -756,6 +757,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     held = sorted({f["held_out"] for f in files if "held_out" in f})
     held_text = f"; {' or '.join(map(str, held))} held out per seed" if held else ""
     lines += [f"Pairs: {note}{held_text}. {status}.", ""]
+    if 0 < len(results) < report.MIN_SEEDS:
+        lines += [f"**Fewer than {report.MIN_SEEDS} seeds are finished: the table gives means only, with no "
+                  f"seed-level interval and no verdict.**", ""]
     partial = _partial(opts, dataset, pending)
     if partial:
         lines += ["Arms finished in seeds not yet complete (not paired, so not in the table): " + partial + ".", ""]
@@ -769,7 +773,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                  "time (random's pairs).")
     if lab.CONTROL in arms:
         gain = report.control_gain(results, lab.CONTROL, last)
-        verdict = ("one seed: no interval, no verdict yet" if np.isnan(gain.low) else "no gain: the metric passes"
+        verdict = (f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet" if np.isnan(gain.low)
+                   else "no gain: the metric passes"
                    if not gain.excludes(0.0) else "**a gain: the metric is wrong**")
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
                      f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
@@ -793,7 +798,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
         else:
             rows[arm] = {"accuracy": float(acc.mean())}
         minutes = np.mean([r["seconds"][arm] for r in results]) / 60
-        mdd = "" if arm == lab.BASELINE or len(results) < 2 else f"{report.min_detectable(acc - base_acc):.1f}"
+        mdd = "" if arm == lab.BASELINE or len(results) < report.MIN_SEEDS else \
+            f"{report.min_detectable(acc - base_acc):.1f}"
         loss = np.mean([r["train_loss"][arm] for r in results])
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {mdd} | {loss:.3f} | {minutes:.1f} min |")
     if movie:

@@ -71,8 +71,8 @@ def check(opts: Options) -> None:
     bad = [d for d in opts.datasets if d not in DATASETS]
     if bad or not opts.datasets:
         raise ValueError(f"--datasets: unknown data set {', '.join(bad) or '(none given)'}; choose from {', '.join(DATASETS)}")
-    if opts.seeds < 2:
-        raise ValueError("--seeds: at least 2 (the intervals are over seeds)")
+    if opts.seeds < report.MIN_SEEDS:
+        raise ValueError(f"--seeds: at least {report.MIN_SEEDS} (the intervals are over seeds)")
     if opts.workers < 1:
         raise ValueError("--workers: at least 1")
     if opts.prices:

@@ -20,6 +20,10 @@ from market import files
 
 BEGIN, END = "<!-- experiment:begin -->", "<!-- experiment:end -->"
 RESAMPLES = 4999
+# Below three seeds there is no seed-level interval: the percentile bootstrap of two seeds can
+# only resample {a, a}, {a, b} or {b, b}, so its "interval" is the two values' range, whatever
+# the spread of training really is, and a verdict read from it is a coin toss.
+MIN_SEEDS = 3
 Z_POWER = 1.959964 + 0.841621  # two-sided 5% test with 80% power
 
 
@@ -30,6 +34,9 @@ class Interval:
     high: float
 
     def excludes(self, x: float) -> bool:
+        """Whether the interval rules ``x`` out; no interval (NaN bounds) rules nothing out."""
+        if np.isnan(self.low) or np.isnan(self.high):
+            return False
         return not (self.low <= x <= self.high)
 
 
@@ -39,7 +46,7 @@ def paired_interval(x: np.ndarray, y: np.ndarray, statistic: Callable[[np.ndarra
 
     ``x`` and ``y`` hold one row per seed (a number or a curve). The bootstrap resamples seed
     indices, the same ones for both arms (``paired=True``), and hands the statistic the
-    resampled rows.
+    resampled rows. Below ``MIN_SEEDS`` seeds the interval is NaN: no interval, no verdict.
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) != len(y):
@@ -50,7 +57,7 @@ def paired_interval(x: np.ndarray, y: np.ndarray, statistic: Callable[[np.ndarra
         return statistic(x[i.astype(int)], y[j.astype(int)])
 
     value = float(statistic(x, y))
-    if len(x) < 2:
+    if len(x) < MIN_SEEDS:
         return Interval(value, np.nan, np.nan)
     with np.errstate(invalid="ignore"):  # a curve that never reaches a level gives inf (its standard error: NaN)
         res = stats.bootstrap((index, index), on_rows, paired=True, vectorized=False, n_resamples=RESAMPLES,
@@ -65,7 +72,7 @@ def mean_difference(x: np.ndarray, y: np.ndarray) -> float:
 def min_detectable(differences: np.ndarray) -> float:
     """The smallest mean paired difference a two-sided 5% test detects with 80% power at this many seeds."""
     d = np.asarray(differences, dtype=np.float64)
-    return float(Z_POWER * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(Z_POWER * d.std(ddof=1) / np.sqrt(len(d))) if len(d) >= MIN_SEEDS else float("nan")
 
 
 def reach(grid: np.ndarray, curve: np.ndarray, level: float) -> float:
@@ -186,7 +193,7 @@ def pct(x: float) -> str:
 
 
 def interval_text(i: Interval, fmt: Callable[[float], str]) -> str:
-    if np.isnan(i.low) and np.isnan(i.high):  # one seed: no interval
+    if np.isnan(i.low) and np.isnan(i.high):  # fewer than MIN_SEEDS seeds: no interval
         return fmt(i.value)
     return f"{fmt(i.value)} [{fmt(i.low)}, {fmt(i.high)}]"
 

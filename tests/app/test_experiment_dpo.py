@@ -64,6 +64,9 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     assert "| noise_aware |" in text and "| adpo |" in text and "| sharp |" in text and "win rate vs reference" in text
     assert "last round's train loss" in text and "continue** schedule" in text and "12 held out per seed" in text
     assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
+    # two seeds: means only, no seed-level interval and no verdict on the control
+    assert text.count("Fewer than 3 seeds are finished") == 2 and "no verdict yet" in text
+    assert "metric passes" not in text and "metric is wrong" not in text
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png"}
     before = {p: p.stat().st_mtime_ns for p in files}

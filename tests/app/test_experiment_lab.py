@@ -81,12 +81,20 @@ def test_the_split_and_the_answers_are_shared_by_every_arm_of_a_seed():
 
 
 def test_the_seed_level_interval_of_a_hand_computable_case():
-    # two seeds, differences 0 and 1: resampled means are 0, 0.5 or 1 with chances 1/4, 1/2, 1/4,
-    # so the 95% percentile interval is [0, 1]
-    i = report.paired_interval(np.array([0.0, 1.0]), np.zeros(2), report.mean_difference)
-    assert (i.value, i.low, i.high) == (0.5, 0.0, 1.0)
+    # three seeds, differences 0, 0 and 3: a resample's mean is the number k of 3s drawn,
+    # k ~ Binomial(3, 1/3), so P(0) = 8/27 > 2.5% and P(3) = 1/27 > 2.5%: the interval is [0, 3]
+    i = report.paired_interval(np.array([0.0, 0.0, 3.0]), np.zeros(3), report.mean_difference)
+    assert (i.value, i.low, i.high) == (1.0, 0.0, 3.0)
     same = report.paired_interval(np.array([3.0, 5.0, 9.0]), np.array([1.0, 3.0, 7.0]), report.mean_difference)
     assert (same.value, same.low, same.high) == (2.0, 2.0, 2.0)
+
+
+def test_two_seeds_get_no_interval_and_no_detectable_difference():
+    # the bootstrap of two seeds can only span their two values: that is no interval, so none is given
+    i = report.paired_interval(np.array([0.0, 1.0]), np.zeros(2), report.mean_difference)
+    assert i.value == 0.5 and np.isnan(i.low) and np.isnan(i.high) and not i.excludes(0.0)
+    assert report.interval_text(i, report.points) == "+0.5"
+    assert np.isnan(report.min_detectable(np.array([1.0, 2.0])))
 
 
 def test_the_interval_is_paired_over_seeds():
@@ -226,6 +234,7 @@ def test_quick_experiment_writes_its_section_and_plots(cli, tmp_path):
     (["--price-quality", "silver"], "--price-quality"),
     (["--hh", "missing.jsonl.gz", "--datasets", "hh"], "missing.jsonl.gz"),
     (["--per-round", "40", "--datasets", "hh"], "too few"),
+    (["--seeds", "2"], "--seeds: at least 3"),
 ])
 def test_bad_input_is_a_cli_error_and_writes_nothing(cli, tmp_path, args, named):
     hh = hh_file(tmp_path / "hh.jsonl", 90)
