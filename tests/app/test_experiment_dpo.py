@@ -195,3 +195,18 @@ def test_the_pilot_summary_reads_perfect_against_coin_and_the_detectable_differe
     assert mdd == pytest.approx(100 * 2.801585 * spread / np.sqrt(600), rel=1e-4)
     assert dpo.pilot_summary(results, held_out=800, seeds=3)[1] == pytest.approx(mdd / 2)
     assert np.isnan(dpo.pilot_summary({}, held_out=200)[1])
+
+
+@pytest.mark.parametrize("preset", sorted(dpo.PRESETS))
+def test_every_preset_fits_the_data_it_runs_on(preset):
+    """A preset that cannot run (too big a pool for the movie prompts, more win-rate prompts than the
+    eval split) would only fail hours into a sweep; the gpu preset has never run, so this is its check.
+    HH's usable pairs depend on the file and the token limits; a short file is refused at load."""
+    from task import prompts as task
+
+    opts = dpo.Options.make(preset=preset)
+    dpo.check(opts)
+    s = opts.settings
+    s.check("movie", opts.movie_prompts)
+    assert s.pool >= 2 * s.labels and s.held_out >= dpo.MIN_HELD_OUT
+    assert len(task.prompts("eval", s.win_prompts, seed=0)) == s.win_prompts >= 256  # the issue's floor
