@@ -744,6 +744,13 @@ def _sizes(s: Settings) -> str:
             f"{s.max_prompt_tokens} prompt / {s.max_reply_tokens} reply tokens")
 
 
+def _control_verdict(gain: report.Interval) -> str:
+    """What the control's move from the untrained policy says of the metric (issue 16: no gain allowed)."""
+    if np.isnan(gain.low):
+        return f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet"
+    return "no gain: the metric passes" if not gain.excludes(0.0) else "**a gain: the metric is wrong**"
+
+
 def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     results, pending = finished(opts, dataset)
     arms = opts.arms_of(dataset)
@@ -773,11 +780,15 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                  "time (random's pairs).")
     if lab.CONTROL in arms:
         gain = report.control_gain(results, lab.CONTROL, last)
-        verdict = (f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet" if np.isnan(gain.low)
-                   else "no gain: the metric passes"
-                   if not gain.excludes(0.0) else "**a gain: the metric is wrong**")
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
-                     f"{report.interval_text(gain, report.points)} points from the untrained policy ({verdict}).")
+                     f"{report.interval_text(gain, report.points)} points from the untrained policy "
+                     f"({_control_verdict(gain)}).")
+        if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
+            win = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64)
+            won = report.paired_interval(win, np.full_like(win, 50.0), report.mean_difference)
+            lines.append(f"The same control moves the win rate against the reference by "
+                         f"{report.interval_text(won, report.points)} points from the untrained policy's 50% "
+                         f"(seeds: {', '.join(f'{w:.1f}%' for w in win)}; {_control_verdict(won)}).")
     lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
               + (" win rate vs reference | vs random, points [95%] | vs random, paired over prompts [95%] |"
                  if movie else "") + " min. detectable, points | last round's train loss | wall time per arm |",

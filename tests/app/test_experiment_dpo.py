@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from app.experiments import dpo, lab
+from app.experiments import dpo, lab, report
 from tests.app.test_experiment_lab import hh_file
 
 torch.set_num_threads(1)
@@ -67,6 +67,7 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     # two seeds: means only, no seed-level interval and no verdict on the control
     assert text.count("Fewer than 3 seeds are finished") == 2 and "no verdict yet" in text
     assert "metric passes" not in text and "metric is wrong" not in text
+    assert text.count("The same control moves the win rate against the reference") == 1  # movie only
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png"}
     before = {p: p.stat().st_mtime_ns for p in files}
@@ -210,3 +211,10 @@ def test_every_preset_fits_the_data_it_runs_on(preset):
     s.check("movie", opts.movie_prompts)
     assert s.pool >= 2 * s.labels and s.held_out >= dpo.MIN_HELD_OUT
     assert len(task.prompts("eval", s.win_prompts, seed=0)) == s.win_prompts >= 256  # the floor
+
+
+def test_the_control_verdict_needs_an_interval_and_reads_it():
+    nan = float("nan")
+    assert "no verdict" in dpo._control_verdict(report.Interval(13.6, nan, nan))
+    assert "metric is wrong" in dpo._control_verdict(report.Interval(13.6, 8.0, 19.0))
+    assert "metric passes" in dpo._control_verdict(report.Interval(1.0, -2.0, 4.0))
