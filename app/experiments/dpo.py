@@ -744,11 +744,42 @@ def _sizes(s: Settings) -> str:
             f"{s.max_prompt_tokens} prompt / {s.max_reply_tokens} reply tokens")
 
 
-def _control_verdict(gain: report.Interval) -> str:
-    """What the control's move from the untrained policy says of the metric (issue 16: no gain allowed)."""
-    if np.isnan(gain.low):
+def _control_verdict(moved: np.ndarray) -> str:
+    """What the control's per-seed move from the untrained policy says of the metric (issue 16: no gain
+    allowed). A gain is read only where the bootstrap and the t interval both exclude 0."""
+    boot = report.paired_interval(moved, np.zeros_like(moved), report.mean_difference)
+    if np.isnan(boot.low):
         return f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet"
-    return "no gain: the metric passes" if not gain.excludes(0.0) else "**a gain: the metric is wrong**"
+    if boot.excludes(0.0) and report.t_interval(moved).excludes(0.0):
+        return "**a gain: the metric is wrong**"
+    return "no gain shown: the metric passes this check"
+
+
+def _information_line(results: list[dict], last: int) -> str:
+    """Real labels against coin flips on the same pairs (the control buys random's): what the labels'
+    information adds to held-out accuracy. Where it does not show, no acquisition ranking can."""
+    real, coin = (100 * report.curves(results, arm)[:, last] for arm in (lab.BASELINE, lab.CONTROL))
+    boot = report.paired_interval(real, coin, report.mean_difference)
+    if np.isnan(boot.low):
+        verdict = f"fewer than {report.MIN_SEEDS} seeds: no verdict yet"
+    elif boot.low > 0 and report.t_interval(real - coin).low > 0:
+        verdict = "the labels' information shows"
+    else:
+        verdict = ("**the labels' information does not show: at these sizes this metric cannot rank acquisition "
+                   "functions on this data set**")
+    return (f"Real labels against coin flips on the same pairs (`random` − `coin_flip`): {_both(boot, real - coin)} "
+            f"points ({verdict}).")
+
+
+def _both(boot: report.Interval, differences: np.ndarray) -> str:
+    """A seed-level figure with its bootstrap interval and, beside it, its t interval."""
+    t = report.t_interval(differences)
+    text = report.interval_text(boot, report.points)
+    return text if np.isnan(t.low) else f"{text} (t: [{report.points(t.low)}, {report.points(t.high)}])"
+
+
+def _seed_values(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.1f}%" for v in values)
 
 
 def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
@@ -779,16 +810,17 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     lines.append(f"Bought labels agree with the truth {np.mean([r['label_accuracy'] for r in results]):.1%} of the "
                  "time (random's pairs).")
     if lab.CONTROL in arms:
-        gain = report.control_gain(results, lab.CONTROL, last)
+        moved = 100 * report.curves(results, lab.CONTROL)[:, last] - 50.0  # the untrained policy: 50%
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
-                     f"{report.interval_text(gain, report.points)} points from the untrained policy "
-                     f"({_control_verdict(gain)}).")
+                     f"{_both(report.control_gain(results, lab.CONTROL, last), moved)} points from the untrained "
+                     f"policy (seeds: {_seed_values(moved + 50.0)}; {_control_verdict(moved)}).")
+        lines.append(_information_line(results, last))
         if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
-            win = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64)
-            won = report.paired_interval(win, np.full_like(win, 50.0), report.mean_difference)
+            won = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64) - 50.0
             lines.append(f"The same control moves the win rate against the reference by "
-                         f"{report.interval_text(won, report.points)} points from the untrained policy's 50% "
-                         f"(seeds: {', '.join(f'{w:.1f}%' for w in win)}; {_control_verdict(won)}).")
+                         f"{_both(report.paired_interval(won, np.zeros_like(won), report.mean_difference), won)} "
+                         f"points from the untrained policy's 50% (seeds: {_seed_values(won + 50.0)}; "
+                         f"{_control_verdict(won)}).")
     lines += ["", f"| arm | held-out accuracy at {labels} labels | vs random, points [95%] |"
               + (" win rate vs reference | vs random, points [95%] | vs random, paired over prompts [95%] |"
                  if movie else "") + " min. detectable, points | last round's train loss | wall time per arm |",
@@ -796,8 +828,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     rows = {}
     for arm in arms:
         acc = 100 * report.curves(results, arm)[:, last]
-        vs = "baseline" if arm == lab.BASELINE else report.interval_text(
-            report.paired_interval(acc, base_acc, report.mean_difference), report.points)
+        vs = "baseline" if arm == lab.BASELINE else _both(
+            report.paired_interval(acc, base_acc, report.mean_difference), acc - base_acc)
         cells = [f"{acc.mean():.1f}%", vs]
         if movie:
             win = 100 * np.array([r["win"][arm] for r in results], dtype=np.float64)
@@ -820,6 +852,10 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                   "of the completions, not the seed-to-seed spread of training)."]
     plot = opts.plots / f"experiment-dpo-{dataset}.png"
     report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
+    lines += ["", f"Seed-level intervals: the paired bootstrap, then (t: …) the Student-t interval of the mean "
+              f"paired difference (`report.t_interval`). With {len(results)} seeds the percentile bootstrap has few "
+              "distinct resamples and is too narrow (for seeds at −1, 0 and +1 it spans [−1, +1], the t interval "
+              "[−2.5, +2.5]), so read a difference as shown only where both intervals exclude 0."]
     lines += ["", "Min. detectable: the smallest mean paired difference from random in held-out accuracy that a "
               "two-sided 5% test detects with 80% power at this many seeds, from the spread over the finished seeds "
               "(`report.min_detectable`).", "",

@@ -66,7 +66,7 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
     # two seeds: means only, no seed-level interval and no verdict on the control
     assert text.count("Fewer than 3 seeds are finished") == 2 and "no verdict yet" in text
-    assert "metric passes" not in text and "metric is wrong" not in text
+    assert "metric passes" not in text and "metric is wrong" not in text and "(t: [" not in text
     assert text.count("The same control moves the win rate against the reference") == 1  # movie only
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png"}
@@ -213,8 +213,21 @@ def test_every_preset_fits_the_data_it_runs_on(preset):
     assert len(task.prompts("eval", s.win_prompts, seed=0)) == s.win_prompts >= 256  # the floor
 
 
-def test_the_control_verdict_needs_an_interval_and_reads_it():
-    nan = float("nan")
-    assert "no verdict" in dpo._control_verdict(report.Interval(13.6, nan, nan))
-    assert "metric is wrong" in dpo._control_verdict(report.Interval(13.6, 8.0, 19.0))
-    assert "metric passes" in dpo._control_verdict(report.Interval(1.0, -2.0, 4.0))
+def test_the_control_verdict_needs_both_seed_intervals_to_exclude_zero():
+    # per-seed moves (points) of the coin-flip control from the untrained policy's 50%
+    assert "no verdict" in dpo._control_verdict(np.array([13.6, 13.6]))  # two seeds: no interval
+    assert "metric is wrong" in dpo._control_verdict(np.array([3.0, 3.5, 1.5]))  # t: [+0.1, +5.3]
+    # every seed above 0, so the bootstrap excludes it, but the spread is wide: t holds 0 ([-9.9, +30.4])
+    moved = np.array([7.8, 19.3, 3.7])
+    assert report.paired_interval(moved, np.zeros(3), report.mean_difference).excludes(0.0)
+    assert "no gain shown" in dpo._control_verdict(moved)
+    assert "no gain shown" in dpo._control_verdict(np.array([1.0, -2.0, 0.5]))
+
+
+def test_the_information_line_reads_real_labels_against_coin_flips_on_the_same_pairs():
+    def results(real, coin):
+        return [{"accuracy": {"random": [0.5, r], "coin_flip": [0.5, c]}} for r, c in zip(real, coin)]
+
+    assert "information shows" in dpo._information_line(results([0.57, 0.56, 0.545], [0.53, 0.535, 0.515]), 1)
+    assert "does not show" in dpo._information_line(results([0.494, 0.5, 0.466], [0.506, 0.517, 0.477]), 1)
+    assert "no verdict" in dpo._information_line(results([0.6, 0.6], [0.5, 0.5]), 1)

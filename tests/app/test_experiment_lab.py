@@ -97,6 +97,15 @@ def test_two_seeds_get_no_interval_and_no_detectable_difference():
     assert np.isnan(report.min_detectable(np.array([1.0, 2.0])))
 
 
+def test_the_t_interval_over_few_seeds_is_wider_than_the_bootstrap():
+    t = report.t_interval(np.array([-1.0, 0.0, 1.0]))
+    assert t.value == 0.0 and t.high == pytest.approx(4.302653 / np.sqrt(3)) and t.low == -t.high
+    boot = report.paired_interval(np.array([-1.0, 0.0, 1.0]), np.zeros(3), report.mean_difference)
+    assert (boot.low, boot.high) == (-1.0, 1.0)  # the bootstrap of three seeds: about 2.5 times narrower
+    assert report.t_interval(np.array([2.0, 2.0, 2.0])) == report.Interval(2.0, 2.0, 2.0)
+    assert np.isnan(report.t_interval(np.array([1.0, 2.0])).low)
+
+
 def test_the_interval_is_paired_over_seeds():
     # seeds differ a lot, the arm is one point above the baseline on every seed: paired, that is certain
     base = np.random.default_rng(0).normal(50, 10, size=20)
