@@ -278,18 +278,24 @@ def _texts(data: Data, index: np.ndarray) -> tuple[list[str], list[str], list[st
     return [data.prompts[i] for i in index], [data.a[i] for i in index], [data.b[i] for i in index]
 
 
-def held_agreement(models, cache, data: Data, index: np.ndarray, beta: float) -> np.ndarray:
-    """Per pair of ``index``: 1 where the implicit reward sides with the truth, 0 against it, 0.5 on a tie."""
-    from policy.evaluate import agreement
+def held_margins(models, cache, data: Data, index: np.ndarray, beta: float) -> np.ndarray:
+    """Per pair of ``index``: the implicit-reward margin of completion a over b (0 for the untrained policy)."""
     from policy.scoring import pair_scores
 
-    margins = pair_scores(models, cache, *_texts(data, index), beta=beta).margins
+    return pair_scores(models, cache, *_texts(data, index), beta=beta).margins
+
+
+def agreement_of(data: Data, index: np.ndarray, margins: np.ndarray) -> np.ndarray:
+    """Per pair: 1 where the margin sides with the truth, 0 against it, 0.5 on a tie."""
+    from policy.evaluate import agreement
+
+    margins = np.asarray(margins, dtype=np.float64)
     return agreement(np.where(data.inputs.a_wins[index], margins, -margins))
 
 
-def held_accuracy(models, cache, data: Data, split: SeedSplit, beta: float) -> float:
-    """Implicit-reward accuracy on the held-out pairs against the truth (ties count half)."""
-    return float(held_agreement(models, cache, data, split.held, beta).mean())
+def held_agreement(models, cache, data: Data, index: np.ndarray, beta: float) -> np.ndarray:
+    """Per pair of ``index``: 1 where the implicit reward sides with the truth, 0 against it, 0.5 on a tie."""
+    return agreement_of(data, index, held_margins(models, cache, data, index, beta))
 
 
 def choose(arm: str, models, cache, data: Data, split: SeedSplit, bought: np.ndarray, s: Settings, seed: int,
@@ -330,6 +336,9 @@ def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, 
     labels = split.coins if arm == lab.CONTROL else split.answers
     bought = np.zeros(0, dtype=np.int64)
     curve, seconds, losses, state = [0.5], [], [], None
+    # after each round, per held-out pair: the margin and its agreement with the truth, which the report's
+    # interval over held-out pairs (``report.crossed_interval``) and side-effect checks read
+    margins_by_round, agreement_by_round = [], []
     for _ in tqdm(range(s.rounds), desc=f"{data.name} seed {seed} {arm}", disable=not progress, leave=False):
         t = time.perf_counter()
         new = choose(arm, models, cache, data, split, bought, s, seed, rng)
@@ -341,10 +350,16 @@ def run_arm(base, tokenizer, data: Data, split: SeedSplit, arm: str, seed: int, 
         out = train_dpo(models, pairs, recipe, cache, workdir, optimizer_state=state)
         models, state = out.models, out.optimizer_state
         losses.append(out.metrics["train_loss"])
-        curve.append(held_accuracy(models, cache, data, split, s.beta))
+        margins = held_margins(models, cache, data, split.held, s.beta)
+        right = agreement_of(data, split.held, margins)
+        margins_by_round.append([float(m) for m in margins])
+        agreement_by_round.append([float(v) for v in right])
+        curve.append(float(right.mean()))
         seconds.append(time.perf_counter() - t)
     result = {"dataset": data.name, "seed": seed, "arm": arm, "labels": [r * s.per_round for r in range(s.rounds + 1)],
               "accuracy": curve, "train_loss": losses, "held_out": len(split.held),
+              "held_pairs": split.held.tolist(), "held_margins": margins_by_round,
+              "held_agreement": agreement_by_round,
               "bought": split.pool[bought].tolist(), "round_seconds": seconds,
               "label_accuracy": float(np.mean(labels[bought] == data.inputs.a_wins[split.pool[bought]])),
               "data": data.note}
@@ -613,8 +628,18 @@ def finished(opts: Options, dataset: str) -> tuple[list[dict], list[int]]:
                      "win_per_prompt": {a: r.get("win_per_prompt") for a, r in arms.items()},
                      "seconds": {a: r["seconds"] for a, r in arms.items()},
                      "train_loss": {a: r["train_loss"][-1] for a, r in arms.items()},
+                     "held": {a: _last_held(r) for a, r in arms.items()},
                      "label_accuracy": arms[lab.BASELINE]["label_accuracy"]})
     return done, pending
+
+
+def _last_held(result: dict) -> dict | None:
+    """The held-out pairs, margins and agreement after the last round; None in files written before they were
+    recorded (2026-12-04)."""
+    if "held_agreement" not in result:
+        return None
+    return {"pairs": np.asarray(result["held_pairs"]), "margins": np.asarray(result["held_margins"][-1]),
+            "agreement": np.asarray(result["held_agreement"][-1])}
 
 
 def _resume_command(opts: Options) -> str:
@@ -744,14 +769,59 @@ def _sizes(s: Settings) -> str:
             f"{s.max_prompt_tokens} prompt / {s.max_reply_tokens} reply tokens")
 
 
-def _control_verdict(moved: np.ndarray) -> str:
+def held_interval(results: list[dict], arm: str, other: str | None) -> report.Interval | None:
+    """``arm``'s held-out accuracy minus ``other``'s (None: the untrained policy's 0.5 on every pair), points,
+    with the interval over seeds and held-out pairs (``report.crossed_interval``); None where a seed's file
+    predates per-pair records."""
+    diffs, pairs = [], []
+    for r in results:
+        held = r.get("held", {})
+        mine, theirs = held.get(arm), held.get(other) if other else None
+        if mine is None or (other and theirs is None):
+            return None
+        if other and not np.array_equal(mine["pairs"], theirs["pairs"]):
+            raise ValueError(f"seed {r['seed']}: {arm} and {other} were scored on different held-out pairs")
+        diffs.append(100 * (mine["agreement"] - (theirs["agreement"] if other else 0.5)))
+        pairs.append(mine["pairs"])
+    return report.crossed_interval(diffs, pairs)
+
+
+def margin_correlation(results: list[dict], arm: str) -> float | None:
+    """The mean, over pairs of seeds, of the correlation of ``arm``'s final held-out margins on the pairs both
+    seeds held out; None without per-pair records.
+
+    For coin flips it tells a side effect from chance: with labels that differ by seed, training
+    that moved a held-out pair only through what its labels teach would move it differently in each
+    seed (correlation near 0); a high correlation means training moves those pairs alike whatever
+    the labels, so the control's lift or loss on one finite set of pairs repeats in every seed.
+    """
+    held = [r.get("held", {}).get(arm) for r in results]
+    if len(held) < 2 or any(h is None for h in held):
+        return None
+    rs = []
+    for i in range(len(held)):
+        for j in range(i + 1, len(held)):
+            _, a, b = np.intersect1d(held[i]["pairs"], held[j]["pairs"], return_indices=True)
+            x, y = held[i]["margins"][a], held[j]["margins"][b]
+            if len(a) > 2 and x.std() > 0 and y.std() > 0:
+                rs.append(float(np.corrcoef(x, y)[0, 1]))
+    return float(np.mean(rs)) if rs else None
+
+
+def _shown(boot: report.Interval, differences: np.ndarray, crossed: report.Interval | None) -> bool:
+    """Whether a seed-level difference is read as real: the bootstrap, the t interval and (where per-pair
+    records exist) the interval over seeds and held-out pairs all exclude 0."""
+    return all(i.excludes(0.0) for i in (boot, report.t_interval(differences), crossed) if i is not None)
+
+
+def _control_verdict(moved: np.ndarray, crossed: report.Interval | None = None) -> str:
     """What the control's per-seed move from the untrained policy says of the metric (issue 16: no gain
-    allowed). A gain is read only where the bootstrap and the t interval both exclude 0."""
+    allowed). A gain is read only where every interval given excludes 0 (``_shown``)."""
     boot = report.paired_interval(moved, np.zeros_like(moved), report.mean_difference)
     if np.isnan(boot.low):
         return f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet"
-    if boot.excludes(0.0) and report.t_interval(moved).excludes(0.0):
-        return "**a gain: the metric is wrong**"
+    if _shown(boot, moved, crossed):
+        return "**a gain: the metric is wrong**" if boot.value > 0 else "a loss (no gain)"
     return "no gain shown: the metric passes this check"
 
 
@@ -760,22 +830,29 @@ def _information_line(results: list[dict], last: int) -> str:
     information adds to held-out accuracy. Where it does not show, no acquisition ranking can."""
     real, coin = (100 * report.curves(results, arm)[:, last] for arm in (lab.BASELINE, lab.CONTROL))
     boot = report.paired_interval(real, coin, report.mean_difference)
+    crossed = held_interval(results, lab.BASELINE, lab.CONTROL)
     if np.isnan(boot.low):
         verdict = f"fewer than {report.MIN_SEEDS} seeds: no verdict yet"
-    elif boot.low > 0 and report.t_interval(real - coin).low > 0:
+    elif boot.value > 0 and _shown(boot, real - coin, crossed):
         verdict = "the labels' information shows"
     else:
         verdict = ("**the labels' information does not show: at these sizes this metric cannot rank acquisition "
                    "functions on this data set**")
-    return (f"Real labels against coin flips on the same pairs (`random` − `coin_flip`): {_both(boot, real - coin)} "
-            f"points ({verdict}).")
+    return (f"Real labels against coin flips on the same pairs (`random` − `coin_flip`): "
+            f"{_both(boot, real - coin, crossed)} points ({verdict}).")
 
 
-def _both(boot: report.Interval, differences: np.ndarray) -> str:
-    """A seed-level figure with its bootstrap interval and, beside it, its t interval."""
+def _both(boot: report.Interval, differences: np.ndarray, crossed: report.Interval | None = None) -> str:
+    """A seed-level figure with its bootstrap interval and, beside it, its t interval and (where per-pair
+    records exist) its interval over seeds and held-out pairs."""
     t = report.t_interval(differences)
     text = report.interval_text(boot, report.points)
-    return text if np.isnan(t.low) else f"{text} (t: [{report.points(t.low)}, {report.points(t.high)}])"
+    if np.isnan(t.low):
+        return text
+    extra = f"t: [{report.points(t.low)}, {report.points(t.high)}]"
+    if crossed is not None and not np.isnan(crossed.low):
+        extra += f"; seeds and pairs: [{report.points(crossed.low)}, {report.points(crossed.high)}]"
+    return f"{text} ({extra})"
 
 
 def _seed_values(values: np.ndarray) -> str:
@@ -811,9 +888,17 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                  "time (random's pairs).")
     if lab.CONTROL in arms:
         moved = 100 * report.curves(results, lab.CONTROL)[:, last] - 50.0  # the untrained policy: 50%
+        crossed = held_interval(results, lab.CONTROL, None)
         lines.append(f"Control: `coin_flip` at {labels} labels moves held-out accuracy by "
-                     f"{_both(report.control_gain(results, lab.CONTROL, last), moved)} points from the untrained "
-                     f"policy (seeds: {_seed_values(moved + 50.0)}; {_control_verdict(moved)}).")
+                     f"{_both(report.control_gain(results, lab.CONTROL, last), moved, crossed)} points from the "
+                     f"untrained policy (seeds: {_seed_values(moved + 50.0)}; {_control_verdict(moved, crossed)}).")
+        r = margin_correlation(results, lab.CONTROL)
+        if r is not None:
+            lines.append(f"Coin-flip training moves the held-out pairs alike in every seed: its final margins on the "
+                         f"pairs two seeds both held out correlate {r:+.2f} (mean over pairs of seeds; labels that "
+                         "differ by seed would give about 0 if training moved a pair only through what its labels "
+                         "teach). So whatever it does to one finite set of held-out pairs repeats in every seed, "
+                         "which only the interval over seeds and pairs counts.")
         lines.append(_information_line(results, last))
         if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
             won = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64) - 50.0
@@ -829,7 +914,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     for arm in arms:
         acc = 100 * report.curves(results, arm)[:, last]
         vs = "baseline" if arm == lab.BASELINE else _both(
-            report.paired_interval(acc, base_acc, report.mean_difference), acc - base_acc)
+            report.paired_interval(acc, base_acc, report.mean_difference), acc - base_acc,
+            held_interval(results, arm, lab.BASELINE))
         cells = [f"{acc.mean():.1f}%", vs]
         if movie:
             win = 100 * np.array([r["win"][arm] for r in results], dtype=np.float64)
@@ -855,7 +941,11 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     lines += ["", f"Seed-level intervals: the paired bootstrap, then (t: …) the Student-t interval of the mean "
               f"paired difference (`report.t_interval`). With {len(results)} seeds the percentile bootstrap has few "
               "distinct resamples and is too narrow (for seeds at −1, 0 and +1 it spans [−1, +1], the t interval "
-              "[−2.5, +2.5]), so read a difference as shown only where both intervals exclude 0."]
+              "[−2.5, +2.5]). Then (seeds and pairs: …) an interval that also holds the sampling of the held-out "
+              "pairs (`report.crossed_interval`): the seeds draw their held-out pairs from one finite set, so an "
+              "effect of training on those particular pairs repeats in every seed and the seed-level intervals "
+              "cannot see it is an accident of the pairs. Arms whose files predate per-pair records "
+              "(2026-12-04) have none. Read a difference as shown only where every interval given excludes 0."]
     lines += ["", "Min. detectable: the smallest mean paired difference from random in held-out accuracy that a "
               "two-sided 5% test detects with 80% power at this many seeds, from the spread over the finished seeds "
               "(`report.min_detectable`).", "",

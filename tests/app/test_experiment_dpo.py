@@ -50,6 +50,12 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
         assert ("win_rate" in r) == (r["dataset"] == "movie")
         assert len(r["train_loss"]) == dpo.QUICK.rounds and r["settings"]["schedule"] == dpo.QUICK.schedule
         assert r["settings"] == {**r["settings"], "preset": "cpu", "rounds": dpo.QUICK.rounds, "tuning": dpo.QUICK.tuning}
+        # per held-out pair and round: the margin and its agreement with the truth, which give the accuracy
+        held, right = r["held_pairs"], np.array(r["held_agreement"])
+        assert len(held) == len(set(held)) == r["held_out"] and not set(held) & set(r["bought"])
+        assert right.shape == np.shape(r["held_margins"]) == (dpo.QUICK.rounds, len(held))
+        assert set(right.ravel()) <= {0.0, 0.5, 1.0} and np.allclose(right.mean(axis=1), r["accuracy"][1:])
+        assert np.array_equal(right == 0.5, np.array(r["held_margins"]) == 0.0)
     by = {(r["dataset"], r["seed"], r["arm"]): r for r in runs}
     for d in ("movie", "hh"):
         assert set(dpo.DEFAULT_ARMS[d]) == {arm for (dd, _, arm) in by if dd == d}
@@ -231,3 +237,50 @@ def test_the_information_line_reads_real_labels_against_coin_flips_on_the_same_p
     assert "information shows" in dpo._information_line(results([0.57, 0.56, 0.545], [0.53, 0.535, 0.515]), 1)
     assert "does not show" in dpo._information_line(results([0.494, 0.5, 0.466], [0.506, 0.517, 0.477]), 1)
     assert "no verdict" in dpo._information_line(results([0.6, 0.6], [0.5, 0.5]), 1)
+
+
+def held_results(seeds: list[dict[str, dict | None]]) -> list[dict]:
+    """``finished``'s per-seed records, reduced to the per-pair fields the report reads."""
+    return [{"seed": i, "held": {arm: None if h is None else {k: np.asarray(v) for k, v in h.items()}
+                                 for arm, h in held.items()}} for i, held in enumerate(seeds)]
+
+
+def test_the_control_reads_no_gain_where_the_held_out_pairs_explain_it():
+    # the movie control's shape on 2026-12-04: three seeds of coin flips 53.0%, 53.5%, 51.5% on the same 200
+    # held-out pairs, moved alike in every seed. The seed-level intervals exclude 0; the pairs' own sampling
+    # (a lift of 1.5-3.5 points on 200 pairs with agreement 0 or 1 is within one standard error) does not
+    pairs = np.arange(200)
+    base = np.r_[np.ones(103), np.zeros(97)]  # 51.5%
+
+    def seed(flips):
+        right = base.copy()
+        right[103:103 + flips] = 1.0
+        return {"coin_flip": {"pairs": pairs, "agreement": right, "margins": 2 * right - 1}}
+
+    results = held_results([seed(3), seed(4), seed(0)])
+    moved = np.array([3.0, 3.5, 1.5])
+    crossed = dpo.held_interval(results, "coin_flip", None)
+    assert crossed.value == pytest.approx(moved.mean())
+    assert report.t_interval(moved).excludes(0.0) and not crossed.excludes(0.0)
+    assert "metric is wrong" in dpo._control_verdict(moved)  # the seeds alone
+    assert "no gain shown" in dpo._control_verdict(moved, crossed)
+    assert dpo.margin_correlation(results, "coin_flip") > 0.9  # moved alike: a side effect, not the labels
+
+
+def test_held_out_intervals_pair_arms_on_the_same_pairs_and_skip_old_files():
+    rng = np.random.default_rng(0)
+    pairs = [np.sort(rng.permutation(300)[:200]) for _ in range(3)]
+
+    def arm(p, right):
+        return {"pairs": p, "agreement": right, "margins": rng.normal(size=len(p))}
+
+    results = held_results([{"random": arm(p, np.ones(len(p))), "sharp": arm(p, np.r_[np.ones(150), np.zeros(50)])}
+                            for p in pairs])
+    diff = dpo.held_interval(results, "sharp", "random")
+    assert diff.value == pytest.approx(-25.0) and diff.excludes(0.0)
+    assert abs(dpo.margin_correlation(results, "random")) < 0.2  # margins drawn apart in each seed
+    results[1]["held"]["sharp"] = None  # a file written before per-pair records
+    assert dpo.held_interval(results, "sharp", "random") is None and dpo.margin_correlation(results, "sharp") is None
+    results[1]["held"]["sharp"] = arm(pairs[0], np.ones(200))
+    with pytest.raises(ValueError, match="different held-out pairs"):
+        dpo.held_interval(results, "sharp", "random")

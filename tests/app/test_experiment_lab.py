@@ -106,6 +106,23 @@ def test_the_t_interval_over_few_seeds_is_wider_than_the_bootstrap():
     assert np.isnan(report.t_interval(np.array([1.0, 2.0])).low)
 
 
+def test_the_interval_over_seeds_and_pairs_adds_the_held_out_pairs_sampling():
+    same = np.arange(100)
+    # every pair of a seed moved alike: the pairs add nothing, and the interval is the seeds' t interval
+    flat = report.crossed_interval([np.full(100, v) for v in (1.0, 3.0, 2.0)], [same] * 3)
+    t = report.t_interval(np.array([1.0, 3.0, 2.0]))
+    assert (flat.value, flat.low, flat.high) == pytest.approx((t.value, t.low, t.high))
+    # seeds that agree on every pair: no seed spread, and the half-width is 1.96 standard errors over the pairs
+    d = np.r_[np.full(55, 50.0), np.full(45, -50.0)]
+    alike = report.crossed_interval([d, d, d], [same] * 3)
+    assert alike.value == pytest.approx(5.0)
+    assert alike.high - alike.value == pytest.approx(1.96 * d.std(ddof=1) / 10, rel=0.1)
+    assert not alike.excludes(0.0)  # though every seed reads +5
+    assert np.isnan(report.crossed_interval([d, d], [same] * 2).low)  # two seeds: none
+    with pytest.raises(ValueError, match="differences for"):
+        report.crossed_interval([d, d, d[:50]], [same] * 3)
+
+
 def test_the_interval_is_paired_over_seeds():
     # seeds differ a lot, the arm is one point above the baseline on every seed: paired, that is certain
     base = np.random.default_rng(0).normal(50, 10, size=20)
