@@ -808,6 +808,15 @@ def margin_correlation(results: list[dict], arm: str) -> float | None:
     return float(np.mean(rs)) if rs else None
 
 
+SIDE_EFFECT_R = 0.3  # a correlation of coin-flip margins across seeds above this reads as a side effect
+SIDE_EFFECT_TEXT = {
+    True: "training moves those pairs alike whatever the labels, so its effect on one finite set of held-out pairs "
+          "repeats in every seed, and only the interval over seeds and pairs counts that set's sampling.",
+    False: "no side effect common to the seeds shows; what the seeds share is the held-out pairs themselves, whose "
+           "sampling (up to {sd:.1f} points a seed at {n} pairs) only the interval over seeds and pairs counts.",
+}
+
+
 def _shown(boot: report.Interval, differences: np.ndarray, crossed: report.Interval | None) -> bool:
     """Whether a seed-level difference is read as real: the bootstrap, the t interval and (where per-pair
     records exist) the interval over seeds and held-out pairs all exclude 0."""
@@ -894,11 +903,10 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                      f"untrained policy (seeds: {_seed_values(moved + 50.0)}; {_control_verdict(moved, crossed)}).")
         r = margin_correlation(results, lab.CONTROL)
         if r is not None:
-            lines.append(f"Coin-flip training moves the held-out pairs alike in every seed: its final margins on the "
-                         f"pairs two seeds both held out correlate {r:+.2f} (mean over pairs of seeds; labels that "
-                         "differ by seed would give about 0 if training moved a pair only through what its labels "
-                         "teach). So whatever it does to one finite set of held-out pairs repeats in every seed, "
-                         "which only the interval over seeds and pairs counts.")
+            n = len(results[0]["held"][lab.CONTROL]["pairs"])
+            lines.append(f"Coin-flip margins on the held-out pairs two seeds share correlate {r:+.2f} (mean over "
+                         "pairs of seeds; about 0 if training moves a pair only through what its labels, which differ "
+                         f"by seed, teach): {SIDE_EFFECT_TEXT[r >= SIDE_EFFECT_R].format(sd=50 / np.sqrt(n), n=n)}")
         lines.append(_information_line(results, last))
         if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
             won = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64) - 50.0

@@ -265,6 +265,7 @@ def test_the_control_reads_no_gain_where_the_held_out_pairs_explain_it():
     assert "metric is wrong" in dpo._control_verdict(moved)  # the seeds alone
     assert "no gain shown" in dpo._control_verdict(moved, crossed)
     assert dpo.margin_correlation(results, "coin_flip") > 0.9  # moved alike: a side effect, not the labels
+    assert dpo.SIDE_EFFECT_TEXT[True].startswith("training moves those pairs alike")
 
 
 def test_held_out_intervals_pair_arms_on_the_same_pairs_and_skip_old_files():
