@@ -119,8 +119,8 @@ def crossed_interval(differences: list[np.ndarray], pairs: list[np.ndarray]) -> 
         boot = stats.bootstrap(tuple(table), mean_of_seeds, paired=True, vectorized=True, n_resamples=RESAMPLES,
                                method="percentile", rng=np.random.default_rng(0))
     over_pairs = float(boot.standard_error)
-    over_seeds = float(stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means)))
-    half = float(np.hypot(over_seeds, stats.norm.ppf(0.975) * over_pairs))
+    over_seeds = t_interval(means)
+    half = float(np.hypot(over_seeds.high - over_seeds.value, stats.norm.ppf(0.975) * over_pairs))
     return Interval(value, value - half, value + half)
 
 
