@@ -420,7 +420,7 @@ def pilot_sizes(s: Settings) -> tuple[int, int]:
 
 
 def pilot_path(opts: Options, dataset: str) -> Path:
-    return opts.home / "dpo" / f"pilot-{dataset}-{model_label(opts.model)}.json"
+    return records_root(opts) / f"pilot-{dataset}-{model_label(opts.model)}.json"
 
 
 def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
@@ -510,9 +510,17 @@ def _write_json(path: Path, value) -> None:
     files.write_text(path, json.dumps(value))
 
 
+def records_root(opts: Options) -> Path:
+    """Where the result files the report is written from go: beside its plots (``docs/results/dpo``), so they
+    are committed with the figures and ``--report-only`` rewrites the section from a fresh clone. An arm
+    costs a quarter of an hour of CPU; the caches under ``home`` (generations, reference log-probs,
+    checkpoints) are cheap to rebuild by comparison and stay out of the repository."""
+    return opts.plots / "dpo"
+
+
 def results_folder(opts: Options, dataset: str) -> Path:
     """Where one data set's arm files go, keyed by the sizes (other sizes, other folder)."""
-    return (opts.home / "dpo" / "results" /
+    return (records_root(opts) /
             f"{dataset}-{model_label(opts.model)}-{opts.preset}-{fingerprint(asdict(opts.settings), opts.movie_prompts)}")
 
 
@@ -533,7 +541,7 @@ def set_aside(opts: Options, dataset: str, echo=print) -> list[Path]:
     --per-round), so are the folders of that preset's earlier definitions, whose figures
     measured another recipe. Nothing is deleted.
     """
-    root = opts.home / "dpo" / "results"
+    root = records_root(opts)
     here = results_folder(opts, dataset)
     aside = root / "superseded"
     moved = []
@@ -598,6 +606,12 @@ def run(opts: Options, echo=print) -> dict:
     check(opts)
     for dataset in opts.datasets:
         set_aside(opts, dataset, echo)
+    if opts.report_only:
+        for dataset in opts.datasets:
+            if not any(results_folder(opts, dataset).glob("seed-*.json")):
+                raise ValueError(f"--report-only: no finished {dataset} arm of preset {opts.preset!r} in "
+                                 f"{results_folder(opts, dataset)}; run without --report-only to make them ({opts.out} is "
+                                 "left as it was)")
     jobs = [(d, seed) for seed in range(opts.seeds) for d in opts.datasets]  # movie seed 0, HH seed 0, then seed 1
     if not opts.report_only:
         bar = tqdm(total=len(jobs), desc="dpo seeds", disable=not opts.progress)

@@ -33,7 +33,9 @@ def cli(tmp_path, monkeypatch):
 
 
 def arm_files(tmp_path):
-    return sorted((tmp_path / "home" / "experiments" / "dpo" / "results").rglob("seed-*.json"))
+    """The result files lie beside the plots (they are committed with the report), not in the caches' home."""
+    assert not (tmp_path / "home" / "experiments" / "dpo" / "results").exists()
+    return sorted((tmp_path / "docs" / "results" / "dpo").rglob("seed-*.json"))
 
 
 def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
@@ -75,12 +77,12 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     assert "metric passes" not in text and "metric is wrong" not in text and "(t: [" not in text
     assert text.count("The same control moves the win rate against the reference") == 1  # movie only
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
-                                                                           "experiment-dpo-hh.png"}
+                                                                           "experiment-dpo-hh.png", "dpo"}
     before = {p: p.stat().st_mtime_ns for p in files}
     again = cli("--quick", "--hh", str(hh))
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in arm_files(tmp_path)} == before  # resumed: no arm ran again
-    pilot = dpo.pilot_path(dpo.Options.make(quick=True, home=tmp_path / "home" / "experiments"), "movie")
+    pilot = dpo.pilot_path(dpo.Options.make(quick=True, plots=tmp_path / "docs" / "results"), "movie")
     run = lambda right: [{"acc": 0.5, "loss": 0.5, "right": right, "train_s": 1.0}]  # as many right, on other pairs
     pilot.write_text(json.dumps({"keep2_5e-4/perfect": run([1.0, 0.0] * 20), "keep2_5e-4/coin": run([0.0, 1.0] * 20)}))
     more = cli("--quick", "--hh", str(hh), "--seeds", "3", "--report-only")
@@ -124,7 +126,20 @@ def test_bad_input_is_a_cli_error_and_writes_nothing(cli, tmp_path, args, named)
     result = cli("--quick", "--hh", str(hh), *args)
     assert result.exit_code == 1
     assert named in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "docs").exists() and not (tmp_path / "home" / "experiments" / "dpo" / "results").exists()
+    assert not (tmp_path / "docs").exists() and not (tmp_path / "home" / "experiments" / "dpo").exists()
+
+
+def test_report_only_without_finished_arms_refuses_and_keeps_the_report(cli, tmp_path):
+    """A fresh clone without the result files must not rewrite the published section as empty."""
+    hh = hh_file(tmp_path / "hh.jsonl", 60)
+    out = tmp_path / "docs" / "results.md"
+    out.parent.mkdir()
+    out.write_text("# Results\n\n<!-- experiment-dpo:begin -->\nmeasured figures\n<!-- experiment-dpo:end -->\n")
+    before = out.read_text()
+    result = cli("--quick", "--hh", str(hh), "--report-only")
+    assert result.exit_code == 1 and "--report-only" in result.output and "no finished movie arm" in result.output
+    assert "Traceback" not in result.output and out.read_text() == before
+    assert not (tmp_path / "docs" / "results" / "dpo").exists()
 
 
 def test_an_unknown_fidelity_is_named(tmp_path, monkeypatch):
@@ -139,7 +154,7 @@ def test_an_unknown_fidelity_is_named(tmp_path, monkeypatch):
 def test_results_of_other_settings_are_set_aside_not_pooled(tmp_path):
     """A preset's figures come only from files recording its settings: earlier definitions of the preset, and files
     recording other settings (or none), are moved to superseded/ with a message, never deleted or reported."""
-    opts = dpo.Options.make(preset="cpu", home=tmp_path, datasets=["movie"], seeds=1)
+    opts = dpo.Options.make(preset="cpu", plots=tmp_path, datasets=["movie"], seeds=1)
     here = dpo.results_folder(opts, "movie")
     old = here.parent / "movie-SmolLM2-135M-Instruct-cpu-000000000000"  # the preset as it was defined before
     other = here.parent / "hh-SmolLM2-135M-Instruct-cpu-000000000000"  # another data set: not this call's business
@@ -153,7 +168,7 @@ def test_results_of_other_settings_are_set_aside_not_pooled(tmp_path):
     (here / "seed-0000-coin_flip.json").write_text(json.dumps({"settings": changed}))
     said = []
     moved = dpo.set_aside(opts, "movie", said.append)
-    aside = tmp_path / "dpo" / "results" / "superseded"
+    aside = tmp_path / "dpo" / "superseded"
     assert sorted(moved) == sorted([aside / old.name, aside / here.name / "seed-0000-sharp.json",
                                     aside / here.name / "seed-0000-coin_flip.json"])
     assert all(p.exists() for p in moved) and not old.exists() and other.exists()
