@@ -601,17 +601,28 @@ def _seed_job(opts: Options, dataset: str, seed: int) -> int:
     return run_seed(opts, dataset, seed)
 
 
+def _with_records(opts: Options, echo) -> Options:
+    """``opts`` narrowed to the data sets with result files here: a report-only run keeps the published block of
+    the others rather than rewrite it as empty (a fresh clone, or one data set's files restored); with none,
+    a ``ValueError`` and nothing written."""
+    have = [d for d in opts.datasets if any(results_folder(opts, d).glob("seed-*.json"))]
+    if not have:
+        raise ValueError(f"--report-only: no finished arm of preset {opts.preset!r} in "
+                         f"{' or '.join(str(results_folder(opts, d)) for d in opts.datasets)}; run without "
+                         f"--report-only to make them ({opts.out} is left as it was)")
+    for dataset in opts.datasets:
+        if dataset not in have:
+            echo(f"no finished {dataset} arm in {results_folder(opts, dataset)}: its block of {opts.out} is kept as it was")
+    return replace(opts, datasets=have)
+
+
 def run(opts: Options, echo=print) -> dict:
     """Run what is missing (unless ``report_only``), then write the section from every finished file."""
     check(opts)
     for dataset in opts.datasets:
         set_aside(opts, dataset, echo)
     if opts.report_only:
-        for dataset in opts.datasets:
-            if not any(results_folder(opts, dataset).glob("seed-*.json")):
-                raise ValueError(f"--report-only: no finished {dataset} arm of preset {opts.preset!r} in "
-                                 f"{results_folder(opts, dataset)}; run without --report-only to make them ({opts.out} is "
-                                 "left as it was)")
+        opts = _with_records(opts, echo)
     jobs = [(d, seed) for seed in range(opts.seeds) for d in opts.datasets]  # movie seed 0, HH seed 0, then seed 1
     if not opts.report_only:
         bar = tqdm(total=len(jobs), desc="dpo seeds", disable=not opts.progress)
@@ -687,17 +698,28 @@ def write_report(opts: Options) -> dict:
              f"Sizes were fixed before the runs; nothing was tuned on held-out data. Each result file records the "
              f"settings that made it; files of other settings (such as this preset's earlier definitions) are moved "
              f"to `superseded/` and never pooled with these.", "",
-             *_pilot_text(opts),
+             *_block(opts, "pilot", _pilot_text(opts)),
              f"The `gpu` preset ({_sizes(PRESETS['gpu'])}) is untested on a GPU: no run of it has been made. The `cpu` "
              f"preset is {_sizes(PRESETS['cpu'])}.", ""]
     figures = {}
-    for dataset in opts.datasets:
-        text, figs = _dataset_section(dataset, opts)
-        lines += text
-        figures[dataset] = figs
+    for dataset in DATASETS:
+        text = []
+        if dataset in opts.datasets:
+            text, figures[dataset] = _dataset_section(dataset, opts)
+        lines += _block(opts, dataset, text)
 
     report.replace_section(opts.out, "\n".join(lines), SECTION)
     return figures
+
+
+def _block(opts: Options, name: str, text: list[str]) -> list[str]:
+    """``text`` in its own marked block of the section; with no text (a data set not asked for, or no pilot file
+    here), the block as ``opts.out`` already has it. A run of one data set, or a clone holding only some result
+    files, rewrites what it measured and leaves the rest of the published section as it was."""
+    if text:
+        return [f"<!-- {SECTION}-{name}:begin -->", *text, f"<!-- {SECTION}-{name}:end -->", ""]
+    kept = report.section_block(opts.out, f"{SECTION}-{name}")
+    return [kept, ""] if kept else []
 
 
 SCHEDULE_TEXT = {
@@ -894,7 +916,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     note = next((f["data"] for f in files if f.get("data")), DATA_NOTES[dataset])
     held = sorted({f["held_out"] for f in files if "held_out" in f})
     held_text = f"; {' or '.join(map(str, held))} held out per seed" if held else ""
-    lines += [f"Pairs: {note}{held_text}. {status}.", ""]
+    written = f"written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from `{results_folder(opts, dataset)}`"
+    lines += [f"Pairs: {note}{held_text}. {status}; {written}.", ""]
     if 0 < len(results) < report.MIN_SEEDS:
         lines += [f"**Fewer than {report.MIN_SEEDS} seeds are finished: the table gives means only, with no "
                   f"seed-level interval and no verdict.**", ""]

@@ -313,6 +313,15 @@ def plot_dollars(rows: list[DollarRow], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def section_block(path: Path, name: str) -> str | None:
+    """The block ``<!-- name:begin -->`` … ``<!-- name:end -->`` of ``path``, markers included; None if absent."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else ""
+    if begin not in text or end not in text or text.index(begin) > text.index(end):
+        return None
+    return text[text.index(begin): text.index(end) + len(end)]
+
+
 def replace_section(path: Path, body: str, name: str = "experiment") -> None:
     """Write ``body`` between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``path``
     (the markers appended when missing), whole; the rest of the file stays as it was, so

@@ -96,6 +96,22 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     hh_text = (tmp_path / "docs" / "results.md").read_text().split("HH harmless-base")[-1]
     assert "1 of 2 seeds finished (seeds 0)" in hh_text and "seed 1 `random`" in hh_text  # unpaired, listed apart
 
+    # one data set's run rewrites its own block and keeps the others (and a pilot whose file is not here) as published
+    out = tmp_path / "docs" / "results.md"
+    hh_block, pilot_block = report.section_block(out, "experiment-dpo-hh"), report.section_block(out, "experiment-dpo-pilot")
+    assert "1 of 2 seeds finished" in hh_block and "Recipe pilot (movie)" in pilot_block
+    pilot.unlink()
+    next(p for p in files if "movie-" in str(p.parent) and p.name == "seed-0001-sharp.json").unlink()
+    for folder in {p.parent for p in files if "hh-" in str(p.parent)}:  # as in a clone holding movie's files only
+        folder.rename(tmp_path / folder.name)
+    said = cli("--quick", "--report-only")
+    assert said.exit_code == 0 and "no finished hh arm" in said.output and "kept as it was" in said.output
+    assert report.section_block(out, "experiment-dpo-hh") == hh_block
+    assert report.section_block(out, "experiment-dpo-pilot") == pilot_block
+    movie_block = report.section_block(out, "experiment-dpo-movie")
+    assert "1 of 2 seeds finished (seeds 0)" in movie_block and "seed 1 `random`" in movie_block
+    assert out.read_text().count("<!-- experiment-dpo-hh:begin -->") == 1
+
 
 def test_every_arm_of_a_seed_sees_the_same_split_and_answers():
     """The answers come from the linear lab's draw keyed on (seed, pair): an arm cannot change them."""
@@ -137,7 +153,7 @@ def test_report_only_without_finished_arms_refuses_and_keeps_the_report(cli, tmp
     out.write_text("# Results\n\n<!-- experiment-dpo:begin -->\nmeasured figures\n<!-- experiment-dpo:end -->\n")
     before = out.read_text()
     result = cli("--quick", "--hh", str(hh), "--report-only")
-    assert result.exit_code == 1 and "--report-only" in result.output and "no finished movie arm" in result.output
+    assert result.exit_code == 1 and "--report-only" in result.output and "no finished arm" in result.output
     assert "Traceback" not in result.output and out.read_text() == before
     assert not (tmp_path / "docs" / "results" / "dpo").exists()
 
