@@ -602,17 +602,19 @@ def _seed_job(opts: Options, dataset: str, seed: int) -> int:
 
 
 def _with_records(opts: Options, echo) -> Options:
-    """``opts`` narrowed to the data sets with result files here: a report-only run keeps the published block of
-    the others rather than rewrite it as empty (a fresh clone, or one data set's files restored); with none,
-    a ``ValueError`` and nothing written."""
-    have = [d for d in opts.datasets if any(results_folder(opts, d).glob("seed-*.json"))]
+    """``opts`` narrowed to the data sets with at least one seed whose every arm is finished here: a report-only
+    run keeps the published block of the others rather than rewrite it with an empty table (a fresh clone, or
+    a data set's arms only partly rerun); with none, a ``ValueError`` and nothing written."""
+    have = [d for d in opts.datasets if finished(opts, d)[0]]
     if not have:
-        raise ValueError(f"--report-only: no finished arm of preset {opts.preset!r} in "
+        raise ValueError(f"--report-only: no seed with every arm ({', '.join(opts.arms_of(opts.datasets[0]))}"
+                         f"{' …' if len(opts.datasets) > 1 else ''}) finished in "
                          f"{' or '.join(str(results_folder(opts, d)) for d in opts.datasets)}; run without "
                          f"--report-only to make them ({opts.out} is left as it was)")
     for dataset in opts.datasets:
         if dataset not in have:
-            echo(f"no finished {dataset} arm in {results_folder(opts, dataset)}: its block of {opts.out} is kept as it was")
+            echo(f"no {dataset} seed has every arm ({', '.join(opts.arms_of(dataset))}) finished in "
+                 f"{results_folder(opts, dataset)}: its block of {opts.out} is kept as it was")
     return replace(opts, datasets=have)
 
 
