@@ -315,8 +315,11 @@ def plot_dollars(rows: list[DollarRow], path: Path, title: str) -> None:
 
 def section_block(path: Path, name: str) -> str | None:
     """The block ``<!-- name:begin -->`` … ``<!-- name:end -->`` of ``path``, markers included; None if absent."""
+    return _block_in(path.read_text() if path.exists() else "", name)
+
+
+def _block_in(text: str, name: str) -> str | None:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else ""
     if begin not in text or end not in text or text.index(begin) > text.index(end):
         return None
     return text[text.index(begin): text.index(end) + len(end)]
@@ -326,11 +329,11 @@ def replace_section(path: Path, body: str, name: str = "experiment") -> None:
     """Write ``body`` between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``path``
     (the markers appended when missing), whole; the rest of the file stays as it was, so
     each command that measures owns its own section of docs/results.md."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{body.strip()}\n{end}"
-    if begin in text and end in text and text.index(begin) < text.index(end):
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    block = f"<!-- {name}:begin -->\n{body.strip()}\n<!-- {name}:end -->"
+    old = _block_in(text, name)
+    if old is not None:
+        text = text.replace(old, block, 1)
     else:
         text = text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
     files.write_text(path, text)
