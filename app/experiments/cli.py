@@ -54,7 +54,7 @@ def experiment(
     price_quality: Annotated[Optional[str], typer.Option(help="quality control on the simulated pricing campaigns: gold (gold checks; posted prices then fill little) or none (default gold; --quick none)")] = None,
     price_rounds: Annotated[Optional[int], typer.Option(help="rounds of each simulated pricing campaign (default: the price study's own)")] = None,
     fidelity: Annotated[str, typer.Option(help="linear (a log-linear policy on frozen features, seconds a seed) or dpo (real LoRA-DPO on the model, about 15 min an arm on one CPU core: docs/results.md)")] = "linear",
-    preset: Annotated[Optional[str], typer.Option(help="dpo sizes: cpu (4 rounds of 12 labels; an arm takes 13-15 min on one of two quiet cores, so a seed of one data set, 4 arms, about an hour) or gpu (bigger; untested on a GPU)")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="dpo sizes: cpu (4 rounds of 12 labels; an arm takes 13-15 min on one of two quiet cores, so a seed of one data set, 4 arms, about an hour) or gpu (6 rounds of 16 labels, HH pairs up to 1024 prompt tokens; both data sets, 3 seeds, 24 arms in 6 min on one H200 with --workers 6)")] = None,
     report_only: Annotated[bool, typer.Option("--report-only", help="dpo: write the results section from the finished arms without running more")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a smoke run: tiny sizes (use with --model tiny in tests)")] = False,
     out: Annotated[Path, typer.Option(help="the results file whose experiment section is replaced")] = Path("docs/results.md"),

@@ -45,6 +45,7 @@ import json
 import os
 import time
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -120,7 +121,7 @@ PRESETS = {
     # one seed of one data set, all 4 arms, aiming at an hour on 2 idle CPU cores; the recipe (continue with Adam
     # carried, lr 5e-4, 2 epochs) is the demo's, checked by a pilot on the tuning pairs (docs/results.md)
     "cpu": Settings(),
-    # bigger sizes for one GPU; never run on a GPU yet (the results say so)
+    # bigger sizes for one GPU: both data sets' 3 seeds, 24 arms, in 6 minutes on one H200 with 6 workers
     "gpu": Settings(rounds=6, per_round=16, pool=224, held_out=192, win_prompts=512, samples=2, epochs=2.0,
                     batch_size=8, max_prompt_tokens=1024, max_reply_tokens=512),
 }
@@ -420,7 +421,9 @@ def pilot_sizes(s: Settings) -> tuple[int, int]:
 
 
 def pilot_path(opts: Options, dataset: str) -> Path:
-    return records_root(opts) / f"pilot-{dataset}-{model_label(opts.model)}.json"
+    """The pilot's file; a preset other than ``cpu`` (other sizes, so another pilot) has its own."""
+    suffix = "" if opts.preset == "cpu" else f"-{opts.preset}"
+    return records_root(opts) / f"pilot-{dataset}-{model_label(opts.model)}{suffix}.json"
 
 
 def pilot(opts: Options, dataset: str, recipes: list[str]) -> dict:
@@ -528,6 +531,21 @@ def arm_path(opts: Options, dataset: str, seed: int, arm: str) -> Path:
     return results_folder(opts, dataset) / f"seed-{seed:04d}-{arm}.json"
 
 
+def ran_on(opts: Options) -> str:
+    """The machine an arm ran on, as its file records it: a report written elsewhere (``--report-only`` in a
+    clone) states where the figures were measured, not where they were tabulated."""
+    import torch
+
+    gpu = f"{torch.cuda.get_device_name(0)} GPU, " if torch.cuda.is_available() else ""
+    return f"{gpu}{describe_machine()}, torch {torch.__version__}, {opts.workers} worker(s)"
+
+
+def section_name(opts: Options) -> str:
+    """The marked section of ``opts.out`` a preset's report owns: ``cpu``'s is the fidelity's first, each other
+    preset has its own, so the presets' figures (other sizes) are never written over each other."""
+    return SECTION if opts.preset == "cpu" else f"{SECTION}-{opts.preset}"
+
+
 def recorded(opts: Options) -> dict:
     """What each result file records of what made it; a file recording anything else is not reported with it."""
     return {"preset": opts.preset, "model": opts.model, "movie_prompts": opts.movie_prompts, **asdict(opts.settings)}
@@ -590,7 +608,7 @@ def run_seed(opts: Options, dataset: str, seed: int) -> int:
         result, base = run_arm(base, tok, data, split, arm, seed, opts.settings, cache, folder / "trainer", theirs,
                                progress=opts.progress)
         cache.save()
-        _write_json(arm_path(opts, dataset, seed, arm), {**result, "settings": recorded(opts)})
+        _write_json(arm_path(opts, dataset, seed, arm), {**result, "machine": ran_on(opts), "settings": recorded(opts)})
     return len(todo)
 
 
@@ -676,15 +694,16 @@ def _resume_command(opts: Options) -> str:
 def write_report(opts: Options) -> dict:
     s = opts.settings
     now = dt.datetime.now(dt.timezone.utc)
-    lines = [f"## Points per label by acquisition function (`dpo` fidelity)", "",
+    lines = [f"## Points per label by acquisition function (`dpo` fidelity, `{opts.preset}` preset)", "",
              f"_Run with `{_resume_command(opts)}`"
              + (f", this section written from its finished arms by `{opts.command}`" if opts.report_only else "")
-             + f" on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()}; model "
+             + f" on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()} (where each data set's arms ran: "
+             f"its block); model "
              f"`{opts.model}`; preset `{opts.preset}`; seeds asked 0–{opts.seeds - 1}._", "",
              f"**Setup.** Real LoRA-DPO on the model (`policy.train.train_dpo`, LoRA r 16, β = {s.beta}, "
              f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, learning rate {_lr(s)}) under the "
              f"**{s.schedule}** schedule: {SCHEDULE_TEXT[s.schedule]} Per seed: {s.pool} candidate pairs and "
-             f"{s.held_out} held out (`lab.split`, after {s.tuning} pairs set apart for the recipe pilot below), "
+             f"{s.held_out} held out (`lab.split`, after {s.tuning} pairs set apart for the recipe pilot), "
              f"{s.rounds} rounds of {s.per_round} labels ({s.labels} in all). Answers, coins and the market's error "
              f"estimates are the `linear` lab's (`lab.annotator_answers`, keyed on (seed, pair)): every arm gets the "
              f"same answer to the same pair. Arms pick with the worker's scorers (`policy.acquire.SCORERS`) on the "
@@ -701,8 +720,9 @@ def write_report(opts: Options) -> dict:
              f"settings that made it; files of other settings (such as this preset's earlier definitions) are moved "
              f"to `superseded/` and never pooled with these.", "",
              *_block(opts, "pilot", _pilot_text(opts)),
-             f"The `gpu` preset ({_sizes(PRESETS['gpu'])}) is untested on a GPU: no run of it has been made. The `cpu` "
-             f"preset is {_sizes(PRESETS['cpu'])}.", ""]
+             f"This section is the `{opts.preset}` preset: {_sizes(s)}. "
+             + " ".join(f"The `{other}` preset ({_sizes(PRESETS[other])}) has its own section."
+                        for other in PRESETS if other != opts.preset), ""]
     figures = {}
     for dataset in DATASETS:
         text = []
@@ -710,7 +730,7 @@ def write_report(opts: Options) -> dict:
             text, figures[dataset] = _dataset_section(dataset, opts)
         lines += _block(opts, dataset, text)
 
-    report.replace_section(opts.out, "\n".join(lines), SECTION)
+    report.replace_section(opts.out, "\n".join(lines), section_name(opts))
     return figures
 
 
@@ -718,9 +738,10 @@ def _block(opts: Options, name: str, text: list[str]) -> list[str]:
     """``text`` in its own marked block of the section; with no text (a data set not asked for, or no pilot file
     here), the block as ``opts.out`` already has it. A run of one data set, or a clone holding only some result
     files, rewrites what it measured and leaves the rest of the published section as it was."""
+    marker = f"{section_name(opts)}-{name}"
     if text:
-        return [f"<!-- {SECTION}-{name}:begin -->", *text, f"<!-- {SECTION}-{name}:end -->", ""]
-    kept = report.section_block(opts.out, f"{SECTION}-{name}")
+        return [f"<!-- {marker}:begin -->", *text, f"<!-- {marker}:end -->", ""]
+    kept = report.section_block(opts.out, marker)
     return [kept, ""] if kept else []
 
 
@@ -869,6 +890,9 @@ def _control_verdict(moved: np.ndarray, crossed: report.Interval | None = None) 
         return f"fewer than {report.MIN_SEEDS} seeds: no interval, no verdict yet"
     if _shown(boot, moved, crossed):
         return "**a gain: the metric is wrong**" if boot.value > 0 else "a loss (no gain)"
+    if boot.value > 0 and _shown(boot, moved, None):
+        return ("no gain shown: the metric passes this check, but only by the interval over seeds and pairs (the "
+                "seed-level intervals exclude 0)")
     return "no gain shown: the metric passes this check"
 
 
@@ -906,6 +930,15 @@ def _seed_values(values: np.ndarray) -> str:
     return ", ".join(f"{v:.1f}%" for v in values)
 
 
+def _machines(files: list[dict]) -> str:
+    """Where the arms ran, from their files (files written before 2026-12-04 18:00 UTC do not record it)."""
+    counts = Counter(f.get("machine") or "" for f in files)
+    said = [f"{n} ran on {m}" for m, n in sorted(counts.items()) if m]
+    if counts[""]:
+        said.append(f"{counts['']} do not record their machine (written before 2026-12-04 18:00 UTC)")
+    return f"Of its {len(files)} arm files, {'; '.join(said)}." if files else ""
+
+
 def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     results, pending = finished(opts, dataset)
     arms = opts.arms_of(dataset)
@@ -919,7 +952,7 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
     held = sorted({f["held_out"] for f in files if "held_out" in f})
     held_text = f"; {' or '.join(map(str, held))} held out per seed" if held else ""
     written = f"written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from `{results_folder(opts, dataset)}`"
-    lines += [f"Pairs: {note}{held_text}. {status}; {written}.", ""]
+    lines += [f"Pairs: {note}{held_text}. {status}; {written}. {_machines(files)}", ""]
     if 0 < len(results) < report.MIN_SEEDS:
         lines += [f"**Fewer than {report.MIN_SEEDS} seeds are finished: the table gives means only, with no "
                   f"seed-level interval and no verdict.**", ""]
@@ -983,7 +1016,7 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                   "wins (averaged over the finished seeds) with random's on the same prompt "
                   "(`policy.evaluate.paired_difference`, a bootstrap over prompts: it holds the sampling noise "
                   "of the completions, not the seed-to-seed spread of training)."]
-    plot = opts.plots / f"experiment-dpo-{dataset}.png"
+    plot = opts.plots / f"{section_name(opts)}-{dataset}.png"
     report.plot_curves(results, arms, plot, f"{dataset}, dpo fidelity: held-out accuracy, {len(results)} seeds", labels)
     lines += ["", f"Seed-level intervals: the paired bootstrap, then (t: …) the Student-t interval of the mean "
               f"paired difference (`report.t_interval`). With {len(results)} seeds the percentile bootstrap has few "

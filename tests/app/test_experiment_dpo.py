@@ -71,7 +71,10 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     assert text.count("<!-- experiment-dpo:begin -->") == 1 and "`dpo` fidelity" in text
     assert "| noise_aware |" in text and "| adpo |" in text and "| sharp |" in text and "win rate vs reference" in text
     assert "last round's train loss" in text and "continue** schedule" in text and "12 held out per seed" in text
-    assert "untested on a GPU" in text and "--fidelity dpo" in text and "2 of 2 seeds finished" in text
+    assert "This section is the `cpu` preset" in text and "The `gpu` preset (6 rounds of 16 labels" in text
+    assert "--fidelity dpo" in text and "2 of 2 seeds finished" in text
+    assert all(r["machine"].endswith("1 worker(s)") and "CPU cores" in r["machine"] for r in runs)
+    assert text.count(f"ran on {runs[0]['machine']}") == 2  # each data set's block says where its arms ran
     # two seeds: means only, no seed-level interval and no verdict on the control
     assert text.count("Fewer than 3 seeds are finished") == 2 and "no verdict yet" in text
     assert "metric passes" not in text and "metric is wrong" not in text and "(t: [" not in text
@@ -159,6 +162,27 @@ def test_report_only_without_finished_arms_refuses_and_keeps_the_report(cli, tmp
     assert not (tmp_path / "docs" / "results" / "dpo").exists()
 
 
+def test_each_preset_reports_in_its_own_section_plots_and_pilot_file(cli, tmp_path):
+    """The gpu preset measures other sizes: its figures get their own section of results.md, plots and pilot
+    file, and writing them leaves the cpu preset's section byte for byte as it was."""
+    hh = hh_file(tmp_path / "hh.jsonl", 60)
+    small = ("--quick", "--hh", str(hh), "--datasets", "movie", "--seeds", "1", "--arms", "random,coin_flip")
+    assert cli(*small).exit_code == 0
+    out = tmp_path / "docs" / "results.md"
+    cpu = report.section_block(out, "experiment-dpo")
+    result = cli(*small, "--preset", "gpu")
+    assert result.exit_code == 0, result.output
+    assert report.section_block(out, "experiment-dpo") == cpu and "`cpu` preset)" in cpu
+    gpu = report.section_block(out, "experiment-dpo-gpu")
+    assert "`gpu` preset)" in gpu and "This section is the `gpu` preset" in gpu and "has its own section" in gpu
+    assert report.section_block(out, "experiment-dpo-gpu-movie") in gpu and "experiment-dpo-gpu-movie.png" in gpu
+    plots = tmp_path / "docs" / "results"
+    assert {p.name for p in plots.glob("*.png")} == {"experiment-dpo-movie.png", "experiment-dpo-gpu-movie.png"}
+    assert sorted(p.name.split("-")[-2] for p in (plots / "dpo").iterdir()) == ["cpu", "gpu"]
+    opts = dpo.Options.make(quick=True, plots=plots)
+    assert dpo.pilot_path(opts, "movie") != dpo.pilot_path(replace(opts, preset="gpu"), "movie")
+
+
 def test_an_unknown_fidelity_is_named(tmp_path, monkeypatch):
     from app.cli import app
 
@@ -239,7 +263,7 @@ def test_the_pilot_summary_reads_perfect_against_coin_and_the_detectable_differe
 @pytest.mark.parametrize("preset", sorted(dpo.PRESETS))
 def test_every_preset_fits_the_data_it_runs_on(preset):
     """A preset that cannot run (too big a pool for the movie prompts, more win-rate prompts than the
-    eval split) would only fail hours into a sweep; the gpu preset has never run, so this is its check.
+    eval split) would only fail hours into a sweep; CI has no GPU, so this is the gpu preset's check there.
     HH's usable pairs depend on the file and the token limits; a short file is refused at load."""
     from task import prompts as task
 
@@ -295,7 +319,9 @@ def test_the_control_reads_no_gain_where_the_held_out_pairs_explain_it():
     assert crossed.value == pytest.approx(moved.mean())
     assert report.t_interval(moved).excludes(0.0) and not crossed.excludes(0.0)
     assert "metric is wrong" in dpo._control_verdict(moved)  # the seeds alone
-    assert "no gain shown" in dpo._control_verdict(moved, crossed)
+    said = dpo._control_verdict(moved, crossed)
+    assert "no gain shown" in said and "only by the interval over seeds and pairs" in said
+    assert "only by" not in dpo._control_verdict(np.array([1.0, -2.0, 0.5]), crossed)  # no interval excludes 0
     assert dpo.margin_correlation(results, "coin_flip") > 0.9  # moved alike: a side effect, not the labels
     assert dpo.SIDE_EFFECT_TEXT[True].startswith("training moves those pairs alike")
 
