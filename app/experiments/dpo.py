@@ -697,8 +697,8 @@ def write_report(opts: Options) -> dict:
     lines = [f"## Points per label by acquisition function (`dpo` fidelity, `{opts.preset}` preset)", "",
              f"_Run with `{_resume_command(opts)}`"
              + (f", this section written from its finished arms by `{opts.command}`" if opts.report_only else "")
-             + f" on {now:%Y-%m-%d %H:%M} UTC; machine: {describe_machine()} (where each data set's arms ran: "
-             f"its block); model "
+             + f" on {now:%Y-%m-%d %H:%M} UTC; machine writing it: {describe_machine()} (each data set's block "
+             f"says where its arms ran); model "
              f"`{opts.model}`; preset `{opts.preset}`; seeds asked 0–{opts.seeds - 1}._", "",
              f"**Setup.** Real LoRA-DPO on the model (`policy.train.train_dpo`, LoRA r 16, β = {s.beta}, "
              f"{s.epochs:g} epoch(s) a round, batch {s.batch_size}, learning rate {_lr(s)}) under the "
@@ -930,12 +930,15 @@ def _seed_values(values: np.ndarray) -> str:
     return ", ".join(f"{v:.1f}%" for v in values)
 
 
+MACHINE_RECORDED_SINCE = "2026-12-04 18:00 UTC"  # arm files written before do not say where they ran
+
+
 def _machines(files: list[dict]) -> str:
-    """Where the arms ran, from their files (files written before 2026-12-04 18:00 UTC do not record it)."""
+    """Where the arms ran, as their files record it (``ran_on``)."""
     counts = Counter(f.get("machine") or "" for f in files)
     said = [f"{n} ran on {m}" for m, n in sorted(counts.items()) if m]
     if counts[""]:
-        said.append(f"{counts['']} do not record their machine (written before 2026-12-04 18:00 UTC)")
+        said.append(f"{counts['']} do not record their machine (written before {MACHINE_RECORDED_SINCE})")
     return f"Of its {len(files)} arm files, {'; '.join(said)}." if files else ""
 
 
