@@ -913,6 +913,48 @@ def _information_line(results: list[dict], last: int) -> str:
             f"{_both(boot, real - coin, crossed)} points ({verdict}).")
 
 
+def _hh_lengths(opts: Options) -> tuple[np.ndarray, np.ndarray] | None:
+    """HH's (len(a) − len(b) in characters, a preferred) per pair, through the importer; None where the file
+    cannot be read here (a clone without ``../shared``): the report then leaves the length line out."""
+    from app.experiments.features import read_logged
+
+    try:
+        pairs = read_logged(opts.hh)
+    except (OSError, ValueError):
+        return None
+    lengths = np.array([len(a) - len(b) for a, b in zip(pairs.completion_a, pairs.completion_b, strict=True)])
+    return lengths, pairs.a_preferred.astype(bool)
+
+
+def _length_line(results: list[dict], arms: list[str], a_minus_b: np.ndarray, a_wins: np.ndarray) -> str:
+    """A side effect the control cannot name: DPO's implicit reward can lean towards the shorter reply whatever
+    the labels, and where the truth leans that way too, the lean alone scores. Per arm, the share of held-out
+    pairs (unequal lengths, non-zero margin) whose margin favours the shorter reply, beside the accuracy of the
+    rule "prefer the shorter reply" on the same pairs; means over seeds. Empty without per-pair records."""
+    if any(r["held"].get(arm) is None for r in results for arm in arms):
+        return ""
+    favour = {arm: [] for arm in arms}
+    rule = []
+    for r in results:
+        for arm in arms:
+            held = r["held"][arm]
+            d, m = a_minus_b[held["pairs"]], held["margins"]
+            both = (d != 0) & (m != 0)
+            favour[arm].append(np.mean((m[both] > 0) == (d[both] < 0)) if both.any() else 0.5)
+        pairs = r["held"][lab.BASELINE]["pairs"]
+        d = a_minus_b[pairs]
+        rule.append(np.mean(np.where(d == 0, 0.5, (d < 0) == a_wins[pairs])))
+    rule_acc = 100 * float(np.mean(rule))
+    base_acc = 100 * float(np.mean([r["accuracy"][lab.BASELINE][-1] for r in results]))
+    leans = ", ".join(f"`{arm}` {100 * np.mean(v):.0f}%" for arm, v in favour.items())
+    reading = ("the length rule alone scores at least what `random` does" if rule_acc >= base_acc
+               else "below `random`")
+    return (f"Length: the rule \"prefer the shorter reply\" (characters) scores {rule_acc:.1f}% on the same held-out "
+            f"pairs ({reading}, {base_acc:.1f}%). After training, the implicit reward favours the shorter reply on "
+            f"{leans} of the pairs whose replies differ in length (means over seeds; the untrained policy's margins are 0, "
+            "so it favours neither).")
+
+
 def _both(boot: report.Interval, differences: np.ndarray, crossed: report.Interval | None = None) -> str:
     """A seed-level figure with its bootstrap interval and, beside it, its t interval and (where per-pair
     records exist) its interval over seeds and held-out pairs."""
@@ -983,6 +1025,8 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                          "pairs of seeds; about 0 if training moves a pair only through what its labels, which differ "
                          f"by seed, teach): {SIDE_EFFECT_TEXT[r >= SIDE_EFFECT_R].format(sd=50 / np.sqrt(n), n=n)}")
         lines.append(_information_line(results, last))
+        if not movie:
+            lines += [_length_line(results, arms, *lengths)] if (lengths := _hh_lengths(opts)) else []
         if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
             won = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64) - 50.0
             lines.append(f"The same control moves the win rate against the reference by "

@@ -79,6 +79,7 @@ def test_quick_dpo_runs_pairs_the_arms_resumes_and_reports(cli, tmp_path):
     assert text.count("Fewer than 3 seeds are finished") == 2 and "no verdict yet" in text
     assert "metric passes" not in text and "metric is wrong" not in text and "(t: [" not in text
     assert text.count("The same control moves the win rate against the reference") == 1  # movie only
+    assert text.count('the rule "prefer the shorter reply"') == 1  # HH only: its file is readable here
     assert {p.name for p in (tmp_path / "docs" / "results").iterdir()} == {"experiment-dpo-movie.png",
                                                                            "experiment-dpo-hh.png", "dpo"}
     before = {p: p.stat().st_mtime_ns for p in files}
@@ -324,6 +325,22 @@ def test_the_control_reads_no_gain_where_the_held_out_pairs_explain_it():
     assert "only by" not in dpo._control_verdict(np.array([1.0, -2.0, 0.5]), crossed)  # no interval excludes 0
     assert dpo.margin_correlation(results, "coin_flip") > 0.9  # moved alike: a side effect, not the labels
     assert dpo.SIDE_EFFECT_TEXT[True].startswith("training moves those pairs alike")
+
+
+def test_the_length_line_sets_the_shorter_reply_rule_beside_each_arms_lean():
+    a_minus_b = np.array([-5, 3, 0, -2])  # pair 2 is a tie in length
+    a_wins = np.array([True, False, True, False])  # the rule is right on 0 and 1, half on 2, wrong on 3: 62.5%
+    pairs = np.arange(4)
+    held = {"random": {"pairs": pairs, "margins": np.array([1.0, -1.0, 1.0, 1.0])},  # shorter on 0, 1, 3
+            "coin_flip": {"pairs": pairs, "margins": np.array([-1.0, 0.0, 0.0, 1.0])}}  # longer on 0, shorter on 3
+    results = [{"held": held, "accuracy": {"random": [0.5, 0.5], "coin_flip": [0.5, 0.5]}}]
+    line = dpo._length_line(results, ["random", "coin_flip"], a_minus_b, a_wins)
+    assert "scores 62.5%" in line and "at least what `random` does, 50.0%" in line
+    assert "`random` 100%, `coin_flip` 50%" in line
+    results[0]["accuracy"]["random"][-1] = 0.7
+    assert "(below `random`, 70.0%)" in dpo._length_line(results, ["random", "coin_flip"], a_minus_b, a_wins)
+    old = [{"held": {"random": held["random"], "coin_flip": None}, "accuracy": results[0]["accuracy"]}]
+    assert dpo._length_line(old, ["random", "coin_flip"], a_minus_b, a_wins) == ""  # files without per-pair records
 
 
 def test_held_out_intervals_pair_arms_on_the_same_pairs_and_skip_old_files():
