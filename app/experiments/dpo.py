@@ -931,6 +931,8 @@ def _length_line(results: list[dict], arms: list[str], a_minus_b: np.ndarray, a_
     the labels, and where the truth leans that way too, the lean alone scores. Per arm, the share of held-out
     pairs (unequal lengths, non-zero margin) whose margin favours the shorter reply, beside the accuracy of the
     rule "prefer the shorter reply" on the same pairs; means over seeds. Empty without per-pair records."""
+    from policy.evaluate import agreement
+
     if any(r["held"].get(arm) is None for r in results for arm in arms):
         return ""
     favour = {arm: [] for arm in arms}
@@ -942,8 +944,7 @@ def _length_line(results: list[dict], arms: list[str], a_minus_b: np.ndarray, a_
             both = (d != 0) & (m != 0)
             favour[arm].append(np.mean((m[both] > 0) == (d[both] < 0)) if both.any() else 0.5)
         pairs = r["held"][lab.BASELINE]["pairs"]
-        d = a_minus_b[pairs]
-        rule.append(np.mean(np.where(d == 0, 0.5, (d < 0) == a_wins[pairs])))
+        rule.append(np.mean(agreement(np.where(a_wins[pairs], -a_minus_b[pairs], a_minus_b[pairs]))))
     rule_acc = 100 * float(np.mean(rule))
     base_acc = 100 * float(np.mean([r["accuracy"][lab.BASELINE][-1] for r in results]))
     leans = ", ".join(f"`{arm}` {100 * np.mean(v):.0f}%" for arm, v in favour.items())
