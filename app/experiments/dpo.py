@@ -1026,8 +1026,9 @@ def _dataset_section(dataset: str, opts: Options) -> tuple[list[str], dict]:
                          "pairs of seeds; about 0 if training moves a pair only through what its labels, which differ "
                          f"by seed, teach): {SIDE_EFFECT_TEXT[r >= SIDE_EFFECT_R].format(sd=50 / np.sqrt(n), n=n)}")
         lines.append(_information_line(results, last))
-        if not movie:
-            lines += [_length_line(results, arms, *lengths)] if (lengths := _hh_lengths(opts)) else []
+        length = "" if movie or (lengths := _hh_lengths(opts)) is None else _length_line(results, arms, *lengths)
+        if length:
+            lines.append(length)
         if movie:  # the untrained policy samples the reference's own completions (same seeds): 50%
             won = 100 * np.array([r["win"][lab.CONTROL] for r in results], dtype=np.float64) - 50.0
             lines.append(f"The same control moves the win rate against the reference by "
